@@ -1,0 +1,13 @@
+/**
+ * uring-node: io_uring for Node.js.
+ *
+ * - {@link Ring}: one io_uring with Promise-returning, batched operations.
+ * - `errors`: Node-shaped system errors.
+ */
+export { Ring, opcodeSince } from './ring';
+export type { RingOptions, OpOptions, RingInfo, RingProbe } from './ring';
+export { Stats } from './stats';
+export { Op, SqeFlag, CqeFlag, SetupFlag } from './opcodes';
+export type { OpName } from './opcodes';
+export { uringError, describeSetupFailure } from './errors';
+export type { UringError, UringUnavailableError } from './errors';

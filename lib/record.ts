@@ -1,0 +1,28 @@
+/**
+ * Layout of the operation record shared with the addon; mirrors
+ * native/uring/record.h. One Float64Array is written per operation and read
+ * in place by the addon's `prep`, so no argument is converted per field.
+ * @internal
+ */
+export const R = {
+  OPCODE: 0,
+  FLAGS: 1,
+  IOPRIO: 2,
+  FD: 3,
+  OFF: 4,
+  ADDR: 5,
+  LEN: 6,
+  OP_FLAGS: 7,
+  SLOT: 8,
+  GEN: 9,
+  BUF_INDEX: 10,
+  FD_IN: 11,
+  ADDR3: 12,
+  FIELDS: 16,
+} as const;
+
+/** Completion record layout: four int32 per CQE. @internal */
+export const C = { SLOT: 0, GEN: 1, RES: 2, FLAGS: 3, FIELDS: 4 } as const;
+
+/** Slot number of the addon's internal requests (cancels); never reported. @internal */
+export const INTERNAL_SLOT = -1; // 0xffffffff read as int32

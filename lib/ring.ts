@@ -1,0 +1,841 @@
+/**
+ * The Ring: one io_uring, Promise-returning operations, batched submission
+ * and batched completion.
+ *
+ * Submit path: each operation takes a slot (a reusable entry in the tables
+ * below), writes a compact record into a Float64Array shared with the addon
+ * and calls `prep`, which turns the record into an SQE without a system call.
+ * Everything queued during one turn of the event loop reaches the kernel with
+ * one io_uring_enter (the addon's uv_prepare hook, or the end of a
+ * completion batch). Operations beyond what the CQ can hold wait in a JS
+ * backlog and go out as completions free room, so no CQE is ever dropped.
+ *
+ * Completion path: the addon drains every ready CQE into a shared Int32Array
+ * and calls {@link Ring} once per batch; user_data is `slot | generation << 32`,
+ * so a stale completion can never settle a reused slot.
+ *
+ * GC safety: every buffer, iovec array, path and struct the kernel uses is
+ * referenced from its slot until the final CQE of the operation arrives.
+ */
+import { native, type Bytes, type NativeRing } from './native';
+import { R, C, INTERNAL_SLOT } from './record';
+import { Op, OP_SINCE, SqeFlag, CqeFlag, CancelFlag, FSYNC_DATASYNC, type OpName } from './opcodes';
+import { abortError, ringClosedError, setupError, uringError, ECANCELED, outOfRange } from './errors';
+import { Stats, STATX_MASK, STATX_SIZE } from './stats';
+import {
+  validateBuffer, validateBufferList, validateFd, validateInt, validateRange, validateSignal, toPath, toPosition,
+} from './validate';
+
+/** Options for {@link Ring}. */
+export interface RingOptions {
+  /** Submission queue entries (rounded up to a power of two; default 256, max 32768). */
+  entries?: number;
+  /** Completion queue entries (default 8 x entries, at least entries; max 65536). */
+  cqEntries?: number;
+  /**
+   * Use IORING_SETUP_DEFER_TASKRUN | SINGLE_ISSUER where the kernel has them
+   * (6.1+). Default true. The ring then only ever runs on the thread that made it.
+   */
+  deferTaskrun?: boolean;
+}
+
+/** Options every operation accepts. */
+export interface OpOptions {
+  /** Cancels the operation (IORING_OP_ASYNC_CANCEL); the Promise rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** What the kernel granted when the ring was set up. */
+export interface RingInfo {
+  /** The ring's file descriptor. */
+  fd: number;
+  /** Submission queue size. */
+  sqEntries: number;
+  /** Completion queue size. */
+  cqEntries: number;
+  /** IORING_SETUP_* flags the kernel accepted. */
+  setupFlags: number;
+  /** IORING_FEAT_* flags the kernel reported. */
+  features: number;
+  /** Whether completions run as deferred task work (IORING_SETUP_DEFER_TASKRUN). */
+  deferTaskrun: boolean;
+  /** Operations submitted whose final completion has not arrived. */
+  inflight: number;
+  /** Operations waiting in the JavaScript backlog. */
+  queued: number;
+}
+
+/** Which opcodes this kernel supports (IORING_REGISTER_PROBE). */
+export interface RingProbe {
+  /** Opcodes the kernel reports as supported. */
+  supported: OpName[];
+  /** Opcodes this library knows that the kernel does not support. */
+  unsupported: OpName[];
+  /** Whether `op` is supported. */
+  has(op: OpName): boolean;
+}
+
+/**
+ * One SQE, described field by field, for the layers built on the ring
+ * (files, pipes, sockets). Buffers given as `buf1`/`buf2`/`buf3` become the
+ * `addr`, `off` and `addr3` fields (their address plus the numeric field as
+ * a byte offset) and are held until the final CQE.
+ * @internal
+ */
+export interface RawOp {
+  /** IORING_OP_* */
+  opcode: number;
+  fd?: number;
+  /** IOSQE_* flags. */
+  flags?: number;
+  ioprio?: number;
+  off?: number;
+  addr?: number;
+  len?: number;
+  opFlags?: number;
+  bufIndex?: number;
+  fdIn?: number;
+  addr3?: number;
+  buf1?: Bytes;
+  buf2?: Bytes;
+  buf3?: Bytes;
+  /** Anything else the kernel reads or writes, held until the final CQE. */
+  hold?: unknown;
+  /** Node's name for the system call, for errors. */
+  syscall: string;
+  path?: string;
+  dest?: string;
+  signal?: AbortSignal;
+}
+
+/** Handler for each CQE of a multi-completion operation. @internal */
+export type CqeHandler = (res: number, flags: number) => void;
+
+/** A running multi-completion operation (multishot accept/recv, zero-copy send). @internal */
+export interface StreamOp {
+  /** Asks the kernel to stop it; the final CQE still arrives through the handler. */
+  cancel(): void;
+}
+
+const KIND_VALUE = 0; // resolve with the result
+const KIND_VOID = 1; // resolve with undefined
+const KIND_STAT = 2; // resolve with Stats parsed from the held statx buffer
+const KIND_TIMEOUT = 3; // -ETIME is success
+const KIND_HANDLER = 4; // a CqeHandler decides
+const KIND_RAW = 5; // resolve with the raw result, even negative (linked chains)
+
+const GEN_MASK = 0xfffff; // keeps gen * 2^32 + slot an exact double
+const ETIME = 62;
+const AT_FDCWD = -100;
+const AT_SYMLINK_NOFOLLOW = 0x100;
+const AT_EMPTY_PATH = 0x1000;
+const AT_REMOVEDIR = 0x200;
+const O_CLOEXEC = 0o2000000;
+const EMPTY_PATH = Buffer.from('\0');
+
+/** Per-slot state, allocated once per slot and reused. */
+class Slot {
+  gen = 0;
+  busy = false;
+  queued = false;
+  aborted = false;
+  kind = KIND_VALUE;
+  resolve: ((v: unknown) => void) | undefined = undefined;
+  reject: ((e: unknown) => void) | undefined = undefined;
+  handler: CqeHandler | undefined = undefined;
+  hold: unknown = undefined;
+  syscall = '';
+  path: string | undefined = undefined;
+  dest: string | undefined = undefined;
+  signal: AbortSignal | undefined = undefined;
+  onAbort: (() => void) | undefined = undefined;
+  constructor(readonly index: number) {}
+}
+
+/** An operation that could not go to the kernel yet. */
+interface Backlogged {
+  rec: Float64Array;
+  slot: number;
+  gen: number;
+  b1: Bytes | undefined;
+  b2: Bytes | undefined;
+  b3: Bytes | undefined;
+  chain: number; // SQEs in this link chain still to come after this one
+}
+
+/** Objects a destroyed ring could not prove the kernel has released. */
+const graveyard: unknown[] = [];
+
+/**
+ * One io_uring instance with Promise-returning operations.
+ *
+ * Operations take Node's argument order where Node has one. A ring belongs
+ * to the thread that created it; use one per thread ({@link Ring.forThread}).
+ * Call {@link Ring.destroy} when done: it cancels what is in flight and
+ * rejects those Promises with ECANCELED.
+ *
+ * @example
+ * ```ts
+ * const ring = new Ring();
+ * const fd = await ring.open('/etc/hostname', fs.constants.O_RDONLY);
+ * const buf = Buffer.alloc(64);
+ * const n = await ring.read(fd, buf, 0, buf.length, 0);
+ * await ring.close(fd);
+ * ring.destroy();
+ * ```
+ */
+export class Ring {
+  readonly #h: NativeRing;
+  readonly #rec = new Float64Array(R.FIELDS);
+  readonly #cq: Int32Array;
+  readonly #slots: Slot[] = [];
+  readonly #free: number[] = [];
+  readonly #backlog: Backlogged[] = [];
+  #backlogHead = 0;
+  #inflight = 0;
+  readonly #maxInflight: number;
+  #destroyed = false;
+  #probe: RingProbe | undefined;
+
+  /**
+   * Creates a ring.
+   * @throws TypeError/RangeError for bad options; an `ERR_IO_URING_UNAVAILABLE`
+   * error (with `errno`) when the kernel or a security policy refuses io_uring.
+   */
+  constructor(options: RingOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw outOfRange('options', 'an object', options);
+    }
+    const entries = options.entries ?? 256;
+    validateInt(entries, 'options.entries', 1, 32768);
+    const cqEntries = options.cqEntries ?? Math.min(65536, Math.max(entries * 8, 1024));
+    validateInt(cqEntries, 'options.cqEntries', entries, 65536);
+    this.#cq = new Int32Array(C.FIELDS * 1024);
+    try {
+      this.#h = new native.RingHandle(entries, cqEntries, this.#rec, this.#cq, (n) => this.#complete(n),
+        options.deferTaskrun !== false);
+    } catch (e) {
+      const err = e as { errno?: number; syscall?: string };
+      if (err && err.syscall === 'io_uring_setup' && typeof err.errno === 'number') throw setupError(-err.errno);
+      throw e;
+    }
+    const info = this.#h.info();
+    // Never more in flight than the CQ holds: the CQ cannot overflow.
+    this.#maxInflight = info.cqEntries;
+  }
+
+  /** The ring of the calling thread, created on first use and kept for the thread's life. */
+  static forThread(): Ring {
+    if (!threadRing || threadRing.#destroyed) threadRing = new Ring();
+    return threadRing;
+  }
+
+  /** Whether {@link Ring.destroy} has been called. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /** What the kernel granted and what is in flight now. */
+  info(): RingInfo {
+    if (this.#destroyed) throw ringClosedError('read ring info');
+    const i = this.#h.info();
+    return {
+      fd: i.fd,
+      sqEntries: i.sqEntries,
+      cqEntries: i.cqEntries,
+      setupFlags: i.setupFlags,
+      features: i.features,
+      deferTaskrun: (i.setupFlags & (1 << 13)) !== 0,
+      inflight: this.#inflight,
+      queued: this.#backlog.length - this.#backlogHead,
+    };
+  }
+
+  /** Which opcodes this kernel supports (asked once, then cached). */
+  probe(): RingProbe {
+    if (this.#probe) return this.#probe;
+    if (this.#destroyed) throw ringClosedError('probe');
+    const bits = this.#h.probe();
+    const supported: OpName[] = [];
+    const unsupported: OpName[] = [];
+    for (const name of Object.keys(Op) as OpName[]) (bits[Op[name]] ? supported : unsupported).push(name);
+    const set = new Set(supported);
+    this.#probe = { supported, unsupported, has: (op) => set.has(op) };
+    return this.#probe;
+  }
+
+  // ---------------------------------------------------------------- operations
+
+  /** Does nothing, through the kernel: measures the ring itself. Resolves with 0. */
+  nop(options?: OpOptions): Promise<number> {
+    const signal = this.#signal(options);
+    const s = this.#begin('nop', KIND_VALUE, signal);
+    this.#fill(Op.NOP, -1, 0, 0, 0, 0, s);
+    return this.#go(s, undefined, undefined, undefined, signal);
+  }
+
+  /**
+   * Reads up to `length` bytes from `fd` at `position` into `buffer[offset..]`
+   * (pread(2); position null or -1 reads at the file position).
+   * Resolves with the number of bytes read: 0 at end of file, and possibly
+   * fewer than asked (a short read is not an error).
+   */
+  read(fd: number, buffer: ArrayBufferView, offset: number, length: number,
+    position: number | bigint | null, options?: OpOptions): Promise<number> {
+    validateFd(fd);
+    validateBuffer(buffer);
+    validateRange(buffer, offset, length);
+    const pos = toPosition(position);
+    const signal = this.#signal(options);
+    const s = this.#begin('read', KIND_VALUE, signal);
+    s.hold = buffer;
+    this.#fill(Op.READ, fd, pos, offset, length, 0, s);
+    return this.#go(s, buffer, undefined, undefined, signal);
+  }
+
+  /**
+   * Writes `length` bytes of `buffer[offset..]` to `fd` at `position`
+   * (pwrite(2)). Resolves with the bytes written, which may be fewer than asked.
+   */
+  write(fd: number, buffer: ArrayBufferView, offset: number, length: number,
+    position: number | bigint | null, options?: OpOptions): Promise<number> {
+    validateFd(fd);
+    validateBuffer(buffer);
+    validateRange(buffer, offset, length);
+    const pos = toPosition(position);
+    const signal = this.#signal(options);
+    const s = this.#begin('write', KIND_VALUE, signal);
+    s.hold = buffer;
+    this.#fill(Op.WRITE, fd, pos, offset, length, 0, s);
+    return this.#go(s, buffer, undefined, undefined, signal);
+  }
+
+  /** Scatter read (preadv2(2)) into `buffers` in order. Resolves with the bytes read. */
+  readv(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null = null,
+    options?: OpOptions): Promise<number> {
+    return this.#vector(Op.READV, 'read', fd, buffers, position, options);
+  }
+
+  /** Gather write (pwritev2(2)) of `buffers` in order. Resolves with the bytes written. */
+  writev(fd: number, buffers: readonly ArrayBufferView[], position: number | bigint | null = null,
+    options?: OpOptions): Promise<number> {
+    return this.#vector(Op.WRITEV, 'write', fd, buffers, position, options);
+  }
+
+  /**
+   * Opens a file (openat(2) relative to the working directory). O_CLOEXEC is
+   * always added, as Node does. Resolves with the file descriptor.
+   */
+  open(path: string | Buffer | URL, flags: number, mode = 0o666, options?: OpOptions): Promise<number> {
+    const [p, pb] = toPath(path);
+    validateInt(flags, 'flags', -0x80000000, 0x7fffffff);
+    validateInt(mode, 'mode', 0, 0o7777);
+    const signal = this.#signal(options);
+    const s = this.#begin('open', KIND_VALUE, signal);
+    s.hold = pb;
+    s.path = p;
+    this.#fill(Op.OPENAT, AT_FDCWD, 0, 0, mode, (flags | O_CLOEXEC) >>> 0, s);
+    return this.#go(s, pb, undefined, undefined, signal);
+  }
+
+  /** Closes a file descriptor. */
+  close(fd: number, options?: OpOptions): Promise<void> {
+    validateFd(fd);
+    const signal = this.#signal(options);
+    const s = this.#begin('close', KIND_VOID, signal);
+    this.#fill(Op.CLOSE, fd, 0, 0, 0, 0, s);
+    return this.#go(s, undefined, undefined, undefined, signal) as Promise<never>;
+  }
+
+  /** File status, following symbolic links (statx(2)). */
+  stat(path: string | Buffer | URL, options?: OpOptions): Promise<Stats> {
+    const [p, pb] = toPath(path);
+    return this.#statx(AT_FDCWD, pb, 0, 'stat', p, options);
+  }
+
+  /** File status of a symbolic link itself (statx(2) with AT_SYMLINK_NOFOLLOW). */
+  lstat(path: string | Buffer | URL, options?: OpOptions): Promise<Stats> {
+    const [p, pb] = toPath(path);
+    return this.#statx(AT_FDCWD, pb, AT_SYMLINK_NOFOLLOW, 'lstat', p, options);
+  }
+
+  /** File status of an open descriptor (statx(2) with AT_EMPTY_PATH). */
+  fstat(fd: number, options?: OpOptions): Promise<Stats> {
+    validateFd(fd);
+    return this.#statx(fd, EMPTY_PATH, AT_EMPTY_PATH, 'fstat', undefined, options);
+  }
+
+  /** Flushes file data and metadata to the device (fsync(2)). */
+  fsync(fd: number, options?: OpOptions): Promise<void> {
+    return this.#sync(fd, 0, 'fsync', options);
+  }
+
+  /** Flushes file data, and only the metadata needed to read it back (fdatasync(2)). */
+  fdatasync(fd: number, options?: OpOptions): Promise<void> {
+    return this.#sync(fd, FSYNC_DATASYNC, 'fdatasync', options);
+  }
+
+  /**
+   * Allocates (or with `mode` flags such as FALLOC_FL_PUNCH_HOLE, frees) the
+   * byte range [offset, offset + length) of a file (fallocate(2)).
+   */
+  fallocate(fd: number, mode: number, offset: number, length: number, options?: OpOptions): Promise<void> {
+    validateFd(fd);
+    validateInt(mode, 'mode', 0, 0xff);
+    validateInt(offset, 'offset', 0, Number.MAX_SAFE_INTEGER);
+    validateInt(length, 'length', 1, Number.MAX_SAFE_INTEGER);
+    const signal = this.#signal(options);
+    const s = this.#begin('fallocate', KIND_VOID, signal);
+    // fallocate carries the length in addr and the mode in len.
+    this.#fill(Op.FALLOCATE, fd, offset, length, mode, 0, s);
+    return this.#go(s, undefined, undefined, undefined, signal) as Promise<never>;
+  }
+
+  /** Removes a file (unlinkat(2)). */
+  unlink(path: string | Buffer | URL, options?: OpOptions): Promise<void> {
+    const [p, pb] = toPath(path);
+    return this.#unlinkat(pb, 0, 'unlink', p, options);
+  }
+
+  /** Removes an empty directory (unlinkat(2) with AT_REMOVEDIR). */
+  rmdir(path: string | Buffer | URL, options?: OpOptions): Promise<void> {
+    const [p, pb] = toPath(path);
+    return this.#unlinkat(pb, AT_REMOVEDIR, 'rmdir', p, options);
+  }
+
+  /** Renames `oldPath` to `newPath`, replacing it if it exists (renameat2(2)). */
+  rename(oldPath: string | Buffer | URL, newPath: string | Buffer | URL, options?: OpOptions): Promise<void> {
+    const [o, ob] = toPath(oldPath, 'oldPath');
+    const [n, nb] = toPath(newPath, 'newPath');
+    const signal = this.#signal(options);
+    const s = this.#begin('rename', KIND_VOID, signal);
+    s.hold = [ob, nb];
+    s.path = o;
+    s.dest = n;
+    // renameat: addr = old path, len = new dirfd, addr2 (off) = new path.
+    this.#fill(Op.RENAMEAT, AT_FDCWD, 0, 0, AT_FDCWD, 0, s);
+    return this.#go(s, ob, nb, undefined, signal) as Promise<never>;
+  }
+
+  /** Creates a directory (mkdirat(2)); not recursive (the fs facade adds that). */
+  mkdir(path: string | Buffer | URL, mode = 0o777, options?: OpOptions): Promise<void> {
+    const [p, pb] = toPath(path);
+    validateInt(mode, 'mode', 0, 0o7777);
+    const signal = this.#signal(options);
+    const s = this.#begin('mkdir', KIND_VOID, signal);
+    s.hold = pb;
+    s.path = p;
+    this.#fill(Op.MKDIRAT, AT_FDCWD, 0, 0, mode, 0, s);
+    return this.#go(s, pb, undefined, undefined, signal) as Promise<never>;
+  }
+
+  /** Resolves after `ms` milliseconds, measured by the kernel (IORING_OP_TIMEOUT). */
+  timeout(ms: number, options?: OpOptions): Promise<void> {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) throw outOfRange('ms', 'a finite number >= 0', ms);
+    const signal = this.#signal(options);
+    const s = this.#begin('timeout', KIND_TIMEOUT, signal);
+    const ts = Buffer.alloc(16);
+    const ns = Math.round(ms * 1e6);
+    ts.writeBigInt64LE(BigInt(Math.floor(ns / 1e9)), 0);
+    ts.writeBigInt64LE(BigInt(ns % 1e9), 8);
+    s.hold = ts;
+    this.#fill(Op.TIMEOUT, -1, 0, 0, 1, 0, s);
+    return this.#go(s, ts, undefined, undefined, signal) as Promise<never>;
+  }
+
+  // ------------------------------------------------------- for the layers above
+
+  /**
+   * Submits one raw SQE. Resolves with a non-negative result, rejects with a
+   * Node-shaped error for a negative one.
+   * @internal
+   */
+  submit(op: RawOp): Promise<number> {
+    const signal = this.#signal(op);
+    const s = this.#begin(op.syscall, KIND_VALUE, signal);
+    return this.#raw(s, op, signal);
+  }
+
+  /**
+   * Submits a chain of SQEs linked with IOSQE_IO_LINK: each starts only if
+   * the one before it succeeded in full. Resolves with every raw result
+   * (negative errno included; -ECANCELED for the links cut from the chain).
+   * @internal
+   */
+  submitLinked(ops: readonly RawOp[]): Promise<number[]> {
+    if (this.#destroyed) throw ringClosedError(ops[0]?.syscall ?? 'submit');
+    const promises: Promise<number>[] = [];
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      const s = this.#begin(op.syscall, KIND_RAW, undefined);
+      const last = i === ops.length - 1;
+      promises.push(this.#raw(s, { ...op, flags: (op.flags ?? 0) | (last ? 0 : SqeFlag.IO_LINK) }, undefined,
+        last ? 0 : ops.length - 1 - i));
+    }
+    return Promise.all(promises);
+  }
+
+  /**
+   * Submits an operation that may complete more than once (multishot accept
+   * and recv, zero-copy send). `onCqe` sees every CQE; the slot is freed after
+   * the one without IORING_CQE_F_MORE.
+   * @internal
+   */
+  submitStream(op: RawOp, onCqe: CqeHandler): StreamOp {
+    const s = this.#begin(op.syscall, KIND_HANDLER, undefined);
+    const gen = s.gen;
+    s.handler = onCqe;
+    void this.#raw(s, op, undefined);
+    return { cancel: () => this.#cancelSlot(s.index, gen) };
+  }
+
+  /** The addon object, for registered-memory helpers. @internal */
+  get handle(): NativeRing {
+    if (this.#destroyed) throw ringClosedError('use the ring');
+    return this.#h;
+  }
+
+  // ------------------------------------------------------------------ teardown
+
+  /**
+   * Destroys the ring. Operations not yet submitted reject with ECANCELED at
+   * once; those in flight are cancelled in the kernel and reject with
+   * ECANCELED (or settle with the result the kernel had already produced).
+   * Memory the kernel might still touch is never released. Idempotent.
+   */
+  destroy(): void {
+    if (this.#destroyed) return;
+    this.#destroyed = true;
+    for (let i = this.#backlogHead; i < this.#backlog.length; i++) {
+      const b = this.#backlog[i]!;
+      const s = this.#slots[b.slot];
+      if (s && s.busy && s.gen === b.gen) this.#settleError(s, ECANCELED);
+    }
+    this.#backlog.length = 0;
+    this.#backlogHead = 0;
+    if (this.#inflight > 0) {
+      this.#h.cancelAll();
+      this.#h.wait(2000);
+    }
+    for (const s of this.#slots) {
+      if (!s.busy) continue;
+      // The kernel has not confirmed this one: its memory stays referenced forever.
+      graveyard.push(s.hold);
+      s.hold = undefined;
+      this.#settleError(s, ECANCELED);
+    }
+    this.#h.destroy();
+    if (threadRing === this) threadRing = undefined;
+  }
+
+  /** Same as {@link Ring.destroy}. */
+  [Symbol.dispose](): void {
+    this.destroy();
+  }
+
+  /** Same as {@link Ring.destroy}. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.destroy();
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #signal(options: { signal?: AbortSignal } | undefined): AbortSignal | undefined {
+    if (options === undefined || options === null) return undefined;
+    if (typeof options !== 'object') throw outOfRange('options', 'an object', options);
+    return validateSignal(options.signal);
+  }
+
+  /** Takes a free slot and prepares it for an operation. */
+  #begin(syscall: string, kind: number, signal: AbortSignal | undefined): Slot {
+    if (this.#destroyed) throw ringClosedError(syscall);
+    let s: Slot;
+    const idx = this.#free.pop();
+    if (idx === undefined) {
+      s = new Slot(this.#slots.length);
+      this.#slots.push(s);
+    } else {
+      s = this.#slots[idx]!;
+    }
+    s.busy = true;
+    s.kind = kind;
+    s.syscall = syscall;
+    s.aborted = signal !== undefined && signal.aborted;
+    return s;
+  }
+
+  /** Writes the shared record for slot `s`. */
+  #fill(opcode: number, fd: number, off: number, addr: number, len: number, opFlags: number, s: Slot): void {
+    const r = this.#rec;
+    r[R.OPCODE] = opcode;
+    r[R.FLAGS] = 0;
+    r[R.IOPRIO] = 0;
+    r[R.FD] = fd;
+    r[R.OFF] = off;
+    r[R.ADDR] = addr;
+    r[R.LEN] = len;
+    r[R.OP_FLAGS] = opFlags;
+    r[R.SLOT] = s.index;
+    r[R.GEN] = s.gen;
+    r[R.BUF_INDEX] = 0;
+    r[R.FD_IN] = 0;
+    r[R.ADDR3] = 0;
+  }
+
+  #raw(s: Slot, op: RawOp, signal: AbortSignal | undefined, chain = 0): Promise<number> {
+    s.hold = op.hold === undefined ? [op.buf1, op.buf2, op.buf3] : [op.buf1, op.buf2, op.buf3, op.hold];
+    s.path = op.path;
+    s.dest = op.dest;
+    const r = this.#rec;
+    r[R.OPCODE] = op.opcode;
+    r[R.FLAGS] = op.flags ?? 0;
+    r[R.IOPRIO] = op.ioprio ?? 0;
+    r[R.FD] = op.fd ?? -1;
+    r[R.OFF] = op.off ?? 0;
+    r[R.ADDR] = op.addr ?? 0;
+    r[R.LEN] = op.len ?? 0;
+    r[R.OP_FLAGS] = op.opFlags ?? 0;
+    r[R.SLOT] = s.index;
+    r[R.GEN] = s.gen;
+    r[R.BUF_INDEX] = op.bufIndex ?? 0;
+    r[R.FD_IN] = op.fdIn ?? 0;
+    r[R.ADDR3] = op.addr3 ?? 0;
+    return this.#go(s, op.buf1, op.buf2, op.buf3, signal, chain) as Promise<number>;
+  }
+
+  /** Creates the Promise for slot `s` and hands the record to the kernel (or the backlog). */
+  #go(s: Slot, b1: Bytes | undefined, b2: Bytes | undefined, b3: Bytes | undefined,
+    signal: AbortSignal | undefined, chain = 0): Promise<number> {
+    if (s.aborted) {
+      const err = abortError(signal);
+      this.#release(s);
+      return Promise.reject(err);
+    }
+    const p = new Promise<number>((resolve, reject) => {
+      s.resolve = resolve as (v: unknown) => void;
+      s.reject = reject;
+    });
+    if (signal !== undefined) {
+      const gen = s.gen;
+      s.signal = signal;
+      s.onAbort = () => this.#abort(s, gen);
+      signal.addEventListener('abort', s.onAbort, { once: true });
+    }
+    if (this.#backlogHead === this.#backlog.length && this.#inflight + chain < this.#maxInflight &&
+      (chain === 0 || this.#h.reserve(chain + 1)) && this.#h.prep(b1, b2, b3)) {
+      this.#inflight++;
+    } else {
+      s.queued = true;
+      this.#backlog.push({ rec: this.#rec.slice(), slot: s.index, gen: s.gen, b1, b2, b3, chain });
+    }
+    return p;
+  }
+
+  #vector(opcode: number, syscall: string, fd: number, buffers: readonly ArrayBufferView[],
+    position: number | bigint | null, options: OpOptions | undefined): Promise<number> {
+    validateFd(fd);
+    validateBufferList(buffers);
+    const pos = toPosition(position);
+    const signal = this.#signal(options);
+    const s = this.#begin(syscall, KIND_VALUE, signal);
+    const iov = Buffer.allocUnsafe(16 * buffers.length);
+    native.fillIovecs(iov, buffers);
+    s.hold = [iov, buffers];
+    this.#fill(opcode, fd, pos, 0, buffers.length, 0, s);
+    return this.#go(s, iov, undefined, undefined, signal);
+  }
+
+  #statx(dirfd: number, pb: Buffer, flags: number, syscall: string, path: string | undefined,
+    options: OpOptions | undefined): Promise<Stats> {
+    const signal = this.#signal(options);
+    const s = this.#begin(syscall, KIND_STAT, signal);
+    const out = Buffer.alloc(STATX_SIZE);
+    s.hold = [out, pb];
+    s.path = path;
+    // statx: addr = path, len = mask, addr2 (off) = struct statx.
+    this.#fill(Op.STATX, dirfd, 0, 0, STATX_MASK, flags, s);
+    return this.#go(s, pb, out, undefined, signal) as unknown as Promise<Stats>;
+  }
+
+  #sync(fd: number, flags: number, syscall: string, options: OpOptions | undefined): Promise<void> {
+    validateFd(fd);
+    const signal = this.#signal(options);
+    const s = this.#begin(syscall, KIND_VOID, signal);
+    this.#fill(Op.FSYNC, fd, 0, 0, 0, flags, s);
+    return this.#go(s, undefined, undefined, undefined, signal) as Promise<never>;
+  }
+
+  #unlinkat(pb: Buffer, flags: number, syscall: string, path: string, options: OpOptions | undefined): Promise<void> {
+    const signal = this.#signal(options);
+    const s = this.#begin(syscall, KIND_VOID, signal);
+    s.hold = pb;
+    s.path = path;
+    this.#fill(Op.UNLINKAT, AT_FDCWD, 0, 0, 0, flags, s);
+    return this.#go(s, pb, undefined, undefined, signal) as Promise<never>;
+  }
+
+  /** The AbortSignal of slot `s` fired. */
+  #abort(s: Slot, gen: number): void {
+    if (!s.busy || s.gen !== gen) return;
+    s.aborted = true;
+    if (s.queued) {
+      // Never reached the kernel: settle now; the backlog entry is skipped by generation.
+      this.#settleError(s, 0);
+      return;
+    }
+    this.#cancelSlot(s.index, gen);
+  }
+
+  /** Asks the kernel to cancel the request in `slot` (generation `gen`). */
+  #cancelSlot(slot: number, gen: number): void {
+    const s = this.#slots[slot];
+    if (this.#destroyed || !s || !s.busy || s.gen !== gen) return;
+    if (s.queued) {
+      this.#settleError(s, ECANCELED);
+      return;
+    }
+    const r = this.#rec;
+    r[R.OPCODE] = Op.ASYNC_CANCEL;
+    r[R.FLAGS] = 0;
+    r[R.IOPRIO] = 0;
+    r[R.FD] = -1;
+    r[R.OFF] = 0;
+    r[R.ADDR] = gen * 0x100000000 + slot; // the user_data to cancel
+    r[R.LEN] = 0;
+    r[R.OP_FLAGS] = 0;
+    r[R.SLOT] = 0xffffffff;
+    r[R.GEN] = 0;
+    r[R.BUF_INDEX] = 0;
+    r[R.FD_IN] = 0;
+    r[R.ADDR3] = 0;
+    if (this.#inflight < this.#maxInflight && this.#h.prep()) {
+      this.#inflight++;
+    } else {
+      this.#backlog.push({ rec: r.slice(), slot: -1, gen: 0, b1: undefined, b2: undefined, b3: undefined, chain: 0 });
+    }
+  }
+
+  /** The addon delivers `n` completion records. */
+  #complete(n: number): void {
+    const cq = this.#cq;
+    const slots = this.#slots;
+    for (let i = 0; i < n; i++) {
+      const o = i * C.FIELDS;
+      const idx = cq[o + C.SLOT]!;
+      const flags = cq[o + C.FLAGS]!;
+      if ((flags & CqeFlag.MORE) === 0) this.#inflight--;
+      if (idx === INTERNAL_SLOT) continue;
+      const s = slots[idx];
+      if (s === undefined || !s.busy || s.gen !== cq[o + C.GEN]) continue;
+      this.#settle(s, cq[o + C.RES]!, flags);
+    }
+    if (this.#backlogHead < this.#backlog.length && !this.#destroyed) this.#drainBacklog();
+  }
+
+  #settle(s: Slot, res: number, flags: number): void {
+    if (s.kind === KIND_HANDLER) {
+      const h = s.handler!;
+      if ((flags & CqeFlag.MORE) === 0) this.#release(s);
+      h(res, flags);
+      return;
+    }
+    if (s.aborted) {
+      this.#settleError(s, 0);
+      return;
+    }
+    const resolve = s.resolve!;
+    switch (s.kind) {
+      case KIND_VALUE:
+        if (res < 0) return this.#settleError(s, -res);
+        this.#release(s);
+        resolve(res);
+        return;
+      case KIND_VOID:
+        if (res < 0) return this.#settleError(s, -res);
+        this.#release(s);
+        resolve(undefined);
+        return;
+      case KIND_STAT: {
+        if (res < 0) return this.#settleError(s, -res);
+        const out = (s.hold as Buffer[])[0]!;
+        this.#release(s);
+        resolve(new Stats(out));
+        return;
+      }
+      case KIND_TIMEOUT:
+        if (res < 0 && res !== -ETIME) return this.#settleError(s, -res);
+        this.#release(s);
+        resolve(undefined);
+        return;
+      default: // KIND_RAW
+        this.#release(s);
+        resolve(res);
+    }
+  }
+
+  /** Rejects slot `s`: errno 0 means "aborted by its signal". */
+  #settleError(s: Slot, errno: number): void {
+    const reject = s.reject;
+    const handler = s.handler;
+    const err = errno === 0 || s.aborted ? abortError(s.signal) : uringError(errno, s.syscall, s.path, s.dest);
+    const kind = s.kind;
+    this.#release(s);
+    if (kind === KIND_HANDLER) {
+      if (handler) handler(-(errno || ECANCELED), 0);
+    } else if (reject) {
+      reject(err);
+    }
+  }
+
+  #release(s: Slot): void {
+    if (s.signal !== undefined && s.onAbort !== undefined) s.signal.removeEventListener('abort', s.onAbort);
+    s.busy = false;
+    s.queued = false;
+    s.aborted = false;
+    s.gen = (s.gen + 1) & GEN_MASK;
+    s.resolve = undefined;
+    s.reject = undefined;
+    s.handler = undefined;
+    s.hold = undefined;
+    s.path = undefined;
+    s.dest = undefined;
+    s.signal = undefined;
+    s.onAbort = undefined;
+    this.#free.push(s.index);
+  }
+
+  /** Moves backlogged operations to the kernel while the CQ has room. */
+  #drainBacklog(): void {
+    const bl = this.#backlog;
+    while (this.#backlogHead < bl.length) {
+      const b = bl[this.#backlogHead]!;
+      const internal = b.slot === -1;
+      const s = internal ? undefined : this.#slots[b.slot];
+      if (!internal && (!s || !s.busy || s.gen !== b.gen || !s.queued)) {
+        this.#backlogHead++; // settled while waiting (aborted)
+        continue;
+      }
+      if (this.#inflight + b.chain >= this.#maxInflight) break;
+      if (b.chain > 0 && !this.#h.reserve(b.chain + 1)) break;
+      this.#rec.set(b.rec);
+      if (!this.#h.prep(b.b1, b.b2, b.b3)) break;
+      this.#inflight++;
+      if (s) s.queued = false;
+      this.#backlogHead++;
+    }
+    if (this.#backlogHead === bl.length) {
+      bl.length = 0;
+      this.#backlogHead = 0;
+    } else if (this.#backlogHead > 1024 && this.#backlogHead * 2 > bl.length) {
+      bl.splice(0, this.#backlogHead);
+      this.#backlogHead = 0;
+    }
+  }
+}
+
+let threadRing: Ring | undefined;
+
+/** Kernel version that introduced an opcode, for messages such as "needs Linux 6.0". */
+export function opcodeSince(op: OpName): string {
+  return OP_SINCE[op];
+}

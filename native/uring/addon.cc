@@ -1,0 +1,25 @@
+/*
+ * addon.cc - module entry. Context-aware: every Node.js environment (the main
+ * thread and each worker_thread) gets its own exports and its own rings.
+ */
+#include <napi.h>
+#include <sys/utsname.h>
+
+#include "ring_handle.h"
+
+void InitRegisterHelpers(Napi::Env env, Napi::Object exports);
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("RingHandle", RingHandle::Define(env));
+  InitRegisterHelpers(env, exports);
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("IORING_SETUP_SQPOLL", Napi::Number::New(env, IORING_SETUP_SQPOLL));
+  c.Set("IORING_SETUP_SUBMIT_ALL", Napi::Number::New(env, IORING_SETUP_SUBMIT_ALL));
+  c.Set("IORING_SETUP_SINGLE_ISSUER", Napi::Number::New(env, IORING_SETUP_SINGLE_ISSUER));
+  c.Set("IORING_SETUP_DEFER_TASKRUN", Napi::Number::New(env, IORING_SETUP_DEFER_TASKRUN));
+  c.Set("IORING_FEAT_NODROP", Napi::Number::New(env, IORING_FEAT_NODROP));
+  exports.Set("constants", c);
+  return exports;
+}
+
+NODE_API_MODULE(uring, Init)

@@ -1,0 +1,101 @@
+/*
+ * complete.cc - the completion path.
+ *
+ * The ring signals a registered eventfd; a uv_poll handle on it wakes this
+ * code on the libuv loop. Each wake-up drains every ready CQE into the shared
+ * completion array (record.h: slot, generation, result, flags) and calls
+ * JavaScript once per batch, which settles the Promises by slot. Whatever the
+ * callbacks queued is submitted before returning to the loop.
+ */
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring_handle.h"
+
+/* Rounds per wake-up: operations that complete inline (nop, cached reads)
+ * could otherwise keep this callback busy and starve timers and I/O. */
+static const int kMaxRounds = 8;
+
+void RingHandle::OnReadable() {
+  uint64_t v;
+  ssize_t r = read(efd_, &v, sizeof(v)); /* clear the level-triggered signal */
+  (void)r;
+  Drain(false);
+}
+
+unsigned RingHandle::Drain(bool sync_call) {
+  if (draining_ || !alive_) return 0;
+  draining_ = true;
+  Napi::Env env(env_);
+  unsigned total = 0;
+  for (int round = 0; round < kMaxRounds && alive_; round++) {
+    /* With DEFER_TASKRUN completions are posted only when we ask. */
+    SubmitPending(deferred_);
+    unsigned ready = ur_cq_ready(&ring_);
+    if (ready == 0) break;
+    unsigned n = 0;
+    for (; n < ready && n < cqcap_; n++) {
+      const struct io_uring_cqe *c = ur_cq_peek(&ring_, n);
+      int32_t *o = cqout_ + (size_t)n * CQE_FIELDS;
+      o[CQE_SLOT] = (int32_t)(uint32_t)c->user_data;
+      o[CQE_GEN] = (int32_t)(uint32_t)(c->user_data >> 32);
+      o[CQE_RES] = c->res;
+      o[CQE_FLAGS] = (int32_t)c->flags;
+      if (!(c->flags & IORING_CQE_F_MORE) && inflight_ > 0) inflight_--;
+    }
+    ur_cq_advance(&ring_, n);
+    total += n;
+    UpdateRef();
+
+    Napi::HandleScope scope(env);
+    napi_value argv[1] = {Napi::Number::New(env, n)};
+    if (sync_call) {
+      onComplete_.Call({argv[0]});
+    } else {
+      onComplete_.MakeCallback(env.Global(), {argv[0]}, *asyncContext_);
+    }
+    if (env.IsExceptionPending()) {
+      Napi::Error err = env.GetAndClearPendingException();
+      if (sync_call) {
+        draining_ = false;
+        err.ThrowAsJavaScriptException();
+        return total;
+      }
+      napi_fatal_exception(env_, err.Value());
+    }
+  }
+  draining_ = false;
+  if (alive_) {
+    SubmitPending(false);
+    if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0) {
+      prepare_active_ = false;
+      uv_prepare_stop(&hooks_->prepare);
+    }
+  }
+  return total;
+}
+
+/*
+ * wait(timeoutMs) -> number of operations still in flight.
+ * Blocks this thread until every operation in flight has completed or the
+ * timeout passed, delivering completions to JavaScript synchronously. Used by
+ * destroy() after cancelAll(); never on a hot path.
+ */
+Napi::Value RingHandle::Wait(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  double ms = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().DoubleValue() : 1000;
+  struct timespec start, now;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (alive_ && inflight_ > 0) {
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double elapsed = (now.tv_sec - start.tv_sec) * 1e3 + (now.tv_nsec - start.tv_nsec) / 1e6;
+    if (elapsed >= ms) break;
+    long long left_ns = (long long)((ms - elapsed) * 1e6);
+    int r = ur_wait_timeout(&ring_, 1, left_ns);
+    if (r < 0 && r != -ETIME && r != -EINTR && r != -EAGAIN && r != -EBUSY) break;
+    Drain(true);
+    if (env.IsExceptionPending()) return env.Undefined();
+  }
+  return Napi::Number::New(env, (double)inflight_);
+}

@@ -1,0 +1,98 @@
+/*
+ * ring_handle.h - the N-API object that owns one ring on one thread.
+ *
+ * The work is split by path so each can be read on its own:
+ *   ring_handle.cc  construction, teardown, information, probe
+ *   submit.cc       the submit path: records -> SQEs, one io_uring_enter per loop turn
+ *   complete.cc     the completion path: eventfd poll -> CQEs -> one JS call per batch
+ *   register.cc     registered buffers and helpers that expose memory to JS
+ */
+#ifndef URING_RING_HANDLE_H
+#define URING_RING_HANDLE_H
+
+#include <napi.h>
+#include <uv.h>
+
+#include "record.h"
+#include "ring.h"
+
+class RingHandle;
+
+/* libuv handles live apart from the JS object: they are freed by their
+ * close callbacks, which may run after the RingHandle is gone. */
+struct LoopHooks {
+  uv_poll_t poll;       /* readable eventfd: completions are ready */
+  uv_prepare_t prepare; /* before the loop blocks: submit what JS queued */
+  RingHandle *owner;    /* null once the ring is destroyed */
+  int open_handles;
+};
+
+class RingHandle : public Napi::ObjectWrap<RingHandle> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit RingHandle(const Napi::CallbackInfo &info);
+  ~RingHandle() override;
+
+  /* submit.cc */
+  Napi::Value Prep(const Napi::CallbackInfo &info);
+  Napi::Value Submit(const Napi::CallbackInfo &info);
+  Napi::Value Reserve(const Napi::CallbackInfo &info);
+  void SubmitPending(bool getevents);
+  void OnPrepare();
+
+  /* complete.cc */
+  void OnReadable();
+  unsigned Drain(bool sync_call);
+  Napi::Value Wait(const Napi::CallbackInfo &info);
+
+  /* ring_handle.cc */
+  Napi::Value Destroy(const Napi::CallbackInfo &info);
+  Napi::Value CancelAll(const Napi::CallbackInfo &info);
+  Napi::Value Info(const Napi::CallbackInfo &info);
+  Napi::Value Probe(const Napi::CallbackInfo &info);
+  void Teardown();
+
+  /* register.cc */
+  Napi::Value RegisterBuffers(const Napi::CallbackInfo &info);
+  Napi::Value UnregisterBuffers(const Napi::CallbackInfo &info);
+
+  ur_ring *ring() { return &ring_; }
+  bool alive() const { return alive_; }
+
+ private:
+  void UpdateRef();
+  static void EnvCleanup(void *arg);
+
+  ur_ring ring_;
+  int efd_ = -1;
+  bool alive_ = false;
+  bool deferred_ = false;        /* DEFER_TASKRUN: completions need GETEVENTS */
+  bool prepare_active_ = false;
+  bool referenced_ = false;
+  bool draining_ = false;
+  uint64_t inflight_ = 0;        /* SQEs whose final CQE has not arrived */
+  LoopHooks *hooks_ = nullptr;
+  double *rec_ = nullptr;        /* the shared operation record */
+  int32_t *cqout_ = nullptr;     /* the shared completion records */
+  uint32_t cqcap_ = 0;           /* completion records that fit */
+  Napi::Reference<Napi::Float64Array> recRef_;
+  Napi::Reference<Napi::Int32Array> cqRef_;
+  Napi::FunctionReference onComplete_;
+  Napi::AsyncContext *asyncContext_ = nullptr;
+  napi_env env_ = nullptr;
+  /* Registered buffers (register.cc); shared with the ArrayBuffer over it. */
+  struct FixedMemory *fixed_ = nullptr;
+  friend void ReleaseFixedMemory(RingHandle *ring);
+};
+
+/* register.cc: drop the ring's claim on its registered memory (teardown). */
+void ReleaseFixedMemory(RingHandle *ring);
+
+/* Throws a JS Error with errno/syscall set; returns undefined. */
+Napi::Value ThrowErrno(Napi::Env env, int neg_errno, const char *syscall);
+
+/* Pointer and length of a Buffer / TypedArray / DataView / ArrayBuffer.
+ * Returns false (and throws TypeError) for anything else. */
+bool GetBytes(Napi::Env env, napi_value v, uint8_t **data, size_t *len);
+
+#endif

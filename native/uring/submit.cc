@@ -1,0 +1,114 @@
+/*
+ * submit.cc - the submit path.
+ *
+ * JavaScript writes one operation into the shared record (record.h) and calls
+ * prep(buf1?, buf2?, buf3?): this turns the record into an SQE in place. No
+ * system call happens here. The SQEs queued during one turn of the event loop
+ * reach the kernel together, with one io_uring_enter, from the uv_prepare
+ * hook (just before the loop would block) or at the end of a completion
+ * batch, whichever comes first.
+ */
+#include <errno.h>
+
+#include "ring_handle.h"
+
+static inline uint64_t AsU64(double d) { return (uint64_t)(int64_t)d; }
+
+/* Resolve a record field that may be "offset into buffer arg i". */
+static inline bool PointerArg(napi_env env, napi_value v, double offset, uint64_t *out, bool *given) {
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined || t == napi_null) {
+    *given = false;
+    return true;
+  }
+  uint8_t *data;
+  size_t len;
+  if (!GetBytes(env, v, &data, &len)) return false;
+  *given = true;
+  *out = (uint64_t)(uintptr_t)data + (uint64_t)offset;
+  return true;
+}
+
+/*
+ * prep(buf1?, buf2?, buf3?) -> boolean
+ * buf1 (if given) becomes addr = ptr(buf1) + rec[ADDR]; otherwise addr = rec[ADDR].
+ * buf2 (if given) becomes off  = ptr(buf2) + rec[OFF];  otherwise off  = rec[OFF].
+ * buf3 (if given) becomes addr3 = ptr(buf3) + rec[ADDR3]; otherwise addr3 = rec[ADDR3].
+ * Returns false when the SQ is full and the kernel would not take more now;
+ * JavaScript keeps the operation queued and retries after completions.
+ */
+Napi::Value RingHandle::Prep(const Napi::CallbackInfo &info) {
+  napi_env env = info.Env();
+  if (!alive_) return ThrowErrno(info.Env(), -EBADF, "io_uring_enter");
+  const double *r = rec_;
+  uint64_t addr = AsU64(r[REC_ADDR]), off = AsU64(r[REC_OFF]), addr3 = AsU64(r[REC_ADDR3]);
+  bool given;
+  size_t argc = info.Length();
+  if (argc > 0 && !PointerArg(env, info[0], r[REC_ADDR], &addr, &given)) return info.Env().Undefined();
+  if (argc > 1 && !PointerArg(env, info[1], r[REC_OFF], &off, &given)) return info.Env().Undefined();
+  if (argc > 2 && !PointerArg(env, info[2], r[REC_ADDR3], &addr3, &given)) return info.Env().Undefined();
+
+  struct io_uring_sqe *sqe = ur_get_sqe(&ring_);
+  if (!sqe) {
+    SubmitPending(false);
+    sqe = ur_get_sqe(&ring_);
+    if (!sqe) return Napi::Boolean::New(info.Env(), false);
+  }
+  sqe->opcode = (uint8_t)r[REC_OPCODE];
+  sqe->flags = (uint8_t)r[REC_FLAGS];
+  sqe->ioprio = (uint16_t)r[REC_IOPRIO];
+  sqe->fd = (int32_t)r[REC_FD];
+  sqe->off = off;
+  sqe->addr = addr;
+  sqe->len = (uint32_t)(int64_t)r[REC_LEN];
+  sqe->rw_flags = (int)(uint32_t)(int64_t)r[REC_OP_FLAGS];
+  sqe->user_data = (uint64_t)(uint32_t)r[REC_SLOT] | ((uint64_t)(uint32_t)r[REC_GEN] << 32);
+  sqe->buf_index = (uint16_t)r[REC_BUF_INDEX];
+  sqe->splice_fd_in = (int32_t)r[REC_FD_IN];
+  sqe->addr3 = addr3;
+
+  inflight_++;
+  UpdateRef();
+  if (!prepare_active_ && hooks_) {
+    prepare_active_ = true;
+    uv_prepare_start(&hooks_->prepare, [](uv_prepare_t *h) {
+      LoopHooks *hooks = static_cast<LoopHooks *>(h->data);
+      if (hooks->owner) hooks->owner->OnPrepare();
+    });
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+/* Publish queued SQEs and enter the kernel once. */
+void RingHandle::SubmitPending(bool getevents) {
+  if (!alive_) return;
+  if (ur_sq_pending(&ring_) == 0 && !getevents) return;
+  int r = ur_submit(&ring_, 0, getevents);
+  (void)r; /* -EBUSY/-EAGAIN: the SQEs stay queued and go with the next enter */
+}
+
+/* uv_prepare: the loop is about to block; submit what this turn queued. */
+void RingHandle::OnPrepare() {
+  SubmitPending(false);
+  if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0) {
+    prepare_active_ = false;
+    uv_prepare_stop(&hooks_->prepare);
+  }
+}
+
+/* submit(): enter the kernel now (tests and synchronous callers). */
+Napi::Value RingHandle::Submit(const Napi::CallbackInfo &info) {
+  unsigned pending = alive_ ? ur_sq_pending(&ring_) : 0;
+  SubmitPending(false);
+  return Napi::Number::New(info.Env(), pending);
+}
+
+/* reserve(n): make room for n SQEs in a row (a link chain must not be split
+ * across two submissions). Submits what is queued if needed. */
+Napi::Value RingHandle::Reserve(const Napi::CallbackInfo &info) {
+  unsigned n = info[0].As<Napi::Number>().Uint32Value();
+  if (!alive_) return Napi::Boolean::New(info.Env(), false);
+  if (ur_sq_space(&ring_) < n) SubmitPending(false);
+  return Napi::Boolean::New(info.Env(), ur_sq_space(&ring_) >= n);
+}
