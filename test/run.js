@@ -1,0 +1,72 @@
+#!/usr/bin/env node
+/*
+ * Runs every compiled test file (dist/test/*.test.js) with uvu, each in its
+ * own process (a crash in one file cannot hide the others' results), with
+ * --expose-gc for the GC-safety tests. Prints the real totals last:
+ * "N passed, N failed".
+ *
+ * Usage: node test/run.js [filter]   (filter: substring of the file name)
+ * URING_TEST_JOBS=n runs n files at once (default 2).
+ */
+'use strict';
+const { spawn } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const dir = path.join(__dirname, '..', 'dist', 'test');
+const filter = process.argv[2] || '';
+const files = fs.readdirSync(dir).filter((f) => f.endsWith('.test.js') && f.includes(filter)).sort();
+const jobs = Math.max(1, Number(process.env.URING_TEST_JOBS) || 2);
+const uvu = require.resolve('uvu/bin.js');
+
+let passed = 0;
+let failed = 0;
+const failures = [];
+
+function runOne(file) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const child = spawn(process.execPath, ['--expose-gc', uvu, dir, `^${file.replace(/\./g, '\\.')}$`], {
+      env: { ...process.env, FORCE_COLOR: '0' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 300_000);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const total = /Total:\s+(\d+)/.exec(out);
+      const ok = /Passed:\s+(\d+)/.exec(out);
+      const skipped = /Skipped:\s+(\d+)/.exec(out);
+      let p = 0;
+      let f = 0;
+      if (total && ok) {
+        p = Number(ok[1]);
+        f = Number(total[1]) - p - (skipped ? Number(skipped[1]) : 0);
+        if (f < 0) f = 0;
+        if (code !== 0 && f === 0) f = 1; // exited badly after reporting
+      } else {
+        f = 1; // crashed before reporting
+      }
+      passed += p;
+      failed += f;
+      const secs = ((Date.now() - started) / 1000).toFixed(1);
+      process.stdout.write(`${f ? 'FAIL' : 'ok  '} ${file}  (${p} passed, ${f} failed, ${secs}s)\n`);
+      if (f) failures.push({ file, out, code, signal });
+      resolve();
+    });
+  });
+}
+
+(async () => {
+  const queue = files.slice();
+  await Promise.all(Array.from({ length: jobs }, async () => {
+    while (queue.length) await runOne(queue.shift());
+  }));
+  for (const { file, out, code, signal } of failures) {
+    process.stdout.write(`\n----- ${file} (exit ${code}${signal ? ', ' + signal : ''}) -----\n${out}\n`);
+  }
+  process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+  process.exitCode = failed ? 1 : 0;
+})();
