@@ -46,6 +46,9 @@ export interface NativeAddon {
   ) => NativeRing;
   fillIovecs(target: Bytes, buffers: readonly Bytes[]): number;
   addressOf(buffer: Bytes): bigint;
+  makePipe(size: number): [number, number, number];
+  pendingBytes(fd: number): number;
+  closeFd(fd: number): void;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

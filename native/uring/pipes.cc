@@ -1,0 +1,54 @@
+/*
+ * pipes.cc - pipes for splice/tee transfers (lib/pipes.ts pools them).
+ * Plain system calls: creating and sizing a pipe is not an io_uring opcode.
+ */
+#define _GNU_SOURCE 1
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "ring_handle.h"
+
+/* makePipe(size) -> [readFd, writeFd, capacity]. O_CLOEXEC; capacity is what
+ * F_SETPIPE_SZ granted (it may be less than asked: /proc/sys/fs/pipe-max-size). */
+static Napi::Value MakePipe(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int want = info.Length() > 0 && info[0].IsNumber() ? info[0].As<Napi::Number>().Int32Value() : 0;
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) < 0) return ThrowErrno(env, -errno, "pipe2");
+  int cap = fcntl(fds[1], F_GETPIPE_SZ);
+  if (want > 0 && want != cap) {
+    int r = fcntl(fds[1], F_SETPIPE_SZ, want);
+    if (r < 0 && errno == EPERM) r = -1; /* over pipe-max-size for an unprivileged user: keep the default */
+    if (r > 0) cap = r;
+  }
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Number::New(env, fds[0]));
+  out.Set(1u, Napi::Number::New(env, fds[1]));
+  out.Set(2u, Napi::Number::New(env, cap));
+  return out;
+}
+
+/* pendingBytes(fd) -> bytes waiting in a pipe (FIONREAD). */
+static Napi::Value PendingBytes(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int n = 0;
+  if (ioctl(fd, FIONREAD, &n) < 0) return ThrowErrno(env, -errno, "ioctl");
+  return Napi::Number::New(env, n);
+}
+
+/* closeFd(fd): close(2) now, for teardown paths that must not wait a loop turn. */
+static Napi::Value CloseFd(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (close(fd) < 0 && errno != EINTR) return ThrowErrno(env, -errno, "close");
+  return env.Undefined();
+}
+
+void InitPipes(Napi::Env env, Napi::Object exports) {
+  exports.Set("makePipe", Napi::Function::New(env, MakePipe, "makePipe"));
+  exports.Set("pendingBytes", Napi::Function::New(env, PendingBytes, "pendingBytes"));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));
+}
