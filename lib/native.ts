@@ -18,6 +18,7 @@ export interface NativeInfo {
   inflight: number;
   pending: number;
   cqOverflow: number;
+  enters: number;
 }
 
 /** The addon's per-ring object. @internal */
@@ -41,7 +42,7 @@ export interface NativeAddon {
     cqEntries: number,
     record: Float64Array,
     completions: Int32Array,
-    onComplete: (count: number) => void,
+    onComplete: (count: number, base: number) => void,
     allowDeferTaskrun: boolean,
   ) => NativeRing;
   fillIovecs(target: Bytes, buffers: readonly Bytes[]): number;

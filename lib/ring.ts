@@ -63,6 +63,10 @@ export interface RingInfo {
   inflight: number;
   /** Operations waiting in the JavaScript backlog. */
   queued: number;
+  /** io_uring_enter calls made so far (submissions and completion harvests). */
+  enters: number;
+  /** CQEs the kernel had to hold back because the CQ was full (should stay 0). */
+  cqOverflow: number;
 }
 
 /** Which opcodes this kernel supports (IORING_REGISTER_PROBE). */
@@ -212,7 +216,7 @@ export class Ring {
     validateInt(cqEntries, 'options.cqEntries', entries, 65536);
     this.#cq = new Int32Array(C.FIELDS * 1024);
     try {
-      this.#h = new native.RingHandle(entries, cqEntries, this.#rec, this.#cq, (n) => this.#complete(n),
+      this.#h = new native.RingHandle(entries, cqEntries, this.#rec, this.#cq, (n, base) => this.#complete(n, base),
         options.deferTaskrun !== false);
     } catch (e) {
       const err = e as { errno?: number; syscall?: string };
@@ -248,6 +252,8 @@ export class Ring {
       deferTaskrun: (i.setupFlags & (1 << 13)) !== 0,
       inflight: this.#inflight,
       queued: this.#backlog.length - this.#backlogHead,
+      enters: i.enters,
+      cqOverflow: i.cqOverflow,
     };
   }
 
@@ -716,11 +722,11 @@ export class Ring {
   }
 
   /** The addon delivers `n` completion records. */
-  #complete(n: number): void {
+  #complete(n: number, base: number): void {
     const cq = this.#cq;
     const slots = this.#slots;
     for (let i = 0; i < n; i++) {
-      const o = i * C.FIELDS;
+      const o = (base + i) * C.FIELDS;
       const idx = cq[o + C.SLOT]!;
       const flags = cq[o + C.FLAGS]!;
       if ((flags & CqeFlag.MORE) === 0) this.#inflight--;

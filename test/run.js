@@ -17,7 +17,7 @@ const dir = path.join(__dirname, '..', 'dist', 'test');
 const filter = process.argv[2] || '';
 const files = fs.readdirSync(dir).filter((f) => f.endsWith('.test.js') && f.includes(filter)).sort();
 const jobs = Math.max(1, Number(process.env.URING_TEST_JOBS) || 2);
-const uvu = require.resolve('uvu/bin.js');
+const uvu = path.join(path.dirname(require.resolve('uvu')), '..', 'bin.js');
 
 let passed = 0;
 let failed = 0;

@@ -25,7 +25,14 @@ void RingHandle::OnReadable() {
 }
 
 unsigned RingHandle::Drain(bool sync_call) {
-  if (draining_ || !alive_) return 0;
+  if (!alive_) return 0;
+  /* A synchronous drain (wait() from destroy()) may run inside a completion
+   * callback: it writes its records into the upper half of the shared array
+   * so the outer batch, still being read by JavaScript, is not overwritten. */
+  if (draining_ && !sync_call) return 0;
+  const bool nested = draining_;
+  const unsigned half = cqcap_ / 2;
+  const unsigned base = nested ? half : 0;
   draining_ = true;
   Napi::Env env(env_);
   unsigned total = 0;
@@ -35,9 +42,9 @@ unsigned RingHandle::Drain(bool sync_call) {
     unsigned ready = ur_cq_ready(&ring_);
     if (ready == 0) break;
     unsigned n = 0;
-    for (; n < ready && n < cqcap_; n++) {
+    for (; n < ready && n < half; n++) {
       const struct io_uring_cqe *c = ur_cq_peek(&ring_, n);
-      int32_t *o = cqout_ + (size_t)n * CQE_FIELDS;
+      int32_t *o = cqout_ + (size_t)(base + n) * CQE_FIELDS;
       o[CQE_SLOT] = (int32_t)(uint32_t)c->user_data;
       o[CQE_GEN] = (int32_t)(uint32_t)(c->user_data >> 32);
       o[CQE_RES] = c->res;
@@ -49,23 +56,28 @@ unsigned RingHandle::Drain(bool sync_call) {
     UpdateRef();
 
     Napi::HandleScope scope(env);
-    napi_value argv[1] = {Napi::Number::New(env, n)};
+    napi_value argv[2] = {Napi::Number::New(env, n), Napi::Number::New(env, base)};
     if (sync_call) {
-      onComplete_.Call({argv[0]});
+      onComplete_.Call({argv[0], argv[1]});
     } else {
-      onComplete_.MakeCallback(env.Global(), {argv[0]}, *asyncContext_);
+      onComplete_.MakeCallback(env.Global(), {argv[0], argv[1]}, *asyncContext_);
     }
     if (env.IsExceptionPending()) {
       Napi::Error err = env.GetAndClearPendingException();
       if (sync_call) {
-        draining_ = false;
+        draining_ = nested;
         err.ThrowAsJavaScriptException();
         return total;
       }
       napi_fatal_exception(env_, err.Value());
     }
   }
-  draining_ = false;
+  draining_ = nested;
+  if (!alive_ && !draining_ && asyncContext_) {
+    /* destroyed from inside a callback: the context was in use until now */
+    delete asyncContext_;
+    asyncContext_ = nullptr;
+  }
   if (alive_) {
     SubmitPending(false);
     if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0) {

@@ -64,7 +64,10 @@ bool GetBytes(Napi::Env env, napi_value v, uint8_t **data, size_t *len) {
 
 static void OnHookClosed(uv_handle_t *h) {
   LoopHooks *hooks = static_cast<LoopHooks *>(h->data);
-  if (--hooks->open_handles == 0) delete hooks;
+  if (--hooks->open_handles == 0) {
+    if (hooks->cleanup) napi_remove_async_cleanup_hook(hooks->cleanup);
+    delete hooks;
+  }
 }
 
 static void OnPoll(uv_poll_t *h, int status, int events) {
@@ -144,6 +147,7 @@ RingHandle::RingHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingHa
   hooks_ = new LoopHooks();
   hooks_->owner = this;
   hooks_->open_handles = 2;
+  hooks_->cleanup = nullptr;
   uv_poll_init(loop, &hooks_->poll, efd_);
   uv_prepare_init(loop, &hooks_->prepare);
   hooks_->poll.data = hooks_;
@@ -161,22 +165,21 @@ RingHandle::RingHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingHa
   onComplete_ = Napi::Persistent(info[4].As<Napi::Function>());
   asyncContext_ = new Napi::AsyncContext(env, "uring.completion");
   alive_ = true;
-  napi_add_env_cleanup_hook(env, EnvCleanup, this);
+  napi_add_async_cleanup_hook(env, AsyncCleanup, hooks_, &hooks_->cleanup);
 }
 
 RingHandle::~RingHandle() {
-  if (alive_) {
-    napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
-    Teardown();
-  }
+  Teardown();
   delete asyncContext_;
 }
 
-void RingHandle::EnvCleanup(void *arg) {
-  RingHandle *self = static_cast<RingHandle *>(arg);
-  /* The environment is going away: no JS may run. Close the ring; the kernel
-   * cancels what is left, and the memory it used belongs to a dying heap. */
-  if (self->alive_) self->Teardown();
+void RingHandle::AsyncCleanup(napi_async_cleanup_hook_handle handle, void *arg) {
+  (void)handle;
+  LoopHooks *hooks = static_cast<LoopHooks *>(arg);
+  /* The environment is going away (process exit or worker termination): no
+   * JS may run. Close the ring (the kernel cancels what is left) and the
+   * handles; the last close callback removes this hook. */
+  if (hooks->owner) hooks->owner->Teardown();
 }
 
 void RingHandle::UpdateRef() {
@@ -193,6 +196,13 @@ void RingHandle::UpdateRef() {
 void RingHandle::Teardown() {
   if (!alive_) return;
   alive_ = false;
+  onComplete_.Reset();
+  recRef_.Reset();
+  cqRef_.Reset();
+  if (!draining_) { /* else Drain() deletes it once its callback returned */
+    delete asyncContext_;
+    asyncContext_ = nullptr;
+  }
   if (hooks_) {
     hooks_->owner = nullptr;
     uv_poll_stop(&hooks_->poll);
@@ -232,11 +242,7 @@ Napi::Value RingHandle::CancelAll(const Napi::CallbackInfo &info) {
 
 /* destroy(): close the ring now. JS has already drained what it could. */
 Napi::Value RingHandle::Destroy(const Napi::CallbackInfo &info) {
-  if (alive_) {
-    napi_remove_env_cleanup_hook(env_, EnvCleanup, this);
-    Teardown();
-  }
-  onComplete_.Reset();
+  Teardown();
   return info.Env().Undefined();
 }
 
@@ -250,6 +256,7 @@ Napi::Value RingHandle::Info(const Napi::CallbackInfo &info) {
   o.Set("features", Napi::Number::New(env, ring_.features));
   o.Set("inflight", Napi::Number::New(env, (double)inflight_));
   o.Set("pending", Napi::Number::New(env, alive_ ? ur_sq_pending(&ring_) : 0));
+  o.Set("enters", Napi::Number::New(env, (double)enters_));
   o.Set("cqOverflow", Napi::Number::New(env, alive_ ? *ring_.cq.koverflow : 0));
   return o;
 }

@@ -25,6 +25,10 @@ struct LoopHooks {
   uv_prepare_t prepare; /* before the loop blocks: submit what JS queued */
   RingHandle *owner;    /* null once the ring is destroyed */
   int open_handles;
+  /* Node waits for this hook's removal before it tears the environment down
+   * (and unloads this addon in a worker): it is removed by the last close
+   * callback, so no callback ever runs into unloaded code. */
+  napi_async_cleanup_hook_handle cleanup;
 };
 
 class RingHandle : public Napi::ObjectWrap<RingHandle> {
@@ -61,7 +65,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
 
  private:
   void UpdateRef();
-  static void EnvCleanup(void *arg);
+  static void AsyncCleanup(napi_async_cleanup_hook_handle handle, void *arg);
 
   ur_ring ring_;
   int efd_ = -1;
@@ -71,6 +75,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   bool referenced_ = false;
   bool draining_ = false;
   uint64_t inflight_ = 0;        /* SQEs whose final CQE has not arrived */
+  uint64_t enters_ = 0;          /* io_uring_enter calls made (batching is testable) */
   LoopHooks *hooks_ = nullptr;
   double *rec_ = nullptr;        /* the shared operation record */
   int32_t *cqout_ = nullptr;     /* the shared completion records */

@@ -84,6 +84,7 @@ Napi::Value RingHandle::Prep(const Napi::CallbackInfo &info) {
 void RingHandle::SubmitPending(bool getevents) {
   if (!alive_) return;
   if (ur_sq_pending(&ring_) == 0 && !getevents) return;
+  enters_++;
   int r = ur_submit(&ring_, 0, getevents);
   (void)r; /* -EBUSY/-EAGAIN: the SQEs stay queued and go with the next enter */
 }

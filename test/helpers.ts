@@ -1,0 +1,50 @@
+/**
+ * Shared test helpers: temporary directories, fd counting, child processes.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+
+/** A fresh temporary directory, removed by the returned cleanup function. */
+export function tempDir(prefix = 'uring-test-'): { dir: string; cleanup: () => void } {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return { dir, cleanup: () => fs.rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Number of open file descriptors of this process. */
+export function openFds(): number {
+  return fs.readdirSync('/proc/self/fd').length;
+}
+
+/** The compiled library root (dist/lib) as an absolute path, for child scripts. */
+export const LIB = path.join(__dirname, '..', 'lib');
+
+/** Runs a script with node in a child process and returns its result. */
+export function runNode(script: string, opts: { env?: NodeJS.ProcessEnv; timeout?: number; args?: string[] } = {}):
+  SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [...(opts.args ?? []), '-e', script], {
+    encoding: 'utf8',
+    env: { ...process.env, ...opts.env },
+    timeout: opts.timeout ?? 20_000,
+  });
+}
+
+/** Calls global.gc (tests run with --expose-gc) or throws if unavailable. */
+export function gc(): void {
+  const g = (globalThis as { gc?: () => void }).gc;
+  if (!g) throw new Error('run the tests with --expose-gc');
+  g();
+}
+
+/** Deterministic pseudo-random numbers (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
