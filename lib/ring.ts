@@ -714,7 +714,9 @@ export class Ring {
     r[R.BUF_INDEX] = 0;
     r[R.FD_IN] = 0;
     r[R.ADDR3] = 0;
-    if (this.#inflight < this.#maxInflight && this.#h.prep()) {
+    // Cancels bypass the in-flight limit: they are what frees room, and the
+    // kernel's NODROP keeps the rare extra CQE if the CQ is momentarily full.
+    if (this.#h.prep()) {
       this.#inflight++;
     } else {
       this.#backlog.push({ rec: r.slice(), slot: -1, gen: 0, b1: undefined, b2: undefined, b3: undefined, chain: 0 });
@@ -821,7 +823,7 @@ export class Ring {
         this.#backlogHead++; // settled while waiting (aborted)
         continue;
       }
-      if (this.#inflight + b.chain >= this.#maxInflight) break;
+      if (!internal && this.#inflight + b.chain >= this.#maxInflight) break;
       if (b.chain > 0 && !this.#h.reserve(b.chain + 1)) break;
       this.#rec.set(b.rec);
       if (!this.#h.prep(b.b1, b.b2, b.b3)) break;
