@@ -93,4 +93,25 @@ test('timers still fire while a closed loop of ring operations runs', async () =
   ring.destroy();
 });
 
+test('the fallback setup (no DEFER_TASKRUN) reads, times out and cancels too', async () => {
+  const ring = new Ring({ entries: 8, deferTaskrun: false });
+  assert.is(ring.info().deferTaskrun, false);
+  const tmp = tempDir();
+  const file = path.join(tmp.dir, 'f');
+  fs.writeFileSync(file, 'fallback');
+  const fd = await ring.open(file, fs.constants.O_RDONLY);
+  const b = Buffer.alloc(8);
+  const reads = await Promise.all(Array.from({ length: 100 }, () => ring.read(fd, b, 0, 8, 0)));
+  assert.ok(reads.every((n) => n === 8));
+  assert.is(b.toString(), 'fallback');
+  await ring.timeout(5);
+  const ac = new AbortController();
+  const p = ring.timeout(60_000, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 5);
+  await p.then(() => assert.unreachable('should reject'), (e: Error) => assert.is(e.name, 'AbortError'));
+  await ring.close(fd);
+  ring.destroy();
+  tmp.cleanup();
+});
+
 test.run();

@@ -128,6 +128,13 @@ int ur_init_params(struct ur_ring *ring, unsigned entries, struct io_uring_param
 
 int ur_init_best(struct ur_ring *ring, unsigned sq_entries, unsigned cq_entries,
                  int allow_defer_taskrun) {
+  /*
+   * COOP_TASKRUN is deliberately not tried: it queues completion task work
+   * without waking the task, and this thread sleeps in epoll_wait (libuv),
+   * not in io_uring_enter, so completions that need task work would wait
+   * for an unrelated wake-up. DEFER_TASKRUN instead signals the registered
+   * eventfd when work is queued, and the poller runs it with GETEVENTS.
+   */
   static const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
   const unsigned attempts[] = {
       IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
