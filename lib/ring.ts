@@ -609,6 +609,15 @@ export class Ring {
     return this.#go(s, op.buf1, op.buf2, op.buf3, signal, chain) as Promise<number>;
   }
 
+  /** Calls the addon's prep with exactly the buffers given (fewer checks in C). */
+  #prep(b1: Bytes | undefined, b2: Bytes | undefined, b3: Bytes | undefined): boolean {
+    const h = this.#h;
+    if (b3 !== undefined) return h.prep(b1, b2, b3);
+    if (b2 !== undefined) return h.prep(b1, b2);
+    if (b1 !== undefined) return h.prep(b1);
+    return h.prep();
+  }
+
   /** Creates the Promise for slot `s` and hands the record to the kernel (or the backlog). */
   #go(s: Slot, b1: Bytes | undefined, b2: Bytes | undefined, b3: Bytes | undefined,
     signal: AbortSignal | undefined, chain = 0): Promise<number> {
@@ -628,7 +637,7 @@ export class Ring {
       signal.addEventListener('abort', s.onAbort, { once: true });
     }
     if (this.#backlogHead === this.#backlog.length && this.#inflight + chain < this.#maxInflight &&
-      (chain === 0 || this.#h.reserve(chain + 1)) && this.#h.prep(b1, b2, b3)) {
+      (chain === 0 || this.#h.reserve(chain + 1)) && this.#prep(b1, b2, b3)) {
       this.#inflight++;
     } else {
       s.queued = true;
@@ -826,7 +835,7 @@ export class Ring {
       if (!internal && this.#inflight + b.chain >= this.#maxInflight) break;
       if (b.chain > 0 && !this.#h.reserve(b.chain + 1)) break;
       this.#rec.set(b.rec);
-      if (!this.#h.prep(b.b1, b.b2, b.b3)) break;
+      if (!this.#prep(b.b1, b.b2, b.b3)) break;
       this.#inflight++;
       if (s) s.queued = false;
       this.#backlogHead++;

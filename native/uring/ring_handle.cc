@@ -80,7 +80,6 @@ static void OnPoll(uv_poll_t *h, int status, int events) {
 Napi::Function RingHandle::Define(Napi::Env env) {
   return DefineClass(env, "RingHandle",
                      {
-                         InstanceMethod<&RingHandle::Prep>("prep"),
                          InstanceMethod<&RingHandle::Submit>("submit"),
                          InstanceMethod<&RingHandle::Reserve>("reserve"),
                          InstanceMethod<&RingHandle::Wait>("wait"),
@@ -165,6 +164,10 @@ RingHandle::RingHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingHa
   onComplete_ = Napi::Persistent(info[4].As<Napi::Function>());
   asyncContext_ = new Napi::AsyncContext(env, "uring.completion");
   alive_ = true;
+  /* prep is bound to this ring through its data pointer (see submit.cc). */
+  napi_value prep;
+  napi_create_function(env, "prep", NAPI_AUTO_LENGTH, PrepFast, this, &prep);
+  info.This().As<Napi::Object>().Set("prep", Napi::Value(env, prep));
   napi_add_async_cleanup_hook(env, AsyncCleanup, hooks_, &hooks_->cleanup);
 }
 

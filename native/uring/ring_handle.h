@@ -38,7 +38,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   ~RingHandle() override;
 
   /* submit.cc */
-  Napi::Value Prep(const Napi::CallbackInfo &info);
+  static napi_value PrepFast(napi_env env, napi_callback_info cbinfo);
   Napi::Value Submit(const Napi::CallbackInfo &info);
   Napi::Value Reserve(const Napi::CallbackInfo &info);
   void SubmitPending(bool getevents);
@@ -48,6 +48,8 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   void OnReadable();
   unsigned Drain(bool sync_call);
   Napi::Value Wait(const Napi::CallbackInfo &info);
+
+  void UpdateRef();
 
   /* ring_handle.cc */
   Napi::Value Destroy(const Napi::CallbackInfo &info);
@@ -64,7 +66,6 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   bool alive() const { return alive_; }
 
  private:
-  void UpdateRef();
   static void AsyncCleanup(napi_async_cleanup_hook_handle handle, void *arg);
 
   ur_ring ring_;

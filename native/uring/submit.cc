@@ -14,18 +14,26 @@
 
 static inline uint64_t AsU64(double d) { return (uint64_t)(int64_t)d; }
 
-/* Resolve a record field that may be "offset into buffer arg i". */
-static inline bool PointerArg(napi_env env, napi_value v, double offset, uint64_t *out, bool *given) {
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t == napi_undefined || t == napi_null) {
-    *given = false;
+/* Resolve a record field that may be "offset into buffer arg i". Buffers
+ * (typed arrays) are checked first: they are nearly every call. */
+static inline bool PointerArg(napi_env env, napi_value v, double offset, uint64_t *out) {
+  bool is = false;
+  napi_is_typedarray(env, v, &is);
+  if (is) {
+    napi_typedarray_type type;
+    size_t length, byte_offset;
+    napi_value ab;
+    void *data;
+    napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byte_offset);
+    *out = (uint64_t)(uintptr_t)data + (uint64_t)offset;
     return true;
   }
+  napi_valuetype t;
+  napi_typeof(env, v, &t);
+  if (t == napi_undefined || t == napi_null) return true; /* keep the numeric field */
   uint8_t *data;
   size_t len;
   if (!GetBytes(env, v, &data, &len)) return false;
-  *given = true;
   *out = (uint64_t)(uintptr_t)data + (uint64_t)offset;
   return true;
 }
@@ -37,23 +45,37 @@ static inline bool PointerArg(napi_env env, napi_value v, double offset, uint64_
  * buf3 (if given) becomes addr3 = ptr(buf3) + rec[ADDR3]; otherwise addr3 = rec[ADDR3].
  * Returns false when the SQ is full and the kernel would not take more now;
  * JavaScript keeps the operation queued and retries after completions.
+ *
+ * This is the one N-API call per operation, so it is a plain napi callback
+ * bound to its ring through the function's data pointer (no ObjectWrap
+ * lookup, no argument wrappers). JavaScript passes only the buffers it uses.
  */
-Napi::Value RingHandle::Prep(const Napi::CallbackInfo &info) {
-  napi_env env = info.Env();
-  if (!alive_) return ThrowErrno(info.Env(), -EBADF, "io_uring_enter");
-  const double *r = rec_;
+napi_value RingHandle::PrepFast(napi_env env, napi_callback_info cbinfo) {
+  size_t argc = 3;
+  napi_value argv[3];
+  void *data = nullptr;
+  napi_get_cb_info(env, cbinfo, &argc, argv, nullptr, &data);
+  RingHandle *self = static_cast<RingHandle *>(data);
+  napi_value result;
+  if (!self->alive_) {
+    ThrowErrno(Napi::Env(env), -EBADF, "io_uring_enter");
+    return nullptr;
+  }
+  const double *r = self->rec_;
   uint64_t addr = AsU64(r[REC_ADDR]), off = AsU64(r[REC_OFF]), addr3 = AsU64(r[REC_ADDR3]);
-  bool given;
-  size_t argc = info.Length();
-  if (argc > 0 && !PointerArg(env, info[0], r[REC_ADDR], &addr, &given)) return info.Env().Undefined();
-  if (argc > 1 && !PointerArg(env, info[1], r[REC_OFF], &off, &given)) return info.Env().Undefined();
-  if (argc > 2 && !PointerArg(env, info[2], r[REC_ADDR3], &addr3, &given)) return info.Env().Undefined();
+  if (argc > 0 && !PointerArg(env, argv[0], r[REC_ADDR], &addr)) return nullptr;
+  if (argc > 1 && !PointerArg(env, argv[1], r[REC_OFF], &off)) return nullptr;
+  if (argc > 2 && !PointerArg(env, argv[2], r[REC_ADDR3], &addr3)) return nullptr;
 
-  struct io_uring_sqe *sqe = ur_get_sqe(&ring_);
+  ur_ring *ring = &self->ring_;
+  struct io_uring_sqe *sqe = ur_get_sqe(ring);
   if (!sqe) {
-    SubmitPending(false);
-    sqe = ur_get_sqe(&ring_);
-    if (!sqe) return Napi::Boolean::New(info.Env(), false);
+    self->SubmitPending(false);
+    sqe = ur_get_sqe(ring);
+    if (!sqe) {
+      napi_get_boolean(env, false, &result);
+      return result;
+    }
   }
   sqe->opcode = (uint8_t)r[REC_OPCODE];
   sqe->flags = (uint8_t)r[REC_FLAGS];
@@ -68,16 +90,17 @@ Napi::Value RingHandle::Prep(const Napi::CallbackInfo &info) {
   sqe->splice_fd_in = (int32_t)r[REC_FD_IN];
   sqe->addr3 = addr3;
 
-  inflight_++;
-  UpdateRef();
-  if (!prepare_active_ && hooks_) {
-    prepare_active_ = true;
-    uv_prepare_start(&hooks_->prepare, [](uv_prepare_t *h) {
+  self->inflight_++;
+  self->UpdateRef();
+  if (!self->prepare_active_ && self->hooks_) {
+    self->prepare_active_ = true;
+    uv_prepare_start(&self->hooks_->prepare, [](uv_prepare_t *h) {
       LoopHooks *hooks = static_cast<LoopHooks *>(h->data);
       if (hooks->owner) hooks->owner->OnPrepare();
     });
   }
-  return Napi::Boolean::New(info.Env(), true);
+  napi_get_boolean(env, true, &result);
+  return result;
 }
 
 /* Publish queued SQEs and enter the kernel once. */
