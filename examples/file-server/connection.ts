@@ -1,0 +1,198 @@
+/**
+ * One client connection: feeds bytes to the parser, answers requests strictly
+ * in order (pipelining), keeps the connection alive when allowed, and closes
+ * it on a parse error, a header timeout or a failed body.
+ */
+import { RequestParser, type ParserLimits, type RequestHead } from './parser';
+import { serializeHead, statusReply, bodyLength, type Reply } from './reply';
+import { sendBody, writeWithBackpressure } from './send-body';
+import type { SendFileFn, SocketLike } from './transport';
+
+/** One line of the access log. */
+export interface AccessLogEntry {
+  method: string;
+  target: string;
+  status: number;
+  /** Body bytes announced (0 for HEAD and 304). */
+  bytes: number;
+  remoteAddress?: string;
+}
+
+/** What a connection needs from its server. */
+export interface ConnectionContext {
+  limits: ParserLimits;
+  /** Time allowed from waiting for a request until its head is complete, ms. */
+  headerTimeoutMs: number;
+  handle(req: RequestHead): Promise<Reply>;
+  sendFile?: SendFileFn;
+  log?: (entry: AccessLogEntry) => void;
+}
+
+/** Serves requests on one socket until either side closes. */
+export class Connection {
+  private readonly parser: RequestParser;
+  private busy = false;
+  private done = false;
+  private readEnded = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  /** Start serving `socket`. */
+  constructor(private readonly socket: SocketLike, private readonly ctx: ConnectionContext) {
+    this.parser = new RequestParser(ctx.limits);
+    socket.setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => {
+      this.parser.push(chunk);
+      void this.pump();
+    });
+    socket.on('end', () => {
+      this.readEnded = true;
+      void this.pump();
+    });
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => {
+      this.done = true;
+      this.clearTimer();
+    });
+    this.armTimer();
+  }
+
+  /** Drop the connection now. */
+  destroy(): void {
+    this.done = true;
+    this.clearTimer();
+    this.socket.destroy();
+  }
+
+  private armTimer(): void {
+    this.clearTimer();
+    if (this.ctx.headerTimeoutMs <= 0 || this.done) return;
+    this.timer = setTimeout(() => this.onTimeout(), this.ctx.headerTimeoutMs);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  private onTimeout(): void {
+    this.timer = null;
+    if (this.busy || this.done) return;
+    if (this.parser.buffered === 0) {
+      // Idle keep-alive connection: just close it.
+      this.finish();
+      return;
+    }
+    this.done = true;
+    const reply = statusReply(408, [], true);
+    this.socket.write(Buffer.concat([serializeHead(reply, false), (reply.body as { data: Buffer }).data]));
+    this.socket.end();
+  }
+
+  /** Close after everything written so far has been flushed. */
+  private finish(): void {
+    this.done = true;
+    this.clearTimer();
+    this.socket.end();
+  }
+
+  /** Answer every complete request that is buffered, one after another. */
+  private async pump(): Promise<void> {
+    if (this.busy || this.done) return;
+    this.busy = true;
+    try {
+      while (!this.done) {
+        const r = this.parser.next();
+        if (r.kind === 'need-more') {
+          if (this.readEnded) this.finish(); // the client stopped sending: no request will complete
+          break;
+        }
+        this.clearTimer();
+        this.socket.pause();
+        if (r.kind === 'error') {
+          const reply = statusReply(r.status, [], true);
+          await this.write({ method: '-', target: '-' }, reply, false, false);
+          this.finish();
+          break;
+        }
+        const req = r.request;
+        let reply: Reply;
+        try {
+          reply = await this.ctx.handle(req);
+        } catch {
+          reply = statusReply(500, [], true);
+        }
+        const keepAlive = req.keepAlive && !reply.close;
+        await this.write(req, reply, req.method === 'HEAD', keepAlive);
+        if (!keepAlive) {
+          this.finish();
+          break;
+        }
+        // A half-closed client still gets answers to every complete request it sent.
+      }
+    } catch {
+      this.destroy();
+    } finally {
+      this.busy = false;
+    }
+    if (!this.done) {
+      this.socket.resume();
+      this.armTimer();
+    }
+  }
+
+  /** Write head and body; releases the reply's file reference. */
+  private async write(
+    req: Pick<RequestHead, 'method' | 'target'>,
+    reply: Reply,
+    headOnly: boolean,
+    keepAlive: boolean,
+  ): Promise<void> {
+    const body = reply.body;
+    try {
+      const head = serializeHead(reply, keepAlive);
+      this.ctx.log?.({
+        method: req.method,
+        target: req.target,
+        status: reply.status,
+        bytes: headOnly || reply.status === 304 ? 0 : bodyLength(body),
+        remoteAddress: this.socket.remoteAddress,
+      });
+      if (headOnly || body.kind === 'none') {
+        await writeWithBackpressure(this.socket, head);
+      } else if (body.kind === 'bytes') {
+        await writeWithBackpressure(this.socket, Buffer.concat([head, body.data]));
+      } else {
+        const small = body.start === 0 && body.end === body.file.size - 1 ? await body.file.smallContent() : null;
+        if (small) {
+          await writeWithBackpressure(this.socket, Buffer.concat([head, small]));
+        } else if (body.end - body.start + 1 <= 16384 && !this.ctx.sendFile) {
+          // One write for head and a small range.
+          const len = body.end - body.start + 1;
+          const buf = Buffer.allocUnsafe(head.length + len);
+          head.copy(buf, 0);
+          let off = 0;
+          while (off < len) {
+            const { bytesRead } = await body.file.handle.read(buf, head.length + off, len - off, body.start + off);
+            if (bytesRead === 0) throw new Error('file shrank');
+            off += bytesRead;
+          }
+          await writeWithBackpressure(this.socket, buf);
+        } else {
+          if (this.ctx.sendFile) {
+            // Zero-copy data bypasses the stream's queue: the head must be on the wire first.
+            await new Promise<void>((resolve, reject) =>
+              this.socket.write(head, (err) => (err ? reject(err) : resolve())),
+            );
+          } else {
+            this.socket.cork();
+            this.socket.write(head);
+            process.nextTick(() => this.socket.uncork());
+          }
+          await sendBody(this.socket, body.file.handle, body.start, body.end, this.ctx.sendFile);
+        }
+      }
+    } finally {
+      if (body.kind === 'file') body.file.release();
+    }
+  }
+}

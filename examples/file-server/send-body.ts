@@ -1,0 +1,88 @@
+/**
+ * Sending a byte range of an open file to a socket.
+ *
+ * With the runtime's net facade the body goes out through its zero-copy
+ * `sendFile` (file -> pipe -> socket splices, no user-space copy). Otherwise
+ * it is copied: positioned reads into fresh chunks, each written to the socket,
+ * waiting for 'drain' whenever the socket asks us to (backpressure).
+ */
+import type { FileLike } from './file-io';
+import type { SendFileFn, SocketLike } from './transport';
+
+/** Copy-path chunk size. */
+const CHUNK = 64 * 1024;
+
+/** Thrown when the file ends before the announced range (it shrank): the connection must be dropped. */
+export class ShortFileError extends Error {
+  /** @param missing bytes that could not be read */
+  constructor(readonly missing: number) {
+    super(`file ended ${missing} bytes before the announced length`);
+    this.name = 'ShortFileError';
+  }
+}
+
+/**
+ * Resolve when `socket` can take more data (after 'drain'); reject if it
+ * closes or errors first.
+ */
+export function waitForDrain(socket: SocketLike): Promise<void> {
+  if (socket.destroyed) return Promise.reject(new Error('socket closed'));
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      socket.removeListener('drain', onDrain);
+      socket.removeListener('close', onClose);
+      socket.removeListener('error', onError);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onDrain = (): void => done();
+    const onClose = (): void => done(new Error('socket closed'));
+    const onError = (e: Error): void => done(e);
+    socket.on('drain', onDrain);
+    socket.on('close', onClose);
+    socket.on('error', onError);
+  });
+}
+
+/**
+ * Write `buf`; resolve at once if the socket's buffer has room, else after 'drain'.
+ */
+export function writeWithBackpressure(socket: SocketLike, buf: Buffer): Promise<void> {
+  if (socket.destroyed) return Promise.reject(new Error('socket closed'));
+  return socket.write(buf) ? Promise.resolve() : waitForDrain(socket);
+}
+
+/**
+ * Send bytes `[start, end]` (inclusive, like node's `{ start, end }`) of
+ * `file` to `socket`. Uses `sendFile` (zero-copy) when given, else positioned
+ * reads. Rejects with {@link ShortFileError} if the file is shorter than the
+ * range, or with the socket's error; the caller then destroys the socket.
+ */
+export async function sendBody(
+  socket: SocketLike,
+  file: FileLike,
+  start: number,
+  end: number,
+  sendFile?: SendFileFn,
+): Promise<void> {
+  if (end < start) return;
+  if (sendFile) {
+    await sendFile(socket, file, { start, end });
+    return;
+  }
+  let pos = start;
+  const stop = end + 1;
+  while (pos < stop) {
+    // A fresh chunk per write: the socket may hold the previous one until it is flushed.
+    const want = Math.min(CHUNK, stop - pos);
+    const chunk = Buffer.allocUnsafe(want);
+    let filled = 0;
+    while (filled < want) {
+      const { bytesRead } = await file.read(chunk, filled, want - filled, pos + filled);
+      if (bytesRead === 0) throw new ShortFileError(stop - pos - filled);
+      filled += bytesRead;
+    }
+    pos += filled;
+    await writeWithBackpressure(socket, chunk);
+  }
+}
