@@ -34,8 +34,8 @@ export function evaluateRange(header: string | undefined, size: number): RangeDe
       parsed.push(suffix === 0 || size === 0 ? null : { start: Math.max(0, size - suffix), end: size - 1 });
     } else {
       const start = Number(m[1]);
+      if (m[2] !== '' && Number(m[2]) < start) return { kind: 'full' }; // invalid range-spec: ignore the header
       const last = m[2] === '' ? size - 1 : Number(m[2]);
-      if (last < start) return { kind: 'full' }; // invalid range-spec: ignore the header
       parsed.push(start >= size ? null : { start, end: Math.min(last, size - 1) });
     }
   }
