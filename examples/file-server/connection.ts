@@ -28,6 +28,18 @@ export interface ConnectionContext {
   log?: (entry: AccessLogEntry) => void;
 }
 
+/** How long a closing socket may wait for the client's FIN before it is destroyed, ms. */
+const LINGER_MS = 2000;
+
+/**
+ * Destroy `socket` if it has not closed within {@link LINGER_MS} (after our
+ * end(), a client that never closes would otherwise hold it forever).
+ */
+export function lingerThenDestroy(socket: SocketLike): void {
+  const t = setTimeout(() => socket.destroy(), LINGER_MS);
+  socket.once('close', () => clearTimeout(t));
+}
+
 /** Serves requests on one socket until either side closes. */
 export class Connection {
   private readonly parser: RequestParser;
@@ -41,6 +53,7 @@ export class Connection {
     this.parser = new RequestParser(ctx.limits);
     socket.setNoDelay?.(true);
     socket.on('data', (chunk: Buffer) => {
+      if (this.done) return; // draining after our end(): discard
       this.parser.push(chunk);
       void this.pump();
     });
@@ -82,17 +95,22 @@ export class Connection {
       this.finish();
       return;
     }
-    this.done = true;
     const reply = statusReply(408, [], true);
     this.socket.write(Buffer.concat([serializeHead(reply, false), (reply.body as { data: Buffer }).data]));
-    this.socket.end();
+    this.finish();
   }
 
-  /** Close after everything written so far has been flushed. */
+  /**
+   * Close after everything written so far has been flushed. Reading goes on
+   * (discarding) so the client's FIN is seen and the socket is released; a
+   * client that never closes its side is dropped after the linger time.
+   */
   private finish(): void {
     this.done = true;
     this.clearTimer();
     this.socket.end();
+    this.socket.resume();
+    lingerThenDestroy(this.socket);
   }
 
   /** Answer every complete request that is buffered, one after another. */

@@ -4,7 +4,7 @@
 import { realpathSync, statSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import * as path from 'node:path';
-import { Connection, type AccessLogEntry } from './connection';
+import { Connection, lingerThenDestroy, type AccessLogEntry } from './connection';
 import { FileCache, type FileCacheOptions } from './file-cache';
 import { loadFileSystem, type FileSystem } from './file-io';
 import { respond } from './respond';
@@ -83,12 +83,17 @@ export function createFileServer(options: FileServerOptions): FileServer {
     log: options.log,
   };
   const open = new Set<Connection>();
+  const refused = new Set<SocketLike>();
 
   const onSocket = (socket: SocketLike): void => {
     if (open.size >= maxConnections) {
       const reply = statusReply(503, [['Retry-After', '1']], true);
+      refused.add(socket);
       socket.on('error', () => socket.destroy());
+      socket.on('close', () => refused.delete(socket));
       socket.end(Buffer.concat([serializeHead(reply, false), (reply.body as { data: Buffer }).data]));
+      socket.resume(); // read (and drop) the request so the client's FIN is seen
+      lingerThenDestroy(socket);
       return;
     }
     const c = new Connection(socket, connectionContext);
@@ -126,6 +131,8 @@ export function createFileServer(options: FileServerOptions): FileServer {
       new Promise<void>((resolve) => {
         for (const c of open) c.destroy();
         open.clear();
+        for (const s of refused) s.destroy();
+        refused.clear();
         cache.close();
         if (!bound) {
           resolve();
