@@ -15,6 +15,8 @@ export interface AccessLogEntry {
   status: number;
   /** Body bytes announced (0 for HEAD and 304). */
   bytes: number;
+  /** The Content-Range sent, for 206 and 416 answers. */
+  range?: string;
   remoteAddress?: string;
 }
 
@@ -174,6 +176,7 @@ export class Connection {
         status: reply.status,
         bytes: headOnly || reply.status === 304 ? 0 : bodyLength(body),
         remoteAddress: this.socket.remoteAddress,
+        range: reply.headers.find(([k]) => k === 'Content-Range')?.[1],
       });
       if (headOnly || body.kind === 'none') {
         await writeWithBackpressure(this.socket, head);
