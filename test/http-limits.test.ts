@@ -17,7 +17,19 @@ test.before(() => {
 });
 test.after(() => fx.cleanup());
 
-const openFds = (): number => fs.readdirSync('/proc/self/fd').length;
+/** Open fds of this process that name files under `dir` (sockets of other tests do not count). */
+function fdsUnder(dir: string): number {
+  const real = fs.realpathSync(dir);
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith(real + path.sep)) n++;
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return n;
+}
 
 test('header timeout: a slow head gets 408 and is closed; an idle connection is closed', async () => {
   const srv = await start(fx.root, { headerTimeoutMs: 150 });
@@ -64,7 +76,6 @@ test('connection limit: extra connections get 503 and are closed', async () => {
 test('cache: bounded, evicted fds are closed, hits skip the file system', async () => {
   const names = ['a', 'b', 'c', 'd', 'e'].map((n) => path.join(fx.root, `cache-${n}.txt`));
   names.forEach((p, i) => fs.writeFileSync(p, `file ${i}`));
-  const base = openFds();
   const cache = new FileCache(nodeFileSystem, fs.realpathSync(fx.root), { maxEntries: 2, revalidateMs: 60_000 });
   for (const p of names) {
     const r = await cache.lookup(p);
@@ -73,7 +84,7 @@ test('cache: bounded, evicted fds are closed, hits skip the file system', async 
   }
   await new Promise((r) => setTimeout(r, 20)); // closes are async
   assert.is(cache.size, 2);
-  assert.is(openFds(), base + 2, 'only the cached files hold fds');
+  assert.is(fdsUnder(fx.root), 2, 'only the cached files hold fds');
   // Within the revalidation window a hit returns the same entry, even if the path vanished.
   const last = names[names.length - 1];
   const a = await cache.lookup(last);
@@ -84,7 +95,7 @@ test('cache: bounded, evicted fds are closed, hits skip the file system', async 
   if (b.kind === 'file') b.file.release();
   cache.close();
   await new Promise((r) => setTimeout(r, 20));
-  assert.is(openFds(), base);
+  assert.is(fdsUnder(fx.root), 0);
 });
 
 test('cache: an entry evicted while in use stays open until released', async () => {
@@ -105,7 +116,6 @@ test('cache: an entry evicted while in use stays open until released', async () 
 
 test('server: eviction during a slow response does not break it; close() releases every fd', async () => {
   for (let i = 0; i < 6; i++) fs.writeFileSync(path.join(fx.root, `ev-${i}.txt`), `ev ${i}`);
-  const base = openFds();
   const srv = await start(fx.root, { cache: { maxEntries: 1, revalidateMs: 60_000 } });
   const sock = net.connect(srv.port, '127.0.0.1');
   await new Promise((r) => sock.once('connect', r));
@@ -124,10 +134,12 @@ test('server: eviction during a slow response does not break it; close() release
   }
   const got = Buffer.concat(chunks);
   assert.ok(got.subarray(got.indexOf('\r\n\r\n') + 4).equals(patternBytes(300_000)));
+  assert.is(fdsUnder(fx.root), 1, 'one cached file open');
   sock.destroy();
   await srv.server.close();
   await new Promise((r) => setTimeout(r, 50));
-  assert.is(openFds(), base, 'no fd or socket left behind');
+  assert.is(fdsUnder(fx.root), 0, 'no file fd left behind');
+  assert.is(srv.server.connections, 0, 'no connection left behind');
 });
 
 test.run();

@@ -5,7 +5,8 @@
  */
 import { RequestParser, type ParserLimits, type RequestHead } from './parser';
 import { serializeHead, statusReply, bodyLength, type Reply } from './reply';
-import { sendBody, writeWithBackpressure } from './send-body';
+import type { CachedFile } from './file-cache';
+import { sendBody, ShortFileError, writeWithBackpressure } from './send-body';
 import type { SendFileFn, SocketLike } from './transport';
 
 /** One line of the access log. */
@@ -29,6 +30,9 @@ export interface ConnectionContext {
   sendFile?: SendFileFn;
   log?: (entry: AccessLogEntry) => void;
 }
+
+/** Ranges up to this size are read and written in one piece with the head. */
+const SMALL_RANGE = 16 * 1024;
 
 /** How long a closing socket may wait for the client's FIN before it is destroyed, ms. */
 const LINGER_MS = 2000;
@@ -183,37 +187,38 @@ export class Connection {
       } else if (body.kind === 'bytes') {
         await writeWithBackpressure(this.socket, Buffer.concat([head, body.data]));
       } else {
-        const small = body.start === 0 && body.end === body.file.size - 1 ? await body.file.smallContent() : null;
-        if (small) {
-          await writeWithBackpressure(this.socket, Buffer.concat([head, small]));
-        } else if (body.end - body.start + 1 <= 16384 && !this.ctx.sendFile) {
-          // One write for head and a small range.
-          const len = body.end - body.start + 1;
-          const buf = Buffer.allocUnsafe(head.length + len);
-          head.copy(buf, 0);
-          let off = 0;
-          while (off < len) {
-            const { bytesRead } = await body.file.handle.read(buf, head.length + off, len - off, body.start + off);
-            if (bytesRead === 0) throw new Error('file shrank');
-            off += bytesRead;
-          }
-          await writeWithBackpressure(this.socket, buf);
-        } else {
-          if (this.ctx.sendFile) {
-            // Zero-copy data bypasses the stream's queue: the head must be on the wire first.
-            await new Promise<void>((resolve, reject) =>
-              this.socket.write(head, (err) => (err ? reject(err) : resolve())),
-            );
-          } else {
-            this.socket.cork();
-            this.socket.write(head);
-            process.nextTick(() => this.socket.uncork());
-          }
-          await sendBody(this.socket, body.file.handle, body.start, body.end, this.ctx.sendFile);
-        }
+        await this.writeFileBody(head, body.file, body.start, body.end);
       }
     } finally {
       if (body.kind === 'file') body.file.release();
     }
+  }
+
+  /**
+   * Head + file range. Small files come from the cache's memory copy and small
+   * ranges are read into the head's buffer (one write); larger bodies go
+   * through {@link sendBody} (zero-copy when the transport can).
+   */
+  private async writeFileBody(head: Buffer, file: CachedFile, start: number, end: number): Promise<void> {
+    const whole = start === 0 && end === file.size - 1;
+    const small = whole ? await file.smallContent() : null;
+    if (small) {
+      await writeWithBackpressure(this.socket, Buffer.concat([head, small]));
+      return;
+    }
+    const len = end - start + 1;
+    if (len <= SMALL_RANGE) {
+      const buf = Buffer.allocUnsafe(head.length + len);
+      head.copy(buf, 0);
+      let off = 0;
+      while (off < len) {
+        const { bytesRead } = await file.handle.read(buf, head.length + off, len - off, start + off);
+        if (bytesRead === 0) throw new ShortFileError(len - off);
+        off += bytesRead;
+      }
+      await writeWithBackpressure(this.socket, buf);
+      return;
+    }
+    await sendBody(this.socket, file.handle, start, end, { sendFile: this.ctx.sendFile, head });
   }
 }

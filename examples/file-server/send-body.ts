@@ -52,22 +52,41 @@ export function writeWithBackpressure(socket: SocketLike, buf: Buffer): Promise<
   return socket.write(buf) ? Promise.resolve() : waitForDrain(socket);
 }
 
+/** Options of {@link sendBody}. */
+export interface SendBodyOptions {
+  /** The transport's zero-copy transfer; without it the body is copied. */
+  sendFile?: SendFileFn;
+  /** Bytes to send before the body (the response head). */
+  head?: Buffer;
+}
+
 /**
- * Send bytes `[start, end]` (inclusive, like node's `{ start, end }`) of
- * `file` to `socket`. Uses `sendFile` (zero-copy) when given, else positioned
- * reads. Rejects with {@link ShortFileError} if the file is shorter than the
- * range, or with the socket's error; the caller then destroys the socket.
+ * Send `head` and then bytes `[start, end]` (inclusive, like node's
+ * `{ start, end }`) of `file` to `socket`. Uses `sendFile` (zero-copy) when
+ * given, else positioned reads. Rejects with {@link ShortFileError} (copy
+ * path) or the facade's `ERR_FILE_TRUNCATED` error if the file is shorter than
+ * the range, or with the socket's error; the caller then destroys the socket.
  */
 export async function sendBody(
   socket: SocketLike,
   file: FileLike,
   start: number,
   end: number,
-  sendFile?: SendFileFn,
+  options: SendBodyOptions = {},
 ): Promise<void> {
-  if (end < start) return;
-  if (sendFile) {
-    await sendFile(socket, file, { start, end });
+  const { sendFile, head } = options;
+  if (sendFile && end >= start) {
+    await sendFile(socket, file, { start, end, headers: head });
+    return;
+  }
+  if (head) {
+    // Corked: the head and the first chunk leave in one segment.
+    socket.cork();
+    socket.write(head);
+    process.nextTick(() => socket.uncork());
+  }
+  if (end < start) {
+    if (socket.writableNeedDrain) await waitForDrain(socket);
     return;
   }
   let pos = start;

@@ -37,11 +37,22 @@ export interface ServerLike {
   removeListener(event: string, listener: (...args: never[]) => void): unknown;
 }
 
-/** Zero-copy file -> socket transfer of `[start, end]` (inclusive end, like node's `{start, end}`). */
-export type SendFileFn = (socket: SocketLike, file: FileLike, range: { start: number; end: number }) => Promise<unknown>;
+/**
+ * Zero-copy file -> socket transfer of `[start, end]` (inclusive end, like
+ * node's `{start, end}`), sending `headers` first (the facade coalesces them
+ * with the first body segment using MSG_MORE). Writes already queued on the
+ * socket go out before it.
+ */
+export type SendFileFn = (
+  socket: SocketLike,
+  file: FileLike,
+  options: { start: number; end: number; headers?: Uint8Array },
+) => Promise<unknown>;
 
 /** The module: `createServer` like node:net's, `sendFile` when zero-copy is available. */
 export interface NetModule {
+  /** The facade's backend: `'io_uring'`, or `'node'` when it fell back to node:net. */
+  backend?: string;
   createServer(options: { allowHalfOpen?: boolean }, listener: (socket: SocketLike) => void): ServerLike;
   sendFile?: SendFileFn;
 }
@@ -80,14 +91,15 @@ export function loadTransport(prefer: 'auto' | 'node' = 'auto'): Transport {
     return nodeTransport;
   }
   if (!isNetModule(m)) return nodeTransport;
-  return { name: 'uring', net: m, reusePort: true };
+  // The facade may itself have fallen back to node:net (io_uring unavailable): no SO_REUSEPORT then.
+  const onRing = m.backend === undefined || m.backend === 'io_uring';
+  return { name: onRing ? 'uring' : 'node', net: m, reusePort: onRing };
 }
 
 /**
  * Whether bodies go out through the facade's zero-copy `sendFile` by default.
- * THE ONE-LINE SWITCH: set to true once lib/net's sendFile is merged (it must
- * take an inclusive `{ start, end }` like node's streams, and the socket's
- * queued writes must be flushed before its splices start; the server awaits
- * the head's write callback before calling it).
+ * THE ONE-LINE SWITCH: set to true once lib/net (with `sendFile`) is merged.
+ * Written against the net branch's `sendFile(socket, file, { start, end,
+ * headers })`: inclusive `end`, response head passed as `headers`.
  */
 export const USE_FACADE_SENDFILE = false;
