@@ -18,6 +18,8 @@ export interface CliOptions {
   quiet: boolean;
   /** Force node:net and node:fs/promises instead of the runtime. */
   forceNode: boolean;
+  /** Zero-copy bodies (sendFile) when the transport has them; undefined: the build's default. */
+  zeroCopy?: boolean;
 }
 
 /** Usage text. */
@@ -29,6 +31,8 @@ export const USAGE = `usage: file-server [options]
   --header-timeout MS   close clients whose request head is not complete in time (default 10000)
   --max-connections N   refuse (503) connections beyond N
   --node                use node:net / node:fs instead of the io_uring runtime
+  --zero-copy, --no-zero-copy
+                        send bodies with the facade's sendFile (splice), or copy them
   --quiet               no access log
 `;
 
@@ -89,6 +93,12 @@ export function parseArgs(argv: readonly string[], defaultRoot: string): CliOpti
         break;
       case '--node':
         o.forceNode = true;
+        break;
+      case '--zero-copy':
+        o.zeroCopy = true;
+        break;
+      case '--no-zero-copy':
+        o.zeroCopy = false;
         break;
       default:
         throw new TypeError(`unknown option ${JSON.stringify(a)}\n${USAGE}`);

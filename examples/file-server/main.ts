@@ -22,6 +22,7 @@ async function serve(o: CliOptions, reusePort: boolean): Promise<string> {
     headerTimeoutMs: o.headerTimeoutMs,
     maxConnections: o.maxConnections,
     transport,
+    zeroCopy: o.zeroCopy,
     fileSystem: loadFileSystem(o.forceNode ? 'node' : 'auto'),
     log: o.quiet
       ? undefined
@@ -31,7 +32,8 @@ async function serve(o: CliOptions, reusePort: boolean): Promise<string> {
   const stop = (): void => void server.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/ (net: ${server.transport.name}, fs: ${server.fileSystem.name})`;
+  const zc = server.zeroCopy ? ', zero-copy' : '';
+  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/ (net: ${server.transport.name}, fs: ${server.fileSystem.name}${zc})`;
 }
 
 async function startWorkers(o: CliOptions): Promise<void> {

@@ -59,6 +59,8 @@ export interface FileServer {
   readonly fileSystem: FileSystem;
   /** Number of open connections. */
   readonly connections: number;
+  /** Whether bodies go out through the transport's zero-copy `sendFile`. */
+  readonly zeroCopy: boolean;
 }
 
 /**
@@ -73,7 +75,7 @@ export function createFileServer(options: FileServerOptions): FileServer {
   const fs = options.fileSystem ?? loadFileSystem();
   const cache = new FileCache(fs, realRoot, options.cache);
   const maxConnections = options.maxConnections ?? Infinity;
-  const sendFile = options.zeroCopy ?? USE_FACADE_SENDFILE ? transport.net.sendFile : undefined;
+  const sendFile = (options.zeroCopy ?? USE_FACADE_SENDFILE) ? transport.net.sendFile : undefined;
   const ctx = { realRoot, cache, fs, dotfiles: options.dotfiles ?? false, listings: options.listings ?? true };
   const connectionContext = {
     limits: { maxHeaderBytes: options.maxHeaderBytes ?? 8192, maxUriBytes: options.maxUriBytes ?? 4096 },
@@ -106,6 +108,7 @@ export function createFileServer(options: FileServerOptions): FileServer {
   return {
     transport,
     fileSystem: fs,
+    zeroCopy: sendFile !== undefined,
     get connections() {
       return open.size;
     },
