@@ -71,8 +71,8 @@ function startServer(v: Variant, root: string, port: number): Promise<{ child: C
   });
 }
 
-function wrk(url: string): { rps: number; mbps: number; requests: number } {
-  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, url], { encoding: 'utf8' });
+function wrk(url: string, secs = seconds): { rps: number; mbps: number; requests: number } {
+  const out = execFileSync('wrk', ['-t1', `-c${connections}`, `-d${secs}s`, url], { encoding: 'utf8' });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]);
   const tr = /Transfer\/sec:\s+([\d.]+)(\w+)/.exec(out);
   const unit = tr ? ({ B: 1e-6, KB: 1 / 1024, MB: 1, GB: 1024 } as Record<string, number>)[tr[2]] ?? 1 : 0;
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
           continue;
         }
         for (const [name] of sizes) {
-          wrk(`http://127.0.0.1:${p}/${name}`); // warm-up is the first second of a short run
+          wrk(`http://127.0.0.1:${p}/${name}`, 1); // warm-up
           const t0 = cpuTicks(child.pid!);
           const r = wrk(`http://127.0.0.1:${p}/${name}`);
           const cpu = (cpuTicks(child.pid!) - t0) / TICKS;
