@@ -82,7 +82,11 @@ function wrk(url: string, secs = seconds): { rps: number; mbps: number; requests
 }
 
 async function main(): Promise<void> {
-  execFileSync('wrk', ['--version'], { stdio: 'ignore' }).toString();
+  try {
+    execFileSync('sh', ['-c', 'command -v wrk'], { stdio: 'ignore' });
+  } catch {
+    throw new Error('wrk is missing: apt-get install -y wrk');
+  }
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'http-bench-'));
   for (const [name, size] of sizes) {
     const b = Buffer.alloc(size);

@@ -102,4 +102,4 @@ export function loadTransport(prefer: 'auto' | 'node' = 'auto'): Transport {
  * Written against the net branch's `sendFile(socket, file, { start, end,
  * headers })`: inclusive `end`, response head passed as `headers`.
  */
-export const USE_FACADE_SENDFILE = false;
+export const USE_FACADE_SENDFILE = true;
