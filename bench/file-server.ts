@@ -49,6 +49,7 @@ const variants: Variant[] = [
 const sizes: Array<[string, number]> = [
   ['1k.bin', 1024],
   ['64k.bin', 64 * 1024],
+  ['256k.bin', 256 * 1024],
   ['1m.bin', 1024 * 1024],
 ];
 

@@ -28,6 +28,8 @@ export interface ConnectionContext {
   headerTimeoutMs: number;
   handle(req: RequestHead): Promise<Reply>;
   sendFile?: SendFileFn;
+  /** Bodies smaller than this are copied even when `sendFile` is available. */
+  zeroCopyMinBytes: number;
   log?: (entry: AccessLogEntry) => void;
 }
 
@@ -219,6 +221,7 @@ export class Connection {
       await writeWithBackpressure(this.socket, buf);
       return;
     }
-    await sendBody(this.socket, file.handle, start, end, { sendFile: this.ctx.sendFile, head });
+    const sendFile = len >= this.ctx.zeroCopyMinBytes ? this.ctx.sendFile : undefined;
+    await sendBody(this.socket, file.handle, start, end, { sendFile, head });
   }
 }

@@ -41,6 +41,11 @@ export interface FileServerOptions {
   fileSystem?: FileSystem;
   /** Send bodies with the transport's zero-copy `sendFile` when it has one. */
   zeroCopy?: boolean;
+  /**
+   * Smallest body sent zero-copy; smaller ones are copied (fewer ring round
+   * trips per response). Default 131072 (see bench/RESULTS-http.md).
+   */
+  zeroCopyMinBytes?: number;
   /** Called once per response. */
   log?: (entry: AccessLogEntry) => void;
 }
@@ -82,6 +87,7 @@ export function createFileServer(options: FileServerOptions): FileServer {
     headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
     handle: (req: Parameters<typeof respond>[0]) => respond(req, ctx),
     sendFile,
+    zeroCopyMinBytes: options.zeroCopyMinBytes ?? 128 * 1024,
     log: options.log,
   };
   const open = new Set<Connection>();
