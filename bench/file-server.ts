@@ -5,7 +5,8 @@
  *   node:http + createReadStream   (baseline: what a user would write)
  *   file-server on node:net        (--node)
  *   file-server on the ring, copy  (--no-zero-copy; needs lib/net)
- *   file-server on the ring, splice(--zero-copy;    needs lib/net)
+ *   file-server on the ring, splice(--zero-copy --zero-copy-min 0; needs lib/net)
+ *   file-server on the ring, default (--zero-copy: splice from 128 KiB up)
  *
  * Load comes from wrk (apt-get install -y wrk), one thread, keep-alive.
  * Each server runs in its own process with one worker; run the whole thing
@@ -41,6 +42,11 @@ const variants: Variant[] = [
   },
   {
     name: 'fs-server ring splice',
+    args: (r, p) => [entry, '--root', r, '--port', String(p), '--workers', '1', '--quiet', '--zero-copy', '--zero-copy-min', '0'],
+    needs: /net: uring.*zero-copy/,
+  },
+  {
+    name: 'fs-server ring default',
     args: (r, p) => [entry, '--root', r, '--port', String(p), '--workers', '1', '--quiet', '--zero-copy'],
     needs: /net: uring.*zero-copy/,
   },

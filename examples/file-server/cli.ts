@@ -20,6 +20,8 @@ export interface CliOptions {
   forceNode: boolean;
   /** Zero-copy bodies (sendFile) when the transport has them; undefined: the build's default. */
   zeroCopy?: boolean;
+  /** Smallest body sent zero-copy (undefined: the server's default). */
+  zeroCopyMinBytes?: number;
 }
 
 /** Usage text. */
@@ -33,6 +35,7 @@ export const USAGE = `usage: file-server [options]
   --node                use node:net / node:fs instead of the io_uring runtime
   --zero-copy, --no-zero-copy
                         send bodies with the facade's sendFile (splice), or copy them
+  --zero-copy-min N     smallest body sent zero-copy (default 131072)
   --quiet               no access log
 `;
 
@@ -99,6 +102,9 @@ export function parseArgs(argv: readonly string[], defaultRoot: string): CliOpti
         break;
       case '--no-zero-copy':
         o.zeroCopy = false;
+        break;
+      case '--zero-copy-min':
+        o.zeroCopyMinBytes = intArg('--zero-copy-min', value(), 0, Number.MAX_SAFE_INTEGER);
         break;
       default:
         throw new TypeError(`unknown option ${JSON.stringify(a)}\n${USAGE}`);

@@ -23,6 +23,7 @@ async function serve(o: CliOptions, reusePort: boolean): Promise<string> {
     maxConnections: o.maxConnections,
     transport,
     zeroCopy: o.zeroCopy,
+    zeroCopyMinBytes: o.zeroCopyMinBytes,
     fileSystem: loadFileSystem(o.forceNode ? 'node' : 'auto'),
     log: o.quiet
       ? undefined
