@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { makeFixture, type Fixture } from './http-helpers';
+import { loadTransport } from '../examples/file-server/transport';
 
 const entry = path.join(__dirname, '..', 'examples', 'file-server.js');
 
@@ -68,6 +69,31 @@ test('--workers N with node:net falls back to one worker with a notice', async (
   try {
     assert.match(stderr(), /notice: --workers 3 needs SO_REUSEPORT.*serving with 1 worker/);
     assert.is((await fetch(url + 'style.css')).status, 200);
+  } finally {
+    await stop(child);
+  }
+});
+
+const ringTransport = loadTransport();
+const ringTest = ringTransport.reusePort ? test : test.skip;
+if (!ringTransport.reusePort) {
+  process.stderr.write('\n!!!!! http-cli: lib/net (the ring transport) is not built: --workers test SKIPPED !!!!!\n\n');
+}
+
+ringTest('--workers 2 on the ring transport: two workers share the port (SO_REUSEPORT)', async () => {
+  const { child, url, stdout } = await launch(['--root', fx.root, '--port', '0', '--workers', '2']);
+  try {
+    assert.match(stdout(), /with 2 workers/);
+    const port = new URL(url).port;
+    // Port 0 would give each worker its own port: the main thread picks one first.
+    assert.ok(Number(port) > 0);
+    for (let i = 0; i < 24; i++) {
+      const res = await fetch(url + 'hello.txt', { headers: { connection: 'close' } });
+      assert.is(await res.text(), 'hello world\n');
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    const workers = new Set([...stdout().matchAll(/\[worker (\d+)\] .*"GET \/hello.txt" 200/g)].map((m) => m[1]));
+    assert.is(workers.size, 2, `requests reached both workers (${[...workers].join(', ')})`);
   } finally {
     await stop(child);
   }

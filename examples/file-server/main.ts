@@ -3,17 +3,18 @@
  * worker threads (each with its own ring) listening on the same port.
  */
 import * as path from 'node:path';
-import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { parseArgs, USAGE, type CliOptions } from './cli';
 import { createFileServer } from './server';
 import { loadTransport, nodeTransport } from './transport';
 import { loadFileSystem } from './file-io';
 
 /** Message a worker posts to the main thread. */
-type WorkerMessage = { listening: string } | { error: string };
+type WorkerMessage = { listening: string; port: number } | { error: string };
 
-async function serve(o: CliOptions, reusePort: boolean): Promise<string> {
+async function serve(o: CliOptions, reusePort: boolean): Promise<{ url: string; port: number }> {
   const transport = o.forceNode ? nodeTransport : loadTransport();
+  const who = isMainThread ? '' : `[worker ${threadId}] `;
   const server = createFileServer({
     root: o.root,
     port: o.port,
@@ -27,29 +28,34 @@ async function serve(o: CliOptions, reusePort: boolean): Promise<string> {
     fileSystem: loadFileSystem(o.forceNode ? 'node' : 'auto'),
     log: o.quiet
       ? undefined
-      : (e) => process.stdout.write(`${e.remoteAddress ?? '-'} "${e.method} ${e.target}" ${e.status} ${e.bytes}\n`),
+      : (e) => process.stdout.write(`${who}${e.remoteAddress ?? '-'} "${e.method} ${e.target}" ${e.status} ${e.bytes}\n`),
   });
   const a = await server.listen();
   const stop = (): void => void server.close();
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   const zc = server.zeroCopy ? ', zero-copy' : '';
-  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/ (net: ${server.transport.name}, fs: ${server.fileSystem.name}${zc})`;
+  const url = `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}/ (net: ${server.transport.name}, fs: ${server.fileSystem.name}${zc})`;
+  return { url, port: a.port };
 }
 
+function startWorker(o: CliOptions): Promise<{ url: string; port: number }> {
+  const w = new Worker(__filename, { workerData: o });
+  return new Promise((resolve, reject) => {
+    w.once('message', (m: WorkerMessage) => ('listening' in m ? resolve({ url: m.listening, port: m.port }) : reject(new Error(m.error))));
+    w.once('error', reject);
+  });
+}
+
+/**
+ * N workers on one port. With `--port 0` the first worker picks the port and
+ * the others join it.
+ */
 async function startWorkers(o: CliOptions): Promise<void> {
-  const ready: Array<Promise<string>> = [];
-  for (let i = 0; i < o.workers; i++) {
-    const w = new Worker(__filename, { workerData: o });
-    ready.push(
-      new Promise((resolve, reject) => {
-        w.once('message', (m: WorkerMessage) => ('listening' in m ? resolve(m.listening) : reject(new Error(m.error))));
-        w.once('error', reject);
-      }),
-    );
-  }
-  const urls = await Promise.all(ready);
-  process.stdout.write(`serving ${o.root} on ${urls[0]} with ${o.workers} workers\n`);
+  const first = await startWorker(o);
+  const rest = { ...o, port: first.port };
+  await Promise.all(Array.from({ length: o.workers - 1 }, () => startWorker(rest)));
+  process.stdout.write(`serving ${o.root} on ${first.url} with ${o.workers} workers\n`);
 }
 
 /** Run the CLI with `argv` (without node and script). */
@@ -76,7 +82,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     o.workers = 1;
   }
   if (o.workers === 1) {
-    const url = await serve(o, false);
+    const { url } = await serve(o, false);
     process.stdout.write(`serving ${o.root} on ${url}\n`);
     return;
   }
@@ -86,7 +92,7 @@ export async function main(argv: readonly string[]): Promise<void> {
 if (!isMainThread && parentPort && workerData) {
   const port = parentPort;
   serve(workerData as CliOptions, true).then(
-    (url) => port.postMessage({ listening: url } satisfies WorkerMessage),
+    (r) => port.postMessage({ listening: r.url, port: r.port } satisfies WorkerMessage),
     (err: Error) => port.postMessage({ error: err.message } satisfies WorkerMessage),
   );
 }
