@@ -287,4 +287,31 @@ test('a slow reader gets the whole body (backpressure), and other clients are se
   sock.destroy();
 });
 
+test('garbage over sockets: every connection gets an error status or a clean close; the server lives on', async () => {
+  let seed = 0x1234567;
+  const rand = (): number => {
+    seed = (seed * 1103515245 + 12345) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const allowed = new Set([400, 404, 405, 413, 414, 431, 505]);
+  const valid = Buffer.from(get('/hello.txt', ['Accept: */*']));
+  for (let i = 0; i < 60; i++) {
+    let data: Buffer;
+    if (i % 2 === 0) {
+      data = Buffer.alloc(1 + Math.floor(rand() * 200));
+      for (let j = 0; j < data.length; j++) data[j] = Math.floor(rand() * 256);
+    } else {
+      data = Buffer.from(valid);
+      for (let k = 0; k < 3; k++) data[Math.floor(rand() * data.length)] = Math.floor(rand() * 256);
+    }
+    const r = await exchange(srv.port, data, { endAfterWrite: true, timeoutMs: 3000 });
+    assert.ok(r.closed, `payload ${i} left the connection open`);
+    for (const res of r.responses) {
+      assert.ok(allowed.has(res.status) || res.status === 200, `payload ${i}: status ${res.status}`);
+      if (res.status === 200) assert.is(res.body.toString(), 'hello world\n');
+    }
+  }
+  assert.is(await (await fetch(srv.url('/hello.txt'))).text(), 'hello world\n');
+});
+
 test.run();

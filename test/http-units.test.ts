@@ -6,6 +6,9 @@ import { mapTarget } from '../examples/file-server/paths';
 import { escapeHtml, renderListing } from '../examples/file-server/listing';
 import { contentTypeFor } from '../examples/file-server/mime';
 import { parseArgs } from '../examples/file-server/cli';
+import { sendBody } from '../examples/file-server/send-body';
+import type { FileLike } from '../examples/file-server/file-io';
+import type { SocketLike } from '../examples/file-server/transport';
 
 const hdr = (o: Record<string, string>) => ({ get: (n: string) => o[n] });
 
@@ -120,6 +123,20 @@ test('CLI arguments: defaults, values, errors naming the option', () => {
   assert.throws(() => parseArgs(['--port', '70000'], '/r'), /--port must be an integer/);
   assert.throws(() => parseArgs(['--workers', 'x'], '/r'), /--workers/);
   assert.throws(() => parseArgs(['--bogus'], '/r'), /unknown option "--bogus"/);
+});
+
+test('sendBody hands the inclusive range and the head to a zero-copy sendFile', async () => {
+  const calls: unknown[] = [];
+  const socket = {} as SocketLike;
+  const file = { fd: 99 } as FileLike;
+  const head = Buffer.from('HTTP/1.1 200 OK\r\n\r\n');
+  await sendBody(socket, file, 10, 19, {
+    head,
+    sendFile: async (s, f, o) => {
+      calls.push([s, f, o]);
+    },
+  });
+  assert.equal(calls, [[socket, file, { start: 10, end: 19, headers: head }]]);
 });
 
 test.run();
