@@ -54,6 +54,28 @@ test('header timeout: a slow head gets 408 and is closed; an idle connection is 
   }
 });
 
+test('send timeout: a client that stops reading a large body is dropped', async () => {
+  const file = path.join(fx.root, 'huge.bin');
+  fs.writeFileSync(file, Buffer.alloc(32 << 20, 7));
+  const srv = await start(fx.root, { sendTimeoutMs: 200, zeroCopy: false });
+  const sock = net.connect(srv.port, '127.0.0.1');
+  try {
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause(); // never read
+    sock.write(get('/huge.bin'));
+    await new Promise((r) => setTimeout(r, 100));
+    assert.is(srv.server.connections, 1);
+    const t0 = Date.now();
+    while (srv.server.connections > 0 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 25));
+    assert.is(srv.server.connections, 0, 'the stalled connection was dropped');
+    assert.ok(Date.now() - t0 < 3000);
+  } finally {
+    sock.destroy();
+    await srv.server.close();
+    fs.unlinkSync(file);
+  }
+});
+
 test('connection limit: extra connections get 503 and are closed', async () => {
   const srv = await start(fx.root, { maxConnections: 1 });
   const first = net.connect(srv.port, '127.0.0.1');

@@ -26,6 +26,8 @@ export interface ConnectionContext {
   limits: ParserLimits;
   /** Time allowed from waiting for a request until its head is complete, ms. */
   headerTimeoutMs: number;
+  /** Drop a client that reads nothing of a response for this long, ms (0: never). */
+  sendTimeoutMs: number;
   handle(req: RequestHead): Promise<Reply>;
   sendFile?: SendFileFn;
   /** Bodies smaller than this are copied even when `sendFile` is available. */
@@ -185,9 +187,9 @@ export class Connection {
         range: reply.headers.find(([k]) => k === 'Content-Range')?.[1],
       });
       if (headOnly || body.kind === 'none') {
-        await writeWithBackpressure(this.socket, head);
+        await writeWithBackpressure(this.socket, head, this.ctx.sendTimeoutMs);
       } else if (body.kind === 'bytes') {
-        await writeWithBackpressure(this.socket, Buffer.concat([head, body.data]));
+        await writeWithBackpressure(this.socket, Buffer.concat([head, body.data]), this.ctx.sendTimeoutMs);
       } else {
         await this.writeFileBody(head, body.file, body.start, body.end);
       }
@@ -205,7 +207,7 @@ export class Connection {
     const whole = start === 0 && end === file.size - 1;
     const small = whole ? await file.smallContent() : null;
     if (small) {
-      await writeWithBackpressure(this.socket, Buffer.concat([head, small]));
+      await writeWithBackpressure(this.socket, Buffer.concat([head, small]), this.ctx.sendTimeoutMs);
       return;
     }
     const len = end - start + 1;
@@ -218,10 +220,10 @@ export class Connection {
         if (bytesRead === 0) throw new ShortFileError(len - off);
         off += bytesRead;
       }
-      await writeWithBackpressure(this.socket, buf);
+      await writeWithBackpressure(this.socket, buf, this.ctx.sendTimeoutMs);
       return;
     }
     const sendFile = len >= this.ctx.zeroCopyMinBytes ? this.ctx.sendFile : undefined;
-    await sendBody(this.socket, file.handle, start, end, { sendFile, head });
+    await sendBody(this.socket, file.handle, start, end, { sendFile, head, stallTimeoutMs: this.ctx.sendTimeoutMs });
   }
 }

@@ -21,14 +21,26 @@ export class ShortFileError extends Error {
   }
 }
 
+/** Thrown when a client stops reading for longer than the send timeout. */
+export class SendTimeoutError extends Error {
+  /** @param ms the timeout that expired */
+  constructor(readonly ms: number) {
+    super(`the client read nothing for ${ms} ms`);
+    this.name = 'SendTimeoutError';
+  }
+}
+
 /**
  * Resolve when `socket` can take more data (after 'drain'); reject if it
- * closes or errors first.
+ * closes or errors first, or with {@link SendTimeoutError} when `timeoutMs`
+ * (> 0) passes without a 'drain'.
  */
-export function waitForDrain(socket: SocketLike): Promise<void> {
+export function waitForDrain(socket: SocketLike, timeoutMs = 0): Promise<void> {
   if (socket.destroyed) return Promise.reject(new Error('socket closed'));
   return new Promise((resolve, reject) => {
+    const timer = timeoutMs > 0 ? setTimeout(() => done(new SendTimeoutError(timeoutMs)), timeoutMs) : null;
     const done = (err?: Error): void => {
+      if (timer) clearTimeout(timer);
       socket.removeListener('drain', onDrain);
       socket.removeListener('close', onClose);
       socket.removeListener('error', onError);
@@ -45,11 +57,12 @@ export function waitForDrain(socket: SocketLike): Promise<void> {
 }
 
 /**
- * Write `buf`; resolve at once if the socket's buffer has room, else after 'drain'.
+ * Write `buf`; resolve at once if the socket's buffer has room, else after
+ * 'drain' (see {@link waitForDrain} for `timeoutMs`).
  */
-export function writeWithBackpressure(socket: SocketLike, buf: Buffer): Promise<void> {
+export function writeWithBackpressure(socket: SocketLike, buf: Buffer, timeoutMs = 0): Promise<void> {
   if (socket.destroyed) return Promise.reject(new Error('socket closed'));
-  return socket.write(buf) ? Promise.resolve() : waitForDrain(socket);
+  return socket.write(buf) ? Promise.resolve() : waitForDrain(socket, timeoutMs);
 }
 
 /** Options of {@link sendBody}. */
@@ -58,6 +71,12 @@ export interface SendBodyOptions {
   sendFile?: SendFileFn;
   /** Bytes to send before the body (the response head). */
   head?: Buffer;
+  /**
+   * Copy path: give up (reject with {@link SendTimeoutError}) when the client
+   * reads nothing for this long, ms; 0 waits forever. The zero-copy path has
+   * no progress signal and is not bounded by it.
+   */
+  stallTimeoutMs?: number;
 }
 
 /**
@@ -74,7 +93,7 @@ export async function sendBody(
   end: number,
   options: SendBodyOptions = {},
 ): Promise<void> {
-  const { sendFile, head } = options;
+  const { sendFile, head, stallTimeoutMs = 0 } = options;
   if (sendFile && end >= start) {
     await sendFile(socket, file, { start, end, headers: head });
     return;
@@ -86,7 +105,7 @@ export async function sendBody(
     process.nextTick(() => socket.uncork());
   }
   if (end < start) {
-    if (socket.writableNeedDrain) await waitForDrain(socket);
+    if (socket.writableNeedDrain) await waitForDrain(socket, stallTimeoutMs);
     return;
   }
   let pos = start;
@@ -102,6 +121,6 @@ export async function sendBody(
       filled += bytesRead;
     }
     pos += filled;
-    await writeWithBackpressure(socket, chunk);
+    await writeWithBackpressure(socket, chunk, stallTimeoutMs);
   }
 }

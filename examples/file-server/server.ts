@@ -23,6 +23,11 @@ export interface FileServerOptions {
   reusePort?: boolean;
   /** Close a connection whose next request head is not complete within this many ms. Default 10000. */
   headerTimeoutMs?: number;
+  /**
+   * Drop a client that reads nothing of a response for this many ms (copied
+   * bodies; zero-copy transfers are not bounded). Default 30000; 0 disables.
+   */
+  sendTimeoutMs?: number;
   /** Largest request head in bytes (larger: 431). Default 8192. */
   maxHeaderBytes?: number;
   /** Longest request-target in bytes (longer: 414). Default 4096. */
@@ -85,6 +90,7 @@ export function createFileServer(options: FileServerOptions): FileServer {
   const connectionContext = {
     limits: { maxHeaderBytes: options.maxHeaderBytes ?? 8192, maxUriBytes: options.maxUriBytes ?? 4096 },
     headerTimeoutMs: options.headerTimeoutMs ?? 10_000,
+    sendTimeoutMs: options.sendTimeoutMs ?? 30_000,
     handle: (req: Parameters<typeof respond>[0]) => respond(req, ctx),
     sendFile,
     zeroCopyMinBytes: options.zeroCopyMinBytes ?? 128 * 1024,
