@@ -120,6 +120,18 @@ test('cache: bounded, evicted fds are closed, hits skip the file system', async 
   assert.is(fdsUnder(fx.root), 0);
 });
 
+test('cache: concurrent lookups of one path share one fd', async () => {
+  const cache = new FileCache(nodeFileSystem, fs.realpathSync(fx.root), { maxEntries: 8, revalidateMs: 0 });
+  const results = await Promise.all(Array.from({ length: 20 }, () => cache.lookup(path.join(fx.root, 'hello.txt'))));
+  for (const r of results) if (r.kind === 'file') r.file.release();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(results.every((r) => r.kind === 'file'));
+  assert.is(fdsUnder(fx.root), 1, 'one fd for the path, none orphaned');
+  cache.close();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(fdsUnder(fx.root), 0);
+});
+
 test('cache: an entry evicted while in use stays open until released', async () => {
   const cache = new FileCache(nodeFileSystem, fs.realpathSync(fx.root), { maxEntries: 1, revalidateMs: 60_000 });
   const big = await cache.lookup(path.join(fx.root, 'big.bin'));

@@ -255,6 +255,7 @@ export class FileCache {
       entry.evict(); // closes on release
       return { kind: 'file', file: entry };
     }
+    this.drop(fsPath); // a concurrent validation may have inserted meanwhile: never orphan its fd
     this.entries.set(fsPath, entry);
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
