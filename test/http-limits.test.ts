@@ -176,4 +176,23 @@ test('server: eviction during a slow response does not break it; close() release
   assert.is(srv.server.connections, 0, 'no connection left behind');
 });
 
+test('Symbol.asyncDispose closes the server', async () => {
+  const srv = await start(fx.root);
+  {
+    await using server = srv.server;
+    assert.is((await fetch(srv.url('/hello.txt'))).status, 200);
+    assert.ok(server.address());
+  }
+  assert.is(srv.server.address(), null);
+  const refused = await new Promise<string>((resolve) => {
+    const s = net.connect(srv.port, '127.0.0.1');
+    s.on('connect', () => {
+      s.destroy();
+      resolve('connected');
+    });
+    s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+  assert.is(refused, 'ECONNREFUSED');
+});
+
 test.run();

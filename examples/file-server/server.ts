@@ -61,6 +61,8 @@ export interface FileServer {
   listen(): Promise<AddressInfo>;
   /** Stop accepting, drop open connections, close cached files. */
   close(): Promise<void>;
+  /** Same as {@link FileServer.close} (`await using server = createFileServer(...)`). */
+  [Symbol.asyncDispose](): Promise<void>;
   /** The bound address, or null before listen. */
   address(): AddressInfo | null;
   /** The network layer in use. */
@@ -117,6 +119,21 @@ export function createFileServer(options: FileServerOptions): FileServer {
   const server: ServerLike = transport.net.createServer({ allowHalfOpen: true }, onSocket);
   let bound: AddressInfo | null = null;
 
+  const close = (): Promise<void> =>
+    new Promise<void>((resolve) => {
+      for (const c of open) c.destroy();
+      open.clear();
+      for (const s of refused) s.destroy();
+      refused.clear();
+      cache.close();
+      if (!bound) {
+        resolve();
+        return;
+      }
+      bound = null;
+      server.close(() => resolve());
+    });
+
   return {
     transport,
     fileSystem: fs,
@@ -142,19 +159,7 @@ export function createFileServer(options: FileServerOptions): FileServer {
           resolve(a);
         });
       }),
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const c of open) c.destroy();
-        open.clear();
-        for (const s of refused) s.destroy();
-        refused.clear();
-        cache.close();
-        if (!bound) {
-          resolve();
-          return;
-        }
-        bound = null;
-        server.close(() => resolve());
-      }),
+    close,
+    [Symbol.asyncDispose]: close,
   };
 }
