@@ -9,6 +9,7 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { FileCache } from '../examples/file-server/file-cache';
 import { nodeFileSystem } from '../examples/file-server/file-io';
+import { loadTransport } from '../examples/file-server/transport';
 import { exchange, get, makeFixture, patternBytes, start, type Fixture } from './http-helpers';
 
 let fx: Fixture;
@@ -75,6 +76,37 @@ test('send timeout: a client that stops reading a large body is dropped', async 
     fs.unlinkSync(file);
   }
 });
+
+const zeroCopyModes = loadTransport().net.sendFile ? [false, true] : [false];
+
+test('a file truncated while it is being sent: the connection is dropped, not left hanging', async () => {
+  for (const zeroCopy of zeroCopyModes) await truncatedWhileSending(zeroCopy);
+});
+
+async function truncatedWhileSending(zeroCopy: boolean): Promise<void> {
+  const file = path.join(fx.root, 'shrinking.bin');
+  fs.writeFileSync(file, Buffer.alloc(32 << 20, 1));
+  const srv = await start(fx.root, { zeroCopy });
+  const sock = net.connect(srv.port, '127.0.0.1');
+  try {
+    await new Promise((r) => sock.once('connect', r));
+    sock.pause();
+    sock.write(get('/shrinking.bin'));
+    await new Promise((r) => setTimeout(r, 100));
+    fs.truncateSync(file, 1 << 20);
+    let received = 0;
+    sock.on('data', (d: Buffer) => (received += d.length));
+    const closed = new Promise<void>((r) => sock.once('close', () => r()));
+    sock.resume();
+    const timedOut = await Promise.race([closed.then(() => false), new Promise((r) => setTimeout(() => r(true), 5000))]);
+    assert.not.ok(timedOut, `the server closed the connection (zeroCopy ${zeroCopy})`);
+    assert.ok(received < 32 << 20, `fewer bytes than announced (${received})`);
+  } finally {
+    sock.destroy();
+    await srv.server.close();
+    fs.unlinkSync(file);
+  }
+}
 
 test('connection limit: extra connections get 503 and are closed', async () => {
   const srv = await start(fx.root, { maxConnections: 1 });
