@@ -98,7 +98,12 @@ async function truncatedWhileSending(zeroCopy: boolean): Promise<void> {
     sock.on('data', (d: Buffer) => (received += d.length));
     const closed = new Promise<void>((r) => sock.once('close', () => r()));
     sock.resume();
-    const timedOut = await Promise.race([closed.then(() => false), new Promise((r) => setTimeout(() => r(true), 5000))]);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = await Promise.race([
+      closed.then(() => false),
+      new Promise((r) => (timer = setTimeout(() => r(true), 5000))),
+    ]);
+    clearTimeout(timer);
     assert.not.ok(timedOut, `the server closed the connection (zeroCopy ${zeroCopy})`);
     assert.ok(received < 32 << 20, `fewer bytes than announced (${received})`);
   } finally {
