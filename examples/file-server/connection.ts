@@ -4,7 +4,7 @@
  * it on a parse error, a header timeout or a failed body.
  */
 import { RequestParser, type ParserLimits, type RequestHead } from './parser';
-import { serializeHead, statusReply, bodyLength, type Reply } from './reply';
+import { serializeHead, serializeWhole, statusReply, bodyLength, type Reply } from './reply';
 import type { CachedFile } from './file-cache';
 import { sendBody, ShortFileError, writeWithBackpressure } from './send-body';
 import type { SendFileFn, SocketLike } from './transport';
@@ -106,7 +106,7 @@ export class Connection {
       return;
     }
     const reply = statusReply(408, [], true);
-    this.socket.write(Buffer.concat([serializeHead(reply, false), (reply.body as { data: Buffer }).data]));
+    this.socket.write(serializeWhole(reply, false));
     this.finish();
   }
 

@@ -89,3 +89,12 @@ export function serializeHead(reply: Reply, keepAlive: boolean): Buffer {
   s += keepAlive ? 'Connection: keep-alive\r\n\r\n' : 'Connection: close\r\n\r\n';
   return Buffer.from(s, 'latin1');
 }
+
+/**
+ * Head and body of a reply whose body is in memory (or empty), as one buffer;
+ * for the short status replies written outside the request loop (408, 503).
+ */
+export function serializeWhole(reply: Reply, keepAlive: boolean): Buffer {
+  const head = serializeHead(reply, keepAlive);
+  return reply.body.kind === 'bytes' ? Buffer.concat([head, reply.body.data]) : head;
+}

@@ -8,7 +8,7 @@ import { Connection, lingerThenDestroy, type AccessLogEntry } from './connection
 import { FileCache, type FileCacheOptions } from './file-cache';
 import { loadFileSystem, type FileSystem } from './file-io';
 import { respond } from './respond';
-import { serializeHead, statusReply } from './reply';
+import { serializeWhole, statusReply } from './reply';
 import { loadTransport, USE_FACADE_SENDFILE, type ServerLike, type SocketLike, type Transport } from './transport';
 
 /** Options of {@link createFileServer}. */
@@ -107,7 +107,7 @@ export function createFileServer(options: FileServerOptions): FileServer {
       refused.add(socket);
       socket.on('error', () => socket.destroy());
       socket.on('close', () => refused.delete(socket));
-      socket.end(Buffer.concat([serializeHead(reply, false), (reply.body as { data: Buffer }).data]));
+      socket.end(serializeWhole(reply, false));
       socket.resume(); // read (and drop) the request so the client's FIN is seen
       lingerThenDestroy(socket);
       return;
