@@ -10,6 +10,7 @@ import * as path from 'node:path';
 import { FileCache } from '../examples/file-server/file-cache';
 import { nodeFileSystem } from '../examples/file-server/file-io';
 import { loadTransport } from '../examples/file-server/transport';
+import { createFileServer } from '../examples/file-server/server';
 import { exchange, get, makeFixture, patternBytes, start, type Fixture } from './http-helpers';
 
 let fx: Fixture;
@@ -230,6 +231,16 @@ test('Symbol.asyncDispose closes the server', async () => {
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
   });
   assert.is(refused, 'ECONNREFUSED');
+});
+
+test('bad options throw errors that name them', () => {
+  assert.throws(() => createFileServer({ root: fx.root, port: 70000 }), (e: Error) => e instanceof RangeError && /"port"/.test(e.message));
+  assert.throws(() => createFileServer({ root: fx.root, port: 1.5 }), (e: Error) => e instanceof TypeError && /"port"/.test(e.message));
+  assert.throws(() => createFileServer({ root: fx.root, maxHeaderBytes: 10 }), /"maxHeaderBytes"/);
+  assert.throws(() => createFileServer({ root: fx.root, cache: { maxEntries: 0 } }), /"cache.maxEntries"/);
+  assert.throws(() => createFileServer({ root: '' }), /"root"/);
+  assert.throws(() => createFileServer({ root: path.join(fx.root, 'hello.txt') }), /"root" option must be a directory/);
+  assert.throws(() => createFileServer({ root: path.join(fx.root, 'missing') }), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
 });
 
 test.run();

@@ -75,11 +75,38 @@ export interface FileServer {
   readonly zeroCopy: boolean;
 }
 
+function checkInt(name: string, v: number | undefined, min: number, max: number): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isInteger(v)) {
+    throw new TypeError(`The "${name}" option must be an integer. Received ${typeof v === 'number' ? v : typeof v}`);
+  }
+  if (v < min || v > max) throw new RangeError(`The "${name}" option must be >= ${min} and <= ${max}. Received ${v}`);
+}
+
+/** Throw a TypeError/RangeError naming the first bad option. */
+function validateOptions(o: FileServerOptions): void {
+  if (typeof o !== 'object' || o === null) throw new TypeError('The "options" argument must be an object');
+  if (typeof o.root !== 'string' || o.root === '') throw new TypeError('The "root" option must be a non-empty string');
+  if (o.host !== undefined && typeof o.host !== 'string') throw new TypeError('The "host" option must be a string');
+  checkInt('port', o.port, 0, 65535);
+  checkInt('headerTimeoutMs', o.headerTimeoutMs, 0, 2 ** 31 - 1);
+  checkInt('sendTimeoutMs', o.sendTimeoutMs, 0, 2 ** 31 - 1);
+  checkInt('maxHeaderBytes', o.maxHeaderBytes, 256, 1 << 20);
+  checkInt('maxUriBytes', o.maxUriBytes, 16, 1 << 20);
+  if (o.maxConnections !== Infinity) checkInt('maxConnections', o.maxConnections, 1, 2 ** 31 - 1);
+  checkInt('zeroCopyMinBytes', o.zeroCopyMinBytes, 0, Number.MAX_SAFE_INTEGER);
+  checkInt('cache.maxEntries', o.cache?.maxEntries, 1, 1 << 20);
+  checkInt('cache.revalidateMs', o.cache?.revalidateMs, 0, 2 ** 31 - 1);
+  checkInt('cache.smallFileBytes', o.cache?.smallFileBytes, 0, 1 << 30);
+}
+
 /**
  * Create an HTTP/1.1 static file server for `options.root`. Nothing listens
- * until `listen()`.
+ * until `listen()`. Throws a TypeError/RangeError naming a bad option, and
+ * node's ENOENT/ENOTDIR-style error (or a TypeError) when root is not a directory.
  */
 export function createFileServer(options: FileServerOptions): FileServer {
+  validateOptions(options);
   const rootStat = statSync(options.root);
   if (!rootStat.isDirectory()) throw new TypeError(`The "root" option must be a directory: ${options.root}`);
   const realRoot = realpathSync(path.resolve(options.root));
