@@ -163,12 +163,13 @@ export class Server extends EventEmitter {
     socket.server = this;
     if (o.noDelay) socket.setNoDelay(true);
     if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay ?? 0);
-    if (o.pauseOnConnect) socket.pause();
     this.#conns.add(socket);
     socket.once('close', () => {
       this.#conns.delete(socket);
       this.#maybeClosed();
     });
+    if (o.pauseOnConnect) socket.pause();
+    else socket.read(0); // start reading, as node:net does
     this.emit('connection', socket);
   }
 

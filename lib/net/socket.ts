@@ -234,7 +234,10 @@ export class Socket extends Duplex {
         this.#applyOptions();
         this.emit('connect');
         this.emit('ready');
+        // Start reading at once, as node:net does: EOF and resets are noticed
+        // even before anyone consumes data (buffering stops at the high-water mark).
         if (this.#wantRead) this.#arm();
+        else this.read(0);
         return;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
@@ -364,6 +367,7 @@ export class Socket extends Duplex {
       if (!this.#readEnded && !this.destroyed) {
         this.#readEnded = true;
         this.push(null);
+        this.read(0); // as node:net: 'end' fires even if nobody consumes, when nothing is buffered
       }
     } else if (res < 0 && res !== -ECANCELED && res !== -ENOBUFS) {
       if (!this.destroyed) this.destroy(connError(-res, 'read'));
