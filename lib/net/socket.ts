@@ -439,6 +439,7 @@ export class Socket extends Duplex {
 
   async #sendAll(bufs: Buffer[]): Promise<void> {
     const fd = this.#fd;
+    while (bufs.length > 0 && bufs[0]!.length === 0) bufs.shift();
     while (bufs.length > 0) {
       let n: number;
       try {
@@ -451,7 +452,8 @@ export class Socket extends Duplex {
       }
       this.#bytesWritten += n;
       if (this.#timer) this.#timer.refresh();
-      while (n > 0 && bufs.length > 0) {
+      // Drop what was sent, and empty chunks (http ends responses with one).
+      while (bufs.length > 0 && (n > 0 || bufs[0]!.length === 0)) {
         const b = bufs[0]!;
         if (n >= b.length) {
           n -= b.length;
