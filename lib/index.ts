@@ -12,7 +12,7 @@ export type { OpName } from './opcodes';
 export { uringError, describeSetupFailure } from './errors';
 export type { UringError, UringUnavailableError } from './errors';
 import './ops-net';
-export { MsgFlag } from './ops-net';
+export { MsgFlag, zeroCopyThreshold, setZeroCopyThreshold } from './ops-net';
 export type { SendOptions, SendZcOptions, RecvHandler, AcceptHandler, AcceptStream } from './ops-net';
 export { BufferGroup, bufferGroup } from './net/bufgroup';
 export type { BufferGroupOptions } from './net/bufgroup';

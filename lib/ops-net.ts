@@ -110,6 +110,12 @@ declare module './ring' {
      * copies anyway (`onRelease(true)`), so there is no gain there.
      */
     sendZc(fd: number, buffer: ArrayBufferView, options?: SendZcOptions & { offset?: number; length?: number }): Promise<number>;
+    /**
+     * Sends with {@link Ring.sendZc} when the message is at least
+     * {@link zeroCopyThreshold} bytes (default 1 MiB), else with {@link Ring.send}.
+     * Resolves with the bytes sent once the buffer may be reused.
+     */
+    sendAuto(fd: number, buffer: ArrayBufferView, options?: SendOptions & { offset?: number; length?: number }): Promise<number>;
     /** Shuts down part of a full-duplex connection (`how`: 0 read, 1 write, 2 both). */
     shutdown(fd: number, how: number, options?: OpOptions): Promise<void>;
   }
@@ -290,6 +296,32 @@ Ring.prototype.sendZc = function sendZc(this: Ring, fd: number, buffer: ArrayBuf
     });
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+};
+
+/**
+ * Size from which {@link Ring.sendAuto} uses zero-copy send. Measured with
+ * bench/zc-threshold.ts (bench/RESULTS-net-facade.md): over loopback TCP with
+ * one send in flight, SEND_ZC (waiting for its notification) ran at 0.12x of a
+ * copying send at 1 KiB, 0.47x at 64 KiB, 0.53x at 256 KiB, 1.30x at 1 MiB and
+ * 1.05x at 4 MiB, although the kernel reported copying the data in every case
+ * (loopback always copies). On a real NIC the crossover is likely lower;
+ * measure there and set it with {@link setZeroCopyThreshold}.
+ */
+export let zeroCopyThreshold = 1 << 20;
+
+/** Changes the size from which {@link Ring.sendAuto} uses zero-copy send. */
+export function setZeroCopyThreshold(bytes: number): void {
+  validateInt(bytes, 'bytes', 0, Number.MAX_SAFE_INTEGER);
+  zeroCopyThreshold = bytes;
+}
+
+Ring.prototype.sendAuto = function sendAuto(this: Ring, fd: number, buffer: ArrayBufferView,
+  options?: SendOptions & { offset?: number; length?: number }): Promise<number> {
+  validateBuffer(buffer);
+  const offset = options?.offset ?? 0;
+  const len = options?.length ?? buffer.byteLength - offset;
+  if (len >= zeroCopyThreshold) return this.sendZc(fd, buffer, options);
+  return this.send(fd, buffer, offset, len, options);
 };
 
 Ring.prototype.shutdown = function shutdown(this: Ring, fd: number, how: number, options?: OpOptions): Promise<void> {
