@@ -9,7 +9,9 @@
         "native/uring/submit.cc",
         "native/uring/complete.cc",
         "native/uring/register.cc",
-        "native/uring/pipes.cc"
+        "native/uring/pipes.cc",
+        "native/uring/sockets.cc",
+        "native/uring/pbuf.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

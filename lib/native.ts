@@ -50,6 +50,43 @@ export interface NativeAddon {
   makePipe(size: number): [number, number, number];
   pendingBytes(fd: number): number;
   closeFd(fd: number): void;
+  // sockets.cc
+  encodeSockaddr(host: string, port: number): Buffer | null;
+  decodeSockaddr(bytes: Bytes): NativeSockAddr | undefined;
+  socketSync(domain: number, type: number, protocol: number): number;
+  bind(fd: number, sockaddr: Bytes): void;
+  listen(fd: number, backlog: number): void;
+  setsockopt(fd: number, level: number, name: number, value: number): void;
+  getsockopt(fd: number, level: number, name: number): number;
+  getsockname(fd: number): NativeSockAddr;
+  getpeername(fd: number): NativeSockAddr;
+  socketConstants: Readonly<Record<string, number>>;
+  // pbuf.cc
+  PbufRing: new (ring: NativeRing, bgid: number, count: number, size: number, incremental: boolean) => NativePbufRing;
+}
+
+/** A socket address as the addon reports it. @internal */
+export interface NativeSockAddr {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+/** A provided-buffer ring registered with one ring (pbuf.cc). @internal */
+export interface NativePbufRing {
+  /** The buffers: buffer `bid` is bytes [bid * size, (bid + 1) * size). */
+  readonly memory: ArrayBuffer;
+  /** Whether the kernel accepted IOU_PBUF_RING_INC. */
+  readonly incremental: boolean;
+  readonly count: number;
+  readonly size: number;
+  readonly bgid: number;
+  /** Hands buffers back to the kernel (one release store of the tail). */
+  recycle(...bids: number[]): void;
+  /** Stops the kernel picking from this ring. */
+  unregister(): void;
+  /** Buffers the kernel can still pick, or -1 if unknown. */
+  available(): number;
 }
 
 // eslint-disable-next-line @typescript-eslint/no-var-requires

@@ -9,11 +9,15 @@
 
 void InitRegisterHelpers(Napi::Env env, Napi::Object exports);
 void InitPipes(Napi::Env env, Napi::Object exports);
+void InitSockets(Napi::Env env, Napi::Object exports);
+void InitPbuf(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RingHandle", RingHandle::Define(env));
   InitRegisterHelpers(env, exports);
   InitPipes(env, exports);
+  InitSockets(env, exports);
+  InitPbuf(env, exports);
   Napi::Object c = Napi::Object::New(env);
   c.Set("IORING_SETUP_SQPOLL", Napi::Number::New(env, IORING_SETUP_SQPOLL));
   c.Set("IORING_SETUP_SUBMIT_ALL", Napi::Number::New(env, IORING_SETUP_SUBMIT_ALL));

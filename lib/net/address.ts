@@ -1,0 +1,65 @@
+/**
+ * Addresses for the net facade: host names resolved with dns.lookup (as
+ * node:net does), IP literals turned into sockaddr bytes by the addon, and
+ * errors shaped like node:net's (`connect ECONNREFUSED 127.0.0.1:1`).
+ * @internal
+ */
+import * as dns from 'node:dns';
+import { isIP } from 'node:net';
+import { getSystemErrorMap } from 'node:util';
+import { native } from '../native';
+
+/** A resolved address ready for bind/connect. @internal */
+export interface Resolved {
+  address: string;
+  family: 4 | 6;
+  sockaddr: Buffer;
+}
+
+/** Resolves `host` (name or literal) and encodes it with `port`. */
+export async function resolve(host: string, port: number): Promise<Resolved> {
+  let address = host;
+  let family = isIP(host);
+  if (family === 0) {
+    const r = await dns.promises.lookup(host);
+    address = r.address;
+    family = r.family;
+  }
+  const sockaddr = native.encodeSockaddr(address, port);
+  if (sockaddr === null) throw Object.assign(new Error(`Invalid IP address: ${address}`), { code: 'ERR_INVALID_IP_ADDRESS' });
+  return { address, family: family === 6 ? 6 : 4, sockaddr };
+}
+
+/** Node-style system error with host and port, e.g. `connect ECONNREFUSED 127.0.0.1:1`. */
+export function errorWithHostPort(errno: number, syscall: string, address: string | undefined, port: number | undefined,
+  withText = false): NodeJS.ErrnoException & { address?: string; port?: number } {
+  const entry = getSystemErrorMap().get(-errno);
+  const code = entry ? entry[0] : `E${errno}`;
+  let details = '';
+  if (port !== undefined && port > 0) details = ` ${address}:${port}`;
+  else if (address) details = ` ${address}`;
+  const head = withText && entry ? `${syscall} ${code}: ${entry[1]}` : `${syscall} ${code}`;
+  const err = new Error(head + details) as NodeJS.ErrnoException & { address?: string; port?: number };
+  err.errno = -errno;
+  err.code = code;
+  err.syscall = syscall;
+  if (address !== undefined) err.address = address;
+  if (port !== undefined && port > 0) err.port = port;
+  return err;
+}
+
+/** Node-style error for a failure on an established connection: `read ECONNRESET`. */
+export function connError(errno: number, syscall: string): NodeJS.ErrnoException {
+  return errorWithHostPort(errno, syscall, undefined, undefined);
+}
+
+/** Validates a port number the way node:net does. */
+export function validatePort(port: unknown, name = 'options.port'): number {
+  const n = typeof port === 'string' && port.trim() !== '' ? Number(port) : port;
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 65535) {
+    const err = new RangeError(`${name} should be >= 0 and < 65536. Received ${String(port)}.`) as RangeError & { code: string };
+    err.code = 'ERR_SOCKET_BAD_PORT';
+    throw err;
+  }
+  return n;
+}

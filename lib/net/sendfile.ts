@@ -1,0 +1,178 @@
+/**
+ * sendFile: file -> pooled pipe -> socket with two linked IORING_OP_SPLICE
+ * per round, so file bytes never enter user space.
+ *
+ * Each round splices up to one pipe's capacity from the file into a pipe
+ * from the thread's pool and, linked (IOSQE_IO_LINK), from the pipe into
+ * the socket. A short first half cuts the chain (the second half completes
+ * with -ECANCELED): whatever sits in the pipe is then drained into the
+ * socket before the next round, so partial transfers simply resume. A file
+ * that ends early (truncated during the transfer) stops the loop with an
+ * `ERR_FILE_TRUNCATED` error that carries the bytes sent so far; the pipe
+ * goes back to the pool only when it is empty, else it is closed.
+ *
+ * Headers given in `options.headers` are sent first with MSG_MORE, so the
+ * kernel coalesces them with the first body segment (nginx's tcp_nopush).
+ */
+import * as fs from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { Ring } from '../ring';
+import '../ops-net';
+import { Op } from '../opcodes';
+import { uringError } from '../errors';
+import { pipePool, type PipePool } from '../pipes';
+import { MsgFlag } from '../ops-net';
+import { validateFd, validateInt } from '../validate';
+import { invalidArgType } from '../errors';
+import { Socket } from './socket';
+
+const SPLICE_F_MOVE = 1;
+const SPLICE_F_MORE = 4;
+const ECANCELED = 125;
+
+/** Options for {@link sendFile}. */
+export interface SendFileOptions {
+  /** First byte of the file to send (default 0). */
+  start?: number;
+  /** Last byte to send, inclusive as in fs.createReadStream (default: end of file). */
+  end?: number;
+  /** Bytes to send before the body, coalesced with its first segment (MSG_MORE). */
+  headers?: Uint8Array;
+  /** Ring to use (default: the socket's thread ring). */
+  ring?: Ring;
+  /** Pipe pool to take the pipe from (default: the thread's pool). */
+  pipes?: PipePool;
+}
+
+/** A socket, as the net facade or node:net hands it out, or a raw socket fd. */
+export type SendFileTarget = Socket | NodeJS.WritableStream | number;
+
+/** The error for a file that ended before the requested range did. */
+export interface FileTruncatedError extends Error {
+  code: 'ERR_FILE_TRUNCATED';
+  /** Body bytes that reached the socket. */
+  bytesSent: number;
+}
+
+function truncatedError(at: number, end: number, sent: number): FileTruncatedError {
+  const err = new Error(`sendFile: the file ended at byte ${at} before the requested end (byte ${end - 1}); ` +
+    `it was probably truncated during the transfer. ${sent} bytes of the body were sent.`) as FileTruncatedError;
+  err.code = 'ERR_FILE_TRUNCATED';
+  err.bytesSent = sent;
+  return err;
+}
+
+function fdOf(file: unknown): number {
+  if (typeof file === 'number') {
+    validateFd(file, 'file');
+    return file;
+  }
+  const fd = (file as { fd?: unknown } | null)?.fd;
+  if (typeof fd !== 'number') throw invalidArgType('file', 'a file descriptor or a FileHandle', file);
+  return fd;
+}
+
+/**
+ * Sends bytes [start, end] of a file to a socket without copying them
+ * through user space. Resolves with the body bytes sent. Writes queued on
+ * the socket before the call go out first.
+ *
+ * @param socket - a Socket from this facade (or a connected socket fd); a
+ *   node:net socket (the fallback backend) gets a plain stream copy instead
+ * @param file - a file descriptor or a FileHandle (anything with `.fd`)
+ * @throws `ERR_FILE_TRUNCATED` (with `bytesSent`) when the file ends early;
+ *   Node-shaped errors (EPIPE, ECONNRESET) when the peer goes away
+ */
+export async function sendFile(socket: SendFileTarget, file: number | { fd: number }, options: SendFileOptions = {}):
+  Promise<number> {
+  const fileFd = fdOf(file);
+  const start = options.start ?? 0;
+  validateInt(start, 'options.start', 0, Number.MAX_SAFE_INTEGER);
+  if (options.end !== undefined) validateInt(options.end, 'options.end', 0, Number.MAX_SAFE_INTEGER);
+  if (typeof socket !== 'number' && !(socket instanceof Socket)) return streamCopy(socket, fileFd, start, options);
+
+  const ring = options.ring ?? Ring.forThread();
+  let sockFd: number;
+  if (typeof socket === 'number') {
+    validateFd(socket, 'socket');
+    sockFd = socket;
+  } else {
+    // Let queued writes go first: an empty write's callback runs after them.
+    if (socket.writableLength > 0 || socket.connecting) {
+      await new Promise<void>((res, rej) => socket.write(Buffer.alloc(0), (e) => (e ? rej(e) : res())));
+    }
+    sockFd = socket.fd;
+    if (sockFd < 0) throw uringError(9 /* EBADF */, 'sendfile');
+  }
+  const endPos = options.end !== undefined ? options.end + 1 : (await ring.fstat(fileFd)).size;
+  if (options.headers && options.headers.byteLength > 0) {
+    let off = 0;
+    const h = options.headers;
+    while (off < h.byteLength) {
+      off += await ring.send(sockFd, h, off, h.byteLength - off, { flags: endPos > start ? MsgFlag.MORE : 0 });
+    }
+  }
+  const pool = options.pipes ?? pipePool();
+  const pipe = pool.acquire();
+  let inPipe = 0;
+  let sent = 0;
+  let pos = start;
+  const drain = async (more: boolean): Promise<void> => {
+    while (inPipe > 0) {
+      const n = await ring.submit({ opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: inPipe, fdIn: pipe.readFd,
+        opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile' });
+      if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
+      inPipe -= n;
+      sent += n;
+    }
+  };
+  try {
+    while (pos < endPos) {
+      const want = Math.min(endPos - pos, pipe.size);
+      const more = pos + want < endPos;
+      const [a, b] = await ring.submitLinked([
+        { opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd, opFlags: SPLICE_F_MOVE,
+          syscall: 'sendfile' },
+        { opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: want, fdIn: pipe.readFd,
+          opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile' },
+      ]) as [number, number];
+      if (a < 0) throw uringError(-a, 'sendfile');
+      if (a === 0) throw truncatedError(pos, endPos, sent);
+      pos += a;
+      inPipe += a;
+      if (b > 0) {
+        inPipe -= b;
+        sent += b;
+      } else if (b < 0 && b !== -ECANCELED) {
+        throw uringError(-b, 'sendfile');
+      }
+      await drain(pos < endPos);
+    }
+  } catch (e) {
+    releasePipe(pool, pipe, inPipe);
+    throw e;
+  }
+  releasePipe(pool, pipe, inPipe);
+  return sent;
+}
+
+function releasePipe(pool: PipePool, pipe: ReturnType<PipePool['acquire']>, inPipe: number): void {
+  if (inPipe === 0) pool.release(pipe); // release() checks emptiness again
+  else pool.discard(pipe);
+}
+
+/** The node:net fallback: a plain stream copy (headers first). */
+async function streamCopy(socket: NodeJS.WritableStream, fd: number, start: number, options: SendFileOptions):
+  Promise<number> {
+  if (options.headers && options.headers.byteLength > 0) {
+    await new Promise<void>((res, rej) => socket.write(options.headers!, (e) => (e ? rej(e) : res())));
+  }
+  let sent = 0;
+  const rs = fs.createReadStream('', { fd, start, end: options.end, autoClose: false });
+  rs.on('data', (c) => (sent += c.length));
+  await pipeline(rs, socket, { end: false });
+  if (options.end !== undefined && sent < options.end + 1 - start) {
+    throw truncatedError(start + sent, options.end + 1, sent);
+  }
+  return sent;
+}

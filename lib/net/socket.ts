@@ -1,0 +1,526 @@
+/**
+ * A TCP connection on the ring, shaped like node:net's Socket: a
+ * stream.Duplex with backpressure, so pipe(), pipeline(), async iteration
+ * and node:http (`server.emit('connection', socket)`) work on it.
+ *
+ * Reading: one multishot recv per connection, with buffers from the ring's
+ * shared provided-buffer group. Each chunk is copied out of the group's
+ * buffer into its own Buffer and the group buffer is recycled at once, so a
+ * slow consumer never starves the other connections of receive buffers
+ * (the copy costs far less than re-arming recvs for every connection).
+ * When the stream's buffer is full (push() returns false) the multishot is
+ * cancelled; _read() re-arms it. Buffered bytes therefore stay below
+ * readableHighWaterMark plus what was already in flight.
+ *
+ * Writing: each write is one IORING_OP_SEND; corked or queued writes go out
+ * together as one IORING_OP_SENDMSG. Short sends are continued.
+ */
+import { Duplex } from 'node:stream';
+import { Ring, type StreamOp } from '../ring';
+import '../ops-net';
+import { native, type NativeSockAddr } from '../native';
+import { bufferGroup, type BufferGroup } from './bufgroup';
+import { connError, errorWithHostPort, resolve, validatePort } from './address';
+import { isIP } from 'node:net';
+import * as dns from 'node:dns';
+
+const K = native.socketConstants;
+const ENOBUFS = 105;
+const ECANCELED = 125;
+const ENOTCONN = 107;
+const ECONNREFUSED = 111;
+
+/** Options for {@link Socket}. */
+export interface SocketOptions {
+  /** Keep the writable side open after the peer ended (default false, as node:net). */
+  allowHalfOpen?: boolean;
+  /** Readable buffer bound in bytes (default 64 KiB). */
+  readableHighWaterMark?: number;
+  /** Writable buffer bound in bytes (default 64 KiB). */
+  writableHighWaterMark?: number;
+  /** Ring to use (default: the thread's ring). */
+  ring?: Ring;
+  /** Adopt an already connected socket fd (what the server does for accepted connections). */
+  fd?: number;
+}
+
+/** Options for {@link Socket.connect}. */
+export interface ConnectOptions {
+  port: number;
+  /** Host name or IP literal (default 'localhost'). */
+  host?: string;
+  /** Disable Nagle's algorithm right after connecting. */
+  noDelay?: boolean;
+  /** Enable TCP keep-alive right after connecting. */
+  keepAlive?: boolean;
+  /** Keep-alive idle time in milliseconds. */
+  keepAliveInitialDelay?: number;
+}
+
+/** An address as {@link Socket.address} and server.address() report it. */
+export interface AddressInfo {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
+/** Promise-level reads and writes, for code that prefers `await` to events. */
+export interface SocketPromises {
+  /** The next chunk of data, or null at end of stream. */
+  read(): Promise<Buffer | null>;
+  /** Writes `data` and resolves once the kernel has taken all of it. */
+  write(data: string | Uint8Array): Promise<void>;
+}
+
+/**
+ * A TCP socket on io_uring with node:net's Socket API: events `connect`,
+ * `ready`, `data`, `end`, `close` (hadError), `error`, `timeout`, `drain`.
+ */
+export class Socket extends Duplex {
+  readonly #ring: Ring;
+  readonly #group: BufferGroup;
+  #fd = -1;
+  #recv: StreamOp | undefined;
+  #recvStopping = false;
+  #wantRead = false;
+  #readEnded = false;
+  #timer: NodeJS.Timeout | undefined;
+  #timeoutMs = 0;
+  #peer: NativeSockAddr | undefined;
+  #local: NativeSockAddr | undefined;
+  #noDelay: boolean | undefined;
+  #keepAlive: [boolean, number] | undefined;
+  #bytesWritten = 0;
+  #promises: SocketPromises | undefined;
+  /** Whether a connect() is in progress. */
+  connecting = false;
+  /** Bytes received. */
+  bytesRead = 0;
+  /** The server that accepted this connection, if any. */
+  server: unknown = null;
+
+  constructor(options: SocketOptions = {}) {
+    super({
+      allowHalfOpen: options.allowHalfOpen === true,
+      readableHighWaterMark: options.readableHighWaterMark ?? 64 * 1024,
+      writableHighWaterMark: options.writableHighWaterMark ?? 64 * 1024,
+      emitClose: false,
+      autoDestroy: true,
+    });
+    this.#ring = options.ring ?? Ring.forThread();
+    this.#group = bufferGroup(this.#ring);
+    if (options.fd !== undefined) this.#fd = options.fd;
+  }
+
+  /** The file descriptor, or -1 before connecting and after closing. */
+  get fd(): number {
+    return this.#fd;
+  }
+
+  /** Bytes sent (including bytes still queued, as node:net counts). */
+  get bytesWritten(): number {
+    return this.#bytesWritten + this.writableLength;
+  }
+
+  /** 'opening' while connecting, then 'open' / 'readOnly' / 'writeOnly' / 'closed'. */
+  get readyState(): string {
+    if (this.connecting) return 'opening';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable) return 'readOnly';
+    if (this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  /** Peer IP address. */
+  get remoteAddress(): string | undefined {
+    return this.#peerName()?.address;
+  }
+
+  /** Peer port. */
+  get remotePort(): number | undefined {
+    return this.#peerName()?.port;
+  }
+
+  /** Peer address family, 'IPv4' or 'IPv6'. */
+  get remoteFamily(): string | undefined {
+    return this.#peerName()?.family;
+  }
+
+  /** Local IP address. */
+  get localAddress(): string | undefined {
+    return this.#localName()?.address;
+  }
+
+  /** Local port. */
+  get localPort(): number | undefined {
+    return this.#localName()?.port;
+  }
+
+  /** Local address family. */
+  get localFamily(): string | undefined {
+    return this.#localName()?.family;
+  }
+
+  /** The local address, as node:net's socket.address(). */
+  address(): AddressInfo | Record<string, never> {
+    const l = this.#localName();
+    return l ? { address: l.address, family: l.family, port: l.port } : {};
+  }
+
+  /** Promise-level `read()` and `write()`. */
+  get promises(): SocketPromises {
+    if (!this.#promises) {
+      const self = this;
+      this.#promises = {
+        read: () => self.#readChunk(),
+        write: (data) => new Promise<void>((res, rej) => {
+          self.write(data, (err) => (err ? rej(err) : res()));
+        }),
+      };
+    }
+    return this.#promises;
+  }
+
+  /**
+   * Connects to `port` on `host` (default 'localhost'; every address the
+   * name resolves to is tried in order). Emits 'connect' or 'error'.
+   */
+  connect(port: number | ConnectOptions, host?: string | (() => void), cb?: () => void): this {
+    let opts: ConnectOptions;
+    if (typeof port === 'object' && port !== null) {
+      opts = port;
+      if (typeof host === 'function') cb = host;
+    } else {
+      if (typeof host === 'function') {
+        cb = host;
+        host = undefined;
+      }
+      opts = { port: port as number, host: host as string | undefined };
+    }
+    const p = validatePort(opts.port);
+    const h = opts.host ?? 'localhost';
+    if (cb) this.once('connect', cb);
+    if (opts.noDelay) this.#noDelay = true;
+    if (opts.keepAlive) this.#keepAlive = [true, opts.keepAliveInitialDelay ?? 0];
+    this.connecting = true;
+    void this.#connect(p, h);
+    return this;
+  }
+
+  async #connect(port: number, host: string): Promise<void> {
+    let addrs: string[];
+    try {
+      addrs = isIP(host) ? [host] : (await dns.promises.lookup(host, { all: true })).map((a) => a.address);
+    } catch (e) {
+      this.connecting = false;
+      this.destroy(e as Error);
+      return;
+    }
+    let lastErr: Error | undefined;
+    for (const address of addrs) {
+      if (this.destroyed) return;
+      let fd = -1;
+      try {
+        const r = await resolve(address, port);
+        fd = await this.#ring.socket(r.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!);
+        if (this.destroyed) {
+          native.closeFd(fd);
+          return;
+        }
+        this.#fd = fd;
+        await this.#ring.connect(fd, r.sockaddr);
+        if (this.destroyed) return;
+        this.connecting = false;
+        this.#applyOptions();
+        this.emit('connect');
+        this.emit('ready');
+        // Start reading at once, as node:net does: EOF and resets are noticed
+        // even before anyone consumes data (buffering stops at the high-water mark).
+        if (this.#wantRead) this.#arm();
+        else this.read(0);
+        return;
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (fd >= 0 && this.#fd === fd) {
+          this.#fd = -1;
+          try { native.closeFd(fd); } catch { /* closed */ }
+        }
+        lastErr = typeof err.errno === 'number' && err.syscall === 'connect'
+          ? errorWithHostPort(-err.errno, 'connect', address, port) : err;
+        if (err.errno !== -ECONNREFUSED) break;
+      }
+    }
+    this.connecting = false;
+    if (!this.destroyed) this.destroy(lastErr);
+  }
+
+  #applyOptions(): void {
+    if (this.#noDelay !== undefined) this.setNoDelay(this.#noDelay);
+    if (this.#keepAlive !== undefined) this.setKeepAlive(...this.#keepAlive);
+  }
+
+  /** Disables (true, the default) or enables Nagle's algorithm (TCP_NODELAY). */
+  setNoDelay(noDelay = true): this {
+    this.#noDelay = noDelay;
+    if (this.#fd >= 0 && !this.connecting) {
+      try { native.setsockopt(this.#fd, K.IPPROTO_TCP!, K.TCP_NODELAY!, noDelay ? 1 : 0); } catch { /* closed */ }
+    }
+    return this;
+  }
+
+  /** Enables TCP keep-alive (SO_KEEPALIVE), with `initialDelay` ms of idle time first (TCP_KEEPIDLE). */
+  setKeepAlive(enable = false, initialDelay = 0): this {
+    this.#keepAlive = [enable, initialDelay];
+    if (this.#fd >= 0 && !this.connecting) {
+      try {
+        native.setsockopt(this.#fd, K.SOL_SOCKET!, K.SO_KEEPALIVE!, enable ? 1 : 0);
+        if (enable && initialDelay > 0) {
+          native.setsockopt(this.#fd, K.IPPROTO_TCP!, K.TCP_KEEPIDLE!, Math.max(1, Math.floor(initialDelay / 1000)));
+        }
+      } catch { /* closed */ }
+    }
+    return this;
+  }
+
+  /**
+   * Emits 'timeout' after `ms` of inactivity (no data read or written);
+   * 0 disables it. As in node:net, the socket is not closed by the timeout.
+   */
+  setTimeout(ms: number, cb?: () => void): this {
+    if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) {
+      throw new RangeError(`The value of "msecs" is out of range. Received ${String(ms)}`);
+    }
+    this.#timeoutMs = ms;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    if (ms > 0) {
+      this.#timer = setTimeout(() => this.emit('timeout'), ms);
+      this.#timer.unref();
+      if (cb) this.once('timeout', cb);
+    } else if (cb) {
+      this.removeListener('timeout', cb);
+    }
+    return this;
+  }
+
+  /** Idle timeout in ms (0: none). */
+  get timeout(): number {
+    return this.#timeoutMs;
+  }
+
+  /**
+   * Kept for API compatibility: the ring keeps the process alive while any
+   * operation is in flight, so a single socket cannot be unreferenced.
+   */
+  ref(): this {
+    return this;
+  }
+
+  /** See {@link Socket.ref}. */
+  unref(): this {
+    return this;
+  }
+
+  /** Ends the writable side and destroys the socket once everything was sent (node:net's destroySoon). */
+  destroySoon(): void {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', () => this.destroy());
+  }
+
+  // ------------------------------------------------------------------ reading
+
+  override _read(): void {
+    this.#wantRead = true;
+    if (this.#fd < 0 || this.connecting) return;
+    this.#arm();
+  }
+
+  #arm(): void {
+    if (this.#recv !== undefined || this.#readEnded || this.destroyed || this.#fd < 0) return;
+    this.#recvStopping = false;
+    try {
+      this.#recv = this.#ring.recvMultishot(this.#fd, this.#group, this.#onRecv);
+    } catch (e) {
+      this.destroy(e as Error);
+    }
+  }
+
+  #stopRecv(): void {
+    if (this.#recv !== undefined && !this.#recvStopping) {
+      this.#recvStopping = true;
+      this.#recv.cancel();
+    }
+  }
+
+  readonly #onRecv = (res: number, bid: number, more: boolean): void => {
+    if (res > 0 && bid >= 0) {
+      const chunk = this.#group.copy(bid, 0, res);
+      this.#group.recycle(bid);
+      this.bytesRead += res;
+      if (this.#timer) this.#timer.refresh();
+      if (!this.destroyed && !this.#readEnded && !this.push(chunk)) {
+        this.#wantRead = false;
+        this.#stopRecv();
+      }
+    } else if (res === 0) {
+      if (!this.#readEnded && !this.destroyed) {
+        this.#readEnded = true;
+        this.push(null);
+        this.read(0); // as node:net: 'end' fires even if nobody consumes, when nothing is buffered
+      }
+    } else if (res < 0 && res !== -ECANCELED && res !== -ENOBUFS) {
+      if (!this.destroyed) this.destroy(connError(-res, 'read'));
+    }
+    if (!more) {
+      this.#recv = undefined;
+      this.#recvStopping = false;
+      if (this.#wantRead && !this.#readEnded && !this.destroyed) {
+        if (res === -ENOBUFS) setImmediate(() => this.#arm());
+        else this.#arm();
+      }
+    }
+  };
+
+  async #readChunk(): Promise<Buffer | null> {
+    for (;;) {
+      const c = this.read() as Buffer | null;
+      if (c !== null) return c;
+      if (this.readableEnded || this.destroyed) {
+        const err = this.errored;
+        if (err) throw err;
+        return null;
+      }
+      await new Promise<void>((res) => {
+        const done = (): void => {
+          this.off('readable', done);
+          this.off('end', done);
+          this.off('close', done);
+          res();
+        };
+        this.on('readable', done);
+        this.on('end', done);
+        this.on('close', done);
+      });
+    }
+  }
+
+  // ------------------------------------------------------------------ writing
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.#send([chunk], cb);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], cb: (err?: Error | null) => void): void {
+    const bufs = new Array<Buffer>(chunks.length);
+    for (let i = 0; i < chunks.length; i++) bufs[i] = chunks[i]!.chunk;
+    this.#send(bufs, cb);
+  }
+
+  #send(bufs: Buffer[], cb: (err?: Error | null) => void): void {
+    if (this.connecting) {
+      const onConnect = (): void => {
+        this.off('close', onClose);
+        this.#send(bufs, cb);
+      };
+      const onClose = (): void => {
+        this.off('connect', onConnect);
+      };
+      this.once('connect', onConnect);
+      this.once('close', onClose);
+      return;
+    }
+    if (this.#fd < 0) {
+      cb(connError(ENOTCONN, 'write'));
+      return;
+    }
+    void this.#sendAll(bufs).then(() => cb(), (e: Error) => cb(e));
+  }
+
+  async #sendAll(bufs: Buffer[]): Promise<void> {
+    const fd = this.#fd;
+    while (bufs.length > 0 && bufs[0]!.length === 0) bufs.shift();
+    while (bufs.length > 0) {
+      let n: number;
+      try {
+        n = bufs.length === 1
+          ? await this.#ring.send(fd, bufs[0]!, 0, bufs[0]!.length)
+          : await this.#ring.sendmsg(fd, bufs.length > 1024 ? bufs.slice(0, 1024) : bufs);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        throw typeof err.errno === 'number' ? connError(-err.errno, 'write') : err;
+      }
+      this.#bytesWritten += n;
+      if (this.#timer) this.#timer.refresh();
+      // Drop what was sent, and empty chunks (http ends responses with one).
+      while (bufs.length > 0 && (n > 0 || bufs[0]!.length === 0)) {
+        const b = bufs[0]!;
+        if (n >= b.length) {
+          n -= b.length;
+          bufs.shift();
+        } else {
+          bufs[0] = b.subarray(n);
+          n = 0;
+        }
+      }
+    }
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    if (this.connecting) {
+      this.once('connect', () => this._final(cb));
+      return;
+    }
+    if (this.#fd < 0) {
+      cb();
+      return;
+    }
+    this.#ring.shutdown(this.#fd, K.SHUT_WR!).then(() => cb(), (e: NodeJS.ErrnoException) => {
+      cb(e.errno === -ENOTCONN ? null : connError(-(e.errno ?? 0), 'shutdown'));
+    });
+  }
+
+  // ------------------------------------------------------------------ teardown
+
+  override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.connecting = false;
+    this.#stopRecv();
+    const fd = this.#fd;
+    this.#fd = -1;
+    const hadError = err !== null && err !== undefined;
+    cb(err);
+    const emitClose = (): void => {
+      this.emit('close', hadError);
+    };
+    if (fd < 0) {
+      setImmediate(emitClose);
+      return;
+    }
+    // Cache the names for code that asks after close (as node:net does).
+    try { this.#peerName(fd); this.#localName(fd); } catch { /* not connected */ }
+    let closing: Promise<void>;
+    try {
+      closing = this.#ring.close(fd);
+    } catch {
+      try { native.closeFd(fd); } catch { /* already closed */ }
+      closing = Promise.resolve();
+    }
+    closing.then(emitClose, emitClose);
+  }
+
+  #peerName(fd = this.#fd): NativeSockAddr | undefined {
+    if (this.#peer === undefined && fd >= 0 && !this.connecting) {
+      try { this.#peer = native.getpeername(fd); } catch { /* not connected */ }
+    }
+    return this.#peer;
+  }
+
+  #localName(fd = this.#fd): NativeSockAddr | undefined {
+    if (this.#local === undefined && fd >= 0) {
+      try { this.#local = native.getsockname(fd); } catch { /* closed */ }
+    }
+    return this.#local;
+  }
+}

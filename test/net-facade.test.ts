@@ -1,0 +1,306 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as nodeNet from 'node:net';
+import * as fs from 'node:fs';
+import * as net from '../lib/net';
+import { native } from '../lib/native';
+import { fdCount, once, until, forcedFallback, runWithFallback } from './net-helpers';
+
+let baseline = 0;
+let baseList: string[] = [];
+function fdList(): string[] {
+  return fs.readdirSync('/proc/self/fd').map((f) => { try { return `${f}:${fs.readlinkSync(`/proc/self/fd/${f}`)}`; } catch { return f; } });
+}
+
+async function echoServer(opts: net.ServerOptions = {}): Promise<[net.Server, number]> {
+  const srv = net.createServer(opts, (s) => {
+    s.on('error', () => undefined);
+    s.pipe(s);
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  return [srv, (srv.address() as net.AddressInfo).port];
+}
+
+function close(srv: net.Server): Promise<void> {
+  return new Promise((r) => srv.close(() => r()));
+}
+
+/** A port nothing listens on. */
+async function freePort(): Promise<number> {
+  const s = nodeNet.createServer().listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  const port = (s.address() as nodeNet.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+test.before(async () => {
+  // Warm up node:net (which the tests use as a peer): it keeps a few fds of its own.
+  const p = await freePort();
+  void p;
+  baseline = fdCount();
+  baseList = fdList();
+});
+
+test('backend is io_uring, or node when URING_BACKEND=node', () => {
+  assert.is(net.backend, forcedFallback ? 'node' : 'io_uring');
+  const s = new net.Socket();
+  assert.is(s instanceof nodeNet.Socket, forcedFallback);
+  s.destroy();
+});
+
+test('echo round trip with addresses and connect/end/close events', async () => {
+  const [srv, port] = await echoServer();
+  const c = net.connect(port, '127.0.0.1');
+  await once(c, 'connect');
+  assert.is(c.remoteAddress, '127.0.0.1');
+  assert.is(c.remotePort, port);
+  assert.is(c.remoteFamily, 'IPv4');
+  assert.is(c.localAddress, '127.0.0.1');
+  assert.ok((c.localPort ?? 0) > 0);
+  assert.equal(srv.address(), { address: '127.0.0.1', family: 'IPv4', port });
+  const chunks: Buffer[] = [];
+  c.on('data', (d: Buffer) => chunks.push(d));
+  c.end('hello, ring');
+  await once(c, 'end');
+  const hadError = await once<boolean>(c, 'close');
+  assert.is(hadError, false);
+  assert.is(Buffer.concat(chunks).toString(), 'hello, ring');
+  assert.is(c.bytesRead, 11);
+  await close(srv);
+});
+
+test('ECONNREFUSED is a Node-shaped error', async () => {
+  const port = await freePort();
+  const c = net.connect(port, '127.0.0.1');
+  const err = await once<NodeJS.ErrnoException & { address: string; port: number }>(c, 'error');
+  assert.is(err.code, 'ECONNREFUSED');
+  assert.is(err.errno, -111);
+  assert.is(err.syscall, 'connect');
+  assert.is(err.address, '127.0.0.1');
+  assert.is(err.port, port);
+  assert.is(err.message, `connect ECONNREFUSED 127.0.0.1:${port}`);
+  await once(c, 'close');
+});
+
+test('EADDRINUSE is a Node-shaped error', async () => {
+  const other = nodeNet.createServer().listen(0, '127.0.0.1');
+  await once(other, 'listening');
+  const port = (other.address() as nodeNet.AddressInfo).port;
+  const srv = net.createServer();
+  srv.listen({ port, host: '127.0.0.1' });
+  const err = await once<NodeJS.ErrnoException & { address: string; port: number }>(srv, 'error');
+  assert.is(err.code, 'EADDRINUSE');
+  assert.is(err.errno, -98);
+  assert.is(err.syscall, 'listen');
+  assert.is(err.address, '127.0.0.1');
+  assert.is(err.port, port);
+  assert.is(err.message, `listen EADDRINUSE: address already in use 127.0.0.1:${port}`);
+  assert.is(srv.listening, false);
+  await new Promise((r) => other.close(r));
+});
+
+test('half-close: allowHalfOpen keeps the server side writable after the peer ended', async () => {
+  const srv = net.createServer({ allowHalfOpen: true }, (s) => {
+    let got = '';
+    s.on('data', (d: Buffer) => (got += d.toString()));
+    s.on('end', () => {
+      s.end(`got ${got}`);
+    });
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const c = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  await once(c, 'connect');
+  c.end('abc');
+  let reply = '';
+  c.on('data', (d: Buffer) => (reply += d.toString()));
+  await once(c, 'end');
+  assert.is(reply, 'got abc');
+  await once(c, 'close');
+  await close(srv);
+});
+
+test('peer reset mid-stream: ECONNRESET error then close(hadError)', async () => {
+  let serverSide: net.Socket | undefined;
+  const srv = net.createServer((s) => {
+    serverSide = s;
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const c = nodeNet.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(c, 'connect');
+  c.write(Buffer.alloc(1000, 1));
+  await until(() => serverSide !== undefined && serverSide.bytesRead === 1000, 5000, 'data');
+  const s = serverSide!;
+  const errP = once<NodeJS.ErrnoException>(s, 'error');
+  const closeP = new Promise<boolean>((r) => s.once('close', r));
+  c.resetAndDestroy();
+  const err = await errP;
+  assert.is(err.code, 'ECONNRESET');
+  assert.is(err.syscall, 'read');
+  assert.is(await closeP, true);
+  await close(srv);
+});
+
+test('slow reader: buffered bytes stay bounded, then everything arrives', async () => {
+  let serverSide: net.Socket | undefined;
+  const srv = net.createServer({ pauseOnConnect: true }, (s) => {
+    serverSide = s;
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  await once(c, 'connect');
+  const total = 32 * 1024 * 1024;
+  const chunk = Buffer.alloc(256 * 1024, 7);
+  let written = 0;
+  const writeMore = (): void => {
+    while (written < total) {
+      written += chunk.length;
+      if (!c.write(chunk)) return;
+    }
+    c.end();
+  };
+  c.on('drain', writeMore);
+  writeMore();
+  await until(() => serverSide !== undefined, 5000, 'connection');
+  const s = serverSide!;
+  s.resume();
+  s.pause();
+  // Let the kernel buffers fill; the paused reader must not pull everything in.
+  let maxBuffered = 0;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    maxBuffered = Math.max(maxBuffered, s.readableLength);
+  }
+  assert.ok(written < total, 'writer was throttled by backpressure');
+  assert.ok(maxBuffered <= s.readableHighWaterMark + 1024 * 1024, `buffered ${maxBuffered} bytes`);
+  let got = 0;
+  s.on('data', (d: Buffer) => {
+    got += d.length;
+    maxBuffered = Math.max(maxBuffered, s.readableLength);
+  });
+  s.resume();
+  await once(s, 'end');
+  assert.is(got, total);
+  s.end();
+  c.resume();
+  await once(c, 'close');
+  await close(srv);
+});
+
+test('closing a server with live connections: refuses new ones, keeps live ones, closes after them', async () => {
+  const [srv, port] = await echoServer();
+  const live = net.connect(port, '127.0.0.1');
+  await once(live, 'connect');
+  // Make sure the server accepted it before closing the listener.
+  live.write('x');
+  await once(live, 'data');
+  const count = await new Promise<number>((r) => srv.getConnections((_e, n) => r(n)));
+  assert.is(count, 1);
+  let closed = false;
+  srv.close(() => (closed = true));
+  assert.is(srv.listening, false);
+  assert.is(srv.address(), null);
+  // New connections are refused once the listener is gone.
+  await new Promise((r) => setTimeout(r, 20));
+  const refused = net.connect(port, '127.0.0.1');
+  const err = await once<NodeJS.ErrnoException>(refused, 'error');
+  assert.is(err.code, 'ECONNREFUSED');
+  // The live connection still echoes.
+  live.write('still here');
+  const d = await once<Buffer>(live, 'data');
+  assert.is(d.toString(), 'still here');
+  assert.is(closed, false);
+  live.end();
+  await once(live, 'close');
+  await until(() => closed, 5000, 'server close');
+});
+
+test('setTimeout emits timeout after inactivity', async () => {
+  const [srv, port] = await echoServer();
+  const c = net.connect(port, '127.0.0.1');
+  await once(c, 'connect');
+  const t0 = Date.now();
+  c.setTimeout(50);
+  await once(c, 'timeout');
+  assert.ok(Date.now() - t0 >= 45);
+  assert.is(c.destroyed, false);
+  c.setTimeout(0);
+  c.destroy();
+  await once(c, 'close');
+  await close(srv);
+});
+
+test('async iteration reads until end', async () => {
+  const srv = net.createServer((s) => {
+    s.end(Buffer.alloc(300_000, 3));
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const c = net.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  let n = 0;
+  for await (const chunk of c) {
+    for (const b of chunk as Buffer) assert.is(b, 3);
+    n += (chunk as Buffer).length;
+  }
+  assert.is(n, 300_000);
+  await close(srv);
+});
+
+test('promise-level read() and write() (io_uring backend)', async () => {
+  if (forcedFallback) return;
+  const [srv, port] = await echoServer();
+  const c = net.connect(port, '127.0.0.1');
+  await once(c, 'connect');
+  await c.promises.write('ping');
+  let got = '';
+  while (got.length < 4) {
+    const chunk = await c.promises.read();
+    assert.ok(chunk !== null);
+    got += chunk!.toString();
+  }
+  assert.is(got, 'ping');
+  c.end();
+  assert.is(await c.promises.read(), null);
+  await once(c, 'close');
+  await close(srv);
+});
+
+test('setNoDelay and setKeepAlive reach the socket (io_uring backend)', async () => {
+  if (forcedFallback) return;
+  const [srv, port] = await echoServer();
+  const c = net.connect(port, '127.0.0.1');
+  await once(c, 'connect');
+  const K = native.socketConstants;
+  c.setNoDelay(true);
+  assert.is(native.getsockopt(c.fd, K.IPPROTO_TCP!, K.TCP_NODELAY!), 1);
+  c.setNoDelay(false);
+  assert.is(native.getsockopt(c.fd, K.IPPROTO_TCP!, K.TCP_NODELAY!), 0);
+  c.setKeepAlive(true, 7000);
+  assert.is(native.getsockopt(c.fd, K.SOL_SOCKET!, K.SO_KEEPALIVE!), 1);
+  assert.is(native.getsockopt(c.fd, K.IPPROTO_TCP!, K.TCP_KEEPIDLE!), 7);
+  c.destroy();
+  await once(c, 'close');
+  await close(srv);
+});
+
+test('bad port is a RangeError with ERR_SOCKET_BAD_PORT', () => {
+  assert.throws(() => net.connect(70000, '127.0.0.1'), (e: Error & { code: string }) => e.code === 'ERR_SOCKET_BAD_PORT');
+});
+
+test('no fd left open', async () => {
+  await until(() => fdCount() <= baseline, 3000, `fd count back to ${baseline}`).catch(() => undefined);
+  assert.is(fdCount(), baseline, fdList().join(' '));
+});
+
+test('the same tests pass with the node:net fallback forced', () => {
+  if (forcedFallback) return;
+  const r = runWithFallback('net-facade.test.js');
+  assert.is(r.status, 0, r.output);
+  assert.match(r.output, /Passed:\s+1\d/);
+});
+
+test.run();
