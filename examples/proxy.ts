@@ -1,0 +1,56 @@
+/**
+ * TCP proxy example: `node dist/examples/proxy.js --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080`.
+ * Bytes move with splice through pooled pipes and never enter user space.
+ * With `--workers N` each worker_thread runs its own ring and listener on
+ * the same port (SO_REUSEPORT), so the kernel spreads connections over them.
+ */
+import { isMainThread, Worker, workerData, parentPort } from 'node:worker_threads';
+import { createProxy } from './proxy/proxy';
+import { parseProxyArgs, PROXY_USAGE, type ProxyCli } from './proxy/cli';
+
+async function serve(cli: ProxyCli, reusePort: boolean, tag: string): Promise<void> {
+  const log = cli.quiet ? undefined : (m: string): void => console.log(`${tag}${m}`);
+  const proxy = await createProxy({ listenHost: cli.listenHost, listenPort: cli.listenPort,
+    upstreamHost: cli.upstreamHost, upstreamPort: cli.upstreamPort, idleTimeoutMs: cli.idleTimeoutMs,
+    maxConnections: cli.maxConnections, reusePort, log });
+  const a = proxy.address();
+  if (parentPort) parentPort.postMessage({ port: a.port });
+  else console.log(`proxy listening on ${a.address}:${a.port} -> ${cli.upstreamHost}:${cli.upstreamPort}`);
+  const stop = (): void => void proxy.close().then(() => process.exit(0));
+  if (!parentPort) {
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  }
+}
+
+async function main(): Promise<void> {
+  if (!isMainThread) {
+    const { cli, index } = workerData as { cli: ProxyCli; index: number };
+    await serve(cli, true, `[worker ${index}] `);
+    return;
+  }
+  let cli: ProxyCli;
+  try {
+    cli = parseProxyArgs(process.argv.slice(2));
+  } catch (e) {
+    console.error(`proxy: ${(e as Error).message}\n${PROXY_USAGE}`);
+    process.exit(2);
+  }
+  if (cli.workers === 1) return serve(cli, false, '');
+  // The first worker binds (port 0 becomes a real port); the others join it.
+  let port = cli.listenPort;
+  for (let i = 0; i < cli.workers; i++) {
+    const w = new Worker(__filename, { workerData: { cli: { ...cli, listenPort: port }, index: i } });
+    const ready = await new Promise<{ port: number }>((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
+    port = ready.port;
+  }
+  console.log(`proxy listening on ${cli.listenHost}:${port} -> ${cli.upstreamHost}:${cli.upstreamPort} (${cli.workers} workers)`);
+}
+
+main().catch((e: Error) => {
+  console.error(`proxy: ${e.message}`);
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+/**
+ * Command line of the proxy example:
+ * `proxy --listen HOST:PORT --upstream HOST:PORT [--workers N]
+ *        [--idle-timeout MS] [--max-connections N] [--quiet]`.
+ */
+import * as os from 'node:os';
+
+/** Parsed command line. */
+export interface ProxyCli {
+  listenHost: string;
+  listenPort: number;
+  upstreamHost: string;
+  upstreamPort: number;
+  workers: number;
+  idleTimeoutMs: number;
+  maxConnections: number;
+  quiet: boolean;
+}
+
+/** Usage text. */
+export const PROXY_USAGE = `usage: proxy --listen HOST:PORT --upstream HOST:PORT [options]
+  --workers N            worker threads, each with its own ring, sharing the port (default: one per core)
+  --idle-timeout MS      close connections idle this long (default 60000; 0 = never)
+  --max-connections N    refuse connections beyond N per worker (default 10000)
+  --quiet                no connection log
+`;
+
+function hostPort(v: string | undefined, flag: string): [string, number] {
+  const m = v === undefined ? null : /^(?:\[([^\]]+)\]|([^:]+)):(\d+)$/.exec(v);
+  if (!m) throw new Error(`${flag} wants HOST:PORT (for IPv6: [::1]:PORT), got ${v === undefined ? 'nothing' : `'${v}'`}`);
+  const port = Number(m[3]);
+  if (port > 65535) throw new Error(`${flag}: port ${port} is out of range`);
+  return [m[1] ?? m[2]!, port];
+}
+
+function int(v: string | undefined, flag: string, min: number): number {
+  const n = Number(v);
+  if (v === undefined || !Number.isInteger(n) || n < min) throw new Error(`${flag} wants an integer >= ${min}, got ${v ?? 'nothing'}`);
+  return n;
+}
+
+/** Parses argv (without node and the script). Throws an Error naming the bad flag. */
+export function parseProxyArgs(argv: readonly string[]): ProxyCli {
+  const out: Partial<ProxyCli> = { workers: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
+    idleTimeoutMs: 60_000, maxConnections: 10_000, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    switch (a) {
+      case '--listen': [out.listenHost, out.listenPort] = hostPort(argv[++i], a); break;
+      case '--upstream': [out.upstreamHost, out.upstreamPort] = hostPort(argv[++i], a); break;
+      case '--workers': out.workers = int(argv[++i], a, 1); break;
+      case '--idle-timeout': out.idleTimeoutMs = int(argv[++i], a, 0); break;
+      case '--max-connections': out.maxConnections = int(argv[++i], a, 1); break;
+      case '--quiet': out.quiet = true; break;
+      default: throw new Error(`unknown option '${a}'`);
+    }
+  }
+  if (out.listenHost === undefined) throw new Error('--listen HOST:PORT is required');
+  if (out.upstreamHost === undefined) throw new Error('--upstream HOST:PORT is required');
+  if (out.upstreamPort === 0) throw new Error('--upstream: port 0 is not a real port');
+  return out as ProxyCli;
+}

@@ -1,0 +1,100 @@
+/**
+ * One proxied connection: connect upstream, pump both directions, propagate
+ * half-closes, and close both sockets when both directions are done, when
+ * either fails, or when the connection has been idle too long.
+ */
+import type { Ring } from '../../lib/ring';
+import '../../lib/ops-net';
+import type { PipePool } from '../../lib/pipes';
+import { native } from '../../lib/native';
+import type { Resolved } from '../../lib/net/address';
+import { pump, type PumpResult } from './splice-pump';
+
+const K = native.socketConstants;
+
+/** Where a connection's life is reported. */
+export type ProxyLog = (message: string) => void;
+
+/** A client connection and its upstream twin. */
+export class ProxyConnection {
+  /** Milliseconds since the epoch of the last byte moved either way. */
+  lastActive = Date.now();
+  #upFd = -1;
+  #closing = false;
+  #done: Promise<void> | undefined;
+
+  constructor(
+    private readonly ring: Ring,
+    readonly clientFd: number,
+    private readonly upstream: Resolved & { port: number },
+    private readonly pool: PipePool,
+    private readonly log: ProxyLog,
+  ) {}
+
+  /** Runs the connection to its end; never rejects. */
+  run(): Promise<void> {
+    this.#done ??= this.#run();
+    return this.#done;
+  }
+
+  /** Ends the connection now (idle timeout, shutdown): both sockets are shut down, which ends the pumps. */
+  abort(reason: string): void {
+    if (this.#closing) return;
+    this.#closing = true;
+    this.log(`closing fd ${this.clientFd}: ${reason}`);
+    this.#shutdownBoth();
+  }
+
+  async #run(): Promise<void> {
+    const { ring, clientFd, upstream } = this;
+    try {
+      this.#upFd = await ring.socket(upstream.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0);
+      await ring.connect(this.#upFd, upstream.sockaddr);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      this.log(`upstream ${upstream.address}:${upstream.port} failed (${err.code ?? err.message}): closing client fd ${clientFd}`);
+      await this.#closeAll();
+      return;
+    }
+    if (this.#closing) {
+      await this.#closeAll();
+      return;
+    }
+    for (const fd of [clientFd, this.#upFd]) {
+      try { native.setsockopt(fd, K.IPPROTO_TCP!, K.TCP_NODELAY!, 1); } catch { /* not fatal */ }
+    }
+    const touch = (): void => { this.lastActive = Date.now(); };
+    const up = pump(ring, clientFd, this.#upFd, this.pool, touch).then((r) => this.#ended('client -> upstream', r));
+    const down = pump(ring, this.#upFd, clientFd, this.pool, touch).then((r) => this.#ended('upstream -> client', r));
+    await Promise.all([up, down]);
+    await this.#closeAll();
+  }
+
+  /** A direction finished: on end of stream shut the other side's write half; on error end both. */
+  async #ended(direction: string, r: PumpResult): Promise<void> {
+    const dst = direction === 'client -> upstream' ? this.#upFd : this.clientFd;
+    if (r.reason === 'eof') {
+      await this.ring.shutdown(dst, K.SHUT_WR!).catch(() => undefined);
+      return;
+    }
+    if (!this.#closing) {
+      this.#closing = true;
+      const code = r.error?.code ?? r.error?.message;
+      this.log(`${direction} failed after ${r.bytes} bytes (${code}): closing both sides of fd ${this.clientFd}`);
+      this.#shutdownBoth();
+    }
+  }
+
+  #shutdownBoth(): void {
+    // shutdown wakes splices blocked on either socket, so both pumps end.
+    for (const fd of [this.clientFd, this.#upFd]) {
+      if (fd >= 0) void this.ring.shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
+    }
+  }
+
+  async #closeAll(): Promise<void> {
+    const fds = [this.clientFd, this.#upFd].filter((fd) => fd >= 0);
+    this.#upFd = -1;
+    await Promise.all(fds.map((fd) => this.ring.close(fd).catch(() => undefined)));
+  }
+}

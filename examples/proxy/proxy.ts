@@ -1,0 +1,136 @@
+/**
+ * A TCP proxy on the ring: multishot accept on the listener, one
+ * {@link ProxyConnection} per client, splice through pooled pipes both ways.
+ */
+import { Ring } from '../../lib/ring';
+import '../../lib/ops-net';
+import { PipePool } from '../../lib/pipes';
+import { native } from '../../lib/native';
+import { resolve, type Resolved } from '../../lib/net/address';
+import type { AcceptStream } from '../../lib/ops-net';
+import { ProxyConnection, type ProxyLog } from './connection';
+
+const K = native.socketConstants;
+
+/** Options for {@link createProxy}. */
+export interface ProxyOptions {
+  /** Address to listen on. */
+  listenHost: string;
+  /** Port to listen on (0: any free port). */
+  listenPort: number;
+  /** Upstream host. */
+  upstreamHost: string;
+  /** Upstream port. */
+  upstreamPort: number;
+  /** Close connections idle for this long (ms; 0 = never). Default 60000. */
+  idleTimeoutMs?: number;
+  /** Refuse (close at once) connections beyond this many. Default 10000. */
+  maxConnections?: number;
+  /** Listen with SO_REUSEPORT (several workers on one port). */
+  reusePort?: boolean;
+  /** Where to log connection events (default: nowhere). */
+  log?: ProxyLog;
+  /** Ring to run on (default: the thread's ring). */
+  ring?: Ring;
+}
+
+/** A running proxy. */
+export interface Proxy {
+  /** The bound address. */
+  address(): { address: string; port: number; family: string };
+  /** Connections open now. */
+  readonly connections: number;
+  /** Pipes in use now (two per established connection). */
+  readonly pipesInUse: number;
+  /** Stops accepting, ends every connection and waits until all are closed. */
+  close(): Promise<void>;
+}
+
+function validate(o: ProxyOptions): void {
+  for (const k of ['listenPort', 'upstreamPort'] as const) {
+    const v = o[k];
+    if (!Number.isInteger(v) || v < 0 || v > 65535) throw new RangeError(`${k} must be an integer 0..65535, got ${String(v)}`);
+  }
+  if (o.upstreamPort === 0) throw new RangeError('upstreamPort must not be 0');
+  if (o.idleTimeoutMs !== undefined && (!Number.isFinite(o.idleTimeoutMs) || o.idleTimeoutMs < 0)) {
+    throw new RangeError(`idleTimeoutMs must be a number >= 0, got ${String(o.idleTimeoutMs)}`);
+  }
+  if (o.maxConnections !== undefined && (!Number.isInteger(o.maxConnections) || o.maxConnections < 1)) {
+    throw new RangeError(`maxConnections must be an integer >= 1, got ${String(o.maxConnections)}`);
+  }
+}
+
+/** Binds a listening socket (plain syscalls: bind/listen are not worth a ring round trip). */
+function listenSocket(at: Resolved, port: number, reusePort: boolean): number {
+  const fd = native.socketSync(at.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0);
+  try {
+    native.setsockopt(fd, K.SOL_SOCKET!, K.SO_REUSEADDR!, 1);
+    if (reusePort) native.setsockopt(fd, K.SOL_SOCKET!, K.SO_REUSEPORT!, 1);
+    native.bind(fd, at.sockaddr);
+    native.listen(fd, 511);
+  } catch (e) {
+    native.closeFd(fd);
+    const err = e as NodeJS.ErrnoException;
+    throw Object.assign(new Error(`listen ${err.code ?? ''} ${at.address}:${port}: ${err.message}`), {
+      code: err.code, errno: err.errno, syscall: 'listen', address: at.address, port,
+    });
+  }
+  return fd;
+}
+
+/** Starts a proxy; resolves once it is listening. */
+export async function createProxy(options: ProxyOptions): Promise<Proxy> {
+  validate(options);
+  const ring = options.ring ?? Ring.forThread();
+  const log = options.log ?? (() => undefined);
+  const idleMs = options.idleTimeoutMs ?? 60_000;
+  const max = options.maxConnections ?? 10_000;
+  const pool = new PipePool({ pipeSize: 1 << 16, maxIdle: 256 });
+  const upstream = { ...(await resolve(options.upstreamHost, options.upstreamPort)), port: options.upstreamPort };
+  const at = await resolve(options.listenHost, options.listenPort);
+  const lfd = listenSocket(at, options.listenPort, options.reusePort ?? false);
+  const bound = native.getsockname(lfd) as { address: string; port: number; family: string };
+  const live = new Set<ProxyConnection>();
+  const finished: Promise<void>[] = [];
+  let closed = false;
+
+  const accept: AcceptStream = ring.acceptMultishot(lfd, (err, fd) => {
+    if (err) {
+      log(`accept failed: ${(err as NodeJS.ErrnoException).code ?? err.message}`);
+      return;
+    }
+    if (closed || live.size >= max) {
+      log(closed ? `closing fd ${fd}: proxy is shutting down` : `refusing fd ${fd}: ${max} connections already open`);
+      void ring.close(fd).catch(() => undefined);
+      return;
+    }
+    const c = new ProxyConnection(ring, fd, upstream, pool, log);
+    live.add(c);
+    const p = c.run().then(() => { live.delete(c); });
+    finished.push(p);
+    if (finished.length > 1024) finished.splice(0, finished.length - 1024);
+  });
+
+  const sweep = idleMs > 0 ? setInterval(() => {
+    const now = Date.now();
+    for (const c of live) if (now - c.lastActive > idleMs) c.abort(`idle for more than ${idleMs} ms`);
+  }, Math.max(10, Math.min(1000, idleMs / 2))) : undefined;
+  sweep?.unref();
+
+  return {
+    address: () => bound,
+    get connections() { return live.size; },
+    get pipesInUse() { return pool.inUse; },
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      if (sweep) clearInterval(sweep);
+      accept.cancel();
+      await accept.done;
+      native.closeFd(lfd);
+      for (const c of live) c.abort('proxy closing');
+      await Promise.all(finished);
+      pool.close();
+    },
+  };
+}

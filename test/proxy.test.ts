@@ -1,0 +1,221 @@
+/**
+ * The splice proxy example with real sockets: 100 MiB each way with sha256
+ * equality, half-close both ways, upstream down, client abort mid-transfer
+ * (fds and pipes counted afterwards), idle timeout, connection limit, CLI.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as net from 'node:net';
+import * as crypto from 'node:crypto';
+import * as path from 'node:path';
+import { createProxy, type Proxy } from '../examples/proxy/proxy';
+import { parseProxyArgs } from '../examples/proxy/cli';
+import { openFds, runNode } from './helpers';
+
+const MiB = 1 << 20;
+
+function listen(server: net.Server): Promise<number> {
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
+}
+
+/** Deterministic bytes: block i of 64 KiB is filled from a seeded hash. */
+function block(i: number): Buffer {
+  const seed = crypto.createHash('sha256').update(`block ${i}`).digest();
+  const b = Buffer.alloc(64 * 1024);
+  for (let o = 0; o < b.length; o += 32) seed.copy(b, o);
+  b.writeUInt32LE(i, 0);
+  return b;
+}
+
+async function withProxy(upstream: net.Server, fn: (p: Proxy, logs: string[]) => Promise<void>,
+  opts: { idleTimeoutMs?: number; maxConnections?: number } = {}): Promise<void> {
+  const upPort = await listen(upstream);
+  const logs: string[] = [];
+  const p = await createProxy({ listenHost: '127.0.0.1', listenPort: 0, upstreamHost: '127.0.0.1', upstreamPort: upPort,
+    log: (m) => logs.push(m), ...opts });
+  try {
+    await fn(p, logs);
+  } finally {
+    await p.close();
+    await new Promise((r) => upstream.close(r));
+  }
+}
+
+test('100 MiB client -> upstream arrives intact (sha256), half-close propagates', async () => {
+  const hash = crypto.createHash('sha256');
+  let received = 0;
+  const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
+    const h = crypto.createHash('sha256');
+    s.on('data', (d: Buffer) => { h.update(d); received += d.length; });
+    s.on('end', () => s.end(h.digest('hex'))); // the client's FIN reached us: answer, then close
+  });
+  await withProxy(upstream, async (p) => {
+    const reply = await new Promise<string>((resolve, reject) => {
+      const c = net.connect({ port: p.address().port, host: '127.0.0.1', allowHalfOpen: true });
+      let out = '';
+      c.on('data', (d) => (out += d));
+      c.on('end', () => resolve(out));
+      c.on('error', reject);
+      let i = 0;
+      const write = (): void => {
+        while (i < 1600) {
+          const b = block(i++);
+          hash.update(b);
+          if (!c.write(b)) return void c.once('drain', write);
+        }
+        c.end(); // half-close: the reply must still come back
+      };
+      write();
+    });
+    assert.is(received, 100 * MiB);
+    assert.is(reply, hash.digest('hex'));
+  });
+});
+
+test('100 MiB upstream -> client arrives intact (sha256)', async () => {
+  const sent = crypto.createHash('sha256');
+  const upstream = net.createServer((s) => {
+    let i = 0;
+    const write = (): void => {
+      while (i < 1600) {
+        const b = block(i++);
+        sent.update(b);
+        if (!s.write(b)) return void s.once('drain', write);
+      }
+      s.end();
+    };
+    write();
+  });
+  await withProxy(upstream, async (p) => {
+    const got = crypto.createHash('sha256');
+    let n = 0;
+    await new Promise<void>((resolve, reject) => {
+      const c = net.connect(p.address().port, '127.0.0.1');
+      c.on('data', (d: Buffer) => { got.update(d); n += d.length; });
+      c.on('end', resolve);
+      c.on('error', reject);
+    });
+    assert.is(n, 100 * MiB);
+    assert.is(got.digest('hex'), sent.digest('hex'));
+  });
+});
+
+test('upstream -> client half-close: the client can keep sending after the upstream ended', async () => {
+  let gotFromClient!: (text: string) => void;
+  const upstreamGot = new Promise<string>((resolve) => (gotFromClient = resolve));
+  const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
+    let got = '';
+    s.end('bye'); // upstream finishes its side first
+    s.on('data', (d) => (got += d));
+    s.on('end', () => { s.destroy(); gotFromClient(got); });
+  });
+  await withProxy(upstream, async (p) => {
+    const c = net.connect({ port: p.address().port, host: '127.0.0.1', allowHalfOpen: true });
+    const text = await new Promise<string>((resolve) => {
+      let t = '';
+      c.on('data', (d) => (t += d));
+      c.on('end', () => resolve(t));
+    });
+    assert.is(text, 'bye');
+    c.end('still here');
+    assert.is(await upstreamGot, 'still here');
+    await new Promise<void>((resolve) => c.on('close', () => resolve()));
+  });
+});
+
+test('an upstream that refuses closes the client cleanly with a logged reason', async () => {
+  const dead = net.createServer();
+  const deadPort = await listen(dead);
+  await new Promise((r) => dead.close(r)); // nothing listens there now
+  const logs: string[] = [];
+  const p = await createProxy({ listenHost: '127.0.0.1', listenPort: 0, upstreamHost: '127.0.0.1',
+    upstreamPort: deadPort, log: (m) => logs.push(m) });
+  const fdsBefore = openFds();
+  const outcome = await new Promise<string>((resolve) => {
+    const c = net.connect(p.address().port, '127.0.0.1');
+    c.on('data', () => resolve('data?'));
+    c.on('end', () => resolve('end'));
+    c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+  });
+  assert.ok(outcome === 'end' || outcome === 'ECONNRESET', outcome);
+  assert.ok(logs.some((l) => l.includes('ECONNREFUSED')), logs.join('\n'));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.is(p.connections, 0);
+  assert.ok(openFds() <= fdsBefore, 'no fd left behind');
+  await p.close();
+});
+
+test('a client that aborts mid-transfer leaves no fd or pipe behind', async () => {
+  const upstream = net.createServer((s) => {
+    const b = block(1);
+    const write = (): void => { while (!s.destroyed && s.write(b)); if (!s.destroyed) s.once('drain', write); };
+    s.on('error', () => undefined);
+    write(); // endless stream
+  });
+  await withProxy(upstream, async (p, logs) => {
+    const fdsBefore = openFds();
+    for (let k = 0; k < 5; k++) {
+      await new Promise<void>((resolve) => {
+        const c = net.connect(p.address().port, '127.0.0.1');
+        let n = 0;
+        c.on('data', (d: Buffer) => {
+          n += d.length;
+          if (n > 4 * MiB) { c.resetAndDestroy(); resolve(); }
+        });
+        c.on('error', () => undefined);
+      });
+    }
+    for (let i = 0; i < 100 && (p.connections > 0 || p.pipesInUse > 0); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.is(p.connections, 0, 'connections closed');
+    assert.is(p.pipesInUse, 0, 'pipes returned or closed');
+    assert.ok(openFds() <= fdsBefore, `fds: before ${fdsBefore}, after ${openFds()}`);
+    assert.ok(logs.some((l) => /failed|closing/.test(l)), logs.join('\n'));
+  });
+});
+
+test('idle connections are closed after the idle timeout', async () => {
+  const upstream = net.createServer((s) => s.on('error', () => undefined));
+  await withProxy(upstream, async (p, logs) => {
+    const t0 = Date.now();
+    await new Promise<void>((resolve) => {
+      const c = net.connect(p.address().port, '127.0.0.1');
+      c.on('error', () => undefined);
+      c.on('close', () => resolve());
+    });
+    assert.ok(Date.now() - t0 >= 100, 'not before the timeout');
+    assert.ok(logs.some((l) => l.includes('idle')), logs.join('\n'));
+  }, { idleTimeoutMs: 150 });
+});
+
+test('connections beyond the limit are refused; those within work', async () => {
+  const upstream = net.createServer((s) => s.pipe(s));
+  await withProxy(upstream, async (p, logs) => {
+    const a = net.connect(p.address().port, '127.0.0.1');
+    await new Promise((r) => a.once('connect', r));
+    a.write('ping');
+    await new Promise((r) => a.once('data', r));
+    const closed = await new Promise<boolean>((resolve) => {
+      const b = net.connect(p.address().port, '127.0.0.1');
+      b.on('error', () => undefined);
+      b.on('close', () => resolve(true));
+    });
+    assert.ok(closed);
+    assert.ok(logs.some((l) => l.includes('refusing')), logs.join('\n'));
+    a.destroy();
+  }, { maxConnections: 1 });
+});
+
+test('command line: required flags and clear errors', () => {
+  const c = parseProxyArgs(['--listen', '127.0.0.1:9000', '--upstream', '[::1]:80', '--workers', '1']);
+  assert.is(c.listenPort, 9000);
+  assert.is(c.upstreamHost, '::1');
+  assert.throws(() => parseProxyArgs(['--upstream', 'x:1']), /--listen/);
+  assert.throws(() => parseProxyArgs(['--listen', 'nohost', '--upstream', 'x:1']), /HOST:PORT/);
+  assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--workers', '0']), /--workers/);
+  const r = runNode(`process.argv.splice(1, 0, 'proxy'); require(${JSON.stringify(path.join(__dirname, '..', 'examples', 'proxy.js'))})`,
+    { args: [], timeout: 10_000 });
+  assert.is(r.status, 2, r.stderr);
+  assert.match(r.stderr, /--listen HOST:PORT is required/);
+});
+
+test.run();
