@@ -11,3 +11,4 @@ export { Op, SqeFlag, CqeFlag, SetupFlag } from './opcodes';
 export type { OpName } from './opcodes';
 export { uringError, describeSetupFailure } from './errors';
 export type { UringError, UringUnavailableError } from './errors';
+export * as fs from './fs';
