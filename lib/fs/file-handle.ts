@@ -5,7 +5,8 @@
  *
  * Like Node's, a handle counts the operations in flight: close() waits for
  * them before the descriptor is released (so a reused fd number never sees a
- * late read), and operations after close() reject with EBADF ('file closed').
+ * late read); operations started while it waits still run, as in Node, and
+ * operations after the close reject with EBADF ('file closed').
  */
 import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
 import type { BigIntStats, Stats as NodeStats } from 'node:fs';
@@ -102,12 +103,6 @@ function validateBufferArray(v: unknown): asserts v is ArrayBufferView[] {
   }
 }
 
-function closingError(): Error {
-  const err = new Error('Invalid state: The FileHandle is closing') as Error & { code: string };
-  err.code = 'ERR_INVALID_STATE';
-  return err;
-}
-
 /**
  * An open file. Get one from `open()`; release it with {@link FileHandle.close}
  * or `await using`. Methods and results follow node:fs/promises' FileHandle.
@@ -146,7 +141,6 @@ export class FileHandle {
   /** Runs `fn` with the fd, counting it as in flight (Node's fsCall). */
   async #call<T>(syscall: string, fn: (ring: Ring, fd: number) => Promise<T>): Promise<T> {
     if (this.#fd === -1) throw fileClosedError(syscall);
-    if (this.#closing) throw closingError();
     this.#refs++;
     try {
       return await fn(this.#ring!, this.#fd);
