@@ -124,7 +124,7 @@ export async function readFile(path: PathLike | FileHandle, options?: ReadFileOp
   const [p] = toPath(path);
   const enc = encodingOf(o);
   const fd = await ring.open(p, flags, 0o666);
-  return withCloseFd(ring, fd, () => readWholeFd(ring, fd, enc, signal));
+  return withCloseFd(ring, fd, () => readWholeFd(ring, fd, enc, signal, true));
 }
 
 /**
