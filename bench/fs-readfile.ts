@@ -44,6 +44,7 @@ async function main(): Promise<void> {
   try {
     console.log(`fs.readFile: ${inflight} in flight, ${seconds}s per run, best of 2 runs; backend ${ours.backend}; ` +
       `node ${process.version}, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? '4 (default)'}, ` +
+      `UV_USE_IO_URING=${process.env.UV_USE_IO_URING ?? '(unset: libuv thread pool)'}, ` +
       `${os.cpus().length} CPUs, Linux ${os.release()}`);
     console.log(`${'size'.padEnd(8)} ${'node ops/s'.padStart(10)} ${'ours ops/s'.padStart(10)}  ratio`);
     for (const [label, size] of [['4 KiB', 4096], ['64 KiB', 65536], ['1 MiB', 1 << 20]] as const) {
