@@ -24,7 +24,6 @@
 import * as nfs from 'node:fs/promises';
 import { constants as fsConstants, type BigIntStats, type Dirent, type Stats as NodeStats } from 'node:fs';
 import type { Ring } from './ring';
-import type { Stats } from './stats';
 import { toPath } from './validate';
 import { backendName, ringOrNode, type BackendName } from './fs/backend';
 import { stringToFlags, parseFileMode, type OpenMode } from './fs/flags';
@@ -34,7 +33,7 @@ import { readWholeFd } from './fs/read-file';
 import { writeWholeFd } from './fs/write-file';
 import { mkdirRecursive } from './fs/mkdirp';
 import { copyFileRing } from './fs/copy-file';
-import { outOfRange } from './errors';
+import { invalidArgType, outOfRange } from './errors';
 
 export { FileHandle };
 export type {
@@ -43,6 +42,17 @@ export type {
 } from './fs/file-handle';
 export type { BackendName } from './fs/backend';
 export type { OpenMode } from './fs/flags';
+
+/**
+ * File status as {@link stat}, {@link lstat} and {@link FileHandle.stat}
+ * return it: the fields and predicates of Node's `fs.Stats`. On the io_uring
+ * backend the object is this library's `Stats` (lib/stats.ts, from statx, with
+ * `dioMemAlign`/`dioOffsetAlign` as well); on the node backend it is Node's own.
+ */
+export type FileStats = Pick<NodeStats, 'dev' | 'ino' | 'mode' | 'nlink' | 'uid' | 'gid' | 'rdev' | 'size' |
+  'blksize' | 'blocks' | 'atimeMs' | 'mtimeMs' | 'ctimeMs' | 'birthtimeMs' | 'atime' | 'mtime' | 'ctime' |
+  'birthtime' | 'isFile' | 'isDirectory' | 'isSymbolicLink' | 'isFIFO' | 'isSocket' | 'isBlockDevice' |
+  'isCharacterDevice'>;
 
 /** A path as node:fs takes it. */
 export type PathLike = string | Buffer | URL;
@@ -172,9 +182,9 @@ async function writeWith(ring: Ring, path: PathLike | FileHandle, data: WriteDat
  * File status, following symbolic links (statx(2) on the ring).
  * `{ bigint: true }` is answered by node:fs/promises (libuv's thread pool).
  */
-export async function stat(path: PathLike, options?: { bigint?: false }): Promise<Stats | NodeStats>;
+export async function stat(path: PathLike, options?: { bigint?: false }): Promise<FileStats>;
 export async function stat(path: PathLike, options: { bigint: true }): Promise<BigIntStats>;
-export async function stat(path: PathLike, options?: { bigint?: boolean }): Promise<Stats | NodeStats | BigIntStats> {
+export async function stat(path: PathLike, options?: { bigint?: boolean }): Promise<FileStats | BigIntStats> {
   const ring = ringOrNode();
   if (!ring || options?.bigint) return nfs.stat(path, options as { bigint: true });
   return ring.stat(path);
@@ -184,9 +194,9 @@ export async function stat(path: PathLike, options?: { bigint?: boolean }): Prom
  * Status of a symbolic link itself (statx(2) with AT_SYMLINK_NOFOLLOW).
  * `{ bigint: true }` is answered by node:fs/promises (libuv's thread pool).
  */
-export async function lstat(path: PathLike, options?: { bigint?: false }): Promise<Stats | NodeStats>;
+export async function lstat(path: PathLike, options?: { bigint?: false }): Promise<FileStats>;
 export async function lstat(path: PathLike, options: { bigint: true }): Promise<BigIntStats>;
-export async function lstat(path: PathLike, options?: { bigint?: boolean }): Promise<Stats | NodeStats | BigIntStats> {
+export async function lstat(path: PathLike, options?: { bigint?: boolean }): Promise<FileStats | BigIntStats> {
   const ring = ringOrNode();
   if (!ring || options?.bigint) return nfs.lstat(path, options as { bigint: true });
   return ring.lstat(path);
@@ -250,7 +260,11 @@ export async function mkdir(path: PathLike, options?: MakeDirectoryOptions | num
 export async function rmdir(path: PathLike, options?: { recursive?: boolean; maxRetries?: number;
   retryDelay?: number }): Promise<void> {
   const ring = ringOrNode();
-  if (!ring || options?.recursive) return nfs.rmdir(path, options);
+  if (!ring) return nfs.rmdir(path, options);
+  if (options !== undefined && (options === null || typeof options !== 'object')) {
+    throw invalidArgType('options', 'of type object', options);
+  }
+  if (options?.recursive) return nfs.rmdir(path, options);
   return ring.rmdir(path);
 }
 

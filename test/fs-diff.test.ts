@@ -224,6 +224,7 @@ same('rmdir an empty directory', (api) => api.rmdir('sub/deeper'));
 same('rmdir a non-empty directory is ENOTEMPTY', (api) => api.rmdir('sub'));
 same('rmdir a file is ENOTDIR', (api) => api.rmdir('hello.txt'));
 same('rmdir a missing directory is ENOENT', (api) => api.rmdir('missing'));
+same('rmdir with a non-object as options', (api) => api.rmdir('sub/deeper', 5 as unknown as object));
 same('readdir', async (api) => (await api.readdir('.')).sort());
 same('readdir withFileTypes', async (api) =>
   (await api.readdir('sub', { withFileTypes: true })).sort((x, y) => x.name.localeCompare(y.name)));

@@ -9,11 +9,11 @@
  * operations after the close reject with EBADF ('file closed').
  */
 import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
-import type { BigIntStats, Stats as NodeStats } from 'node:fs';
+import type { BigIntStats } from 'node:fs';
+import type { FileStats } from '../fs';
 import { fstat as nodeFstat } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Ring } from '../ring';
-import type { Stats } from '../stats';
 import { invalidArgType, invalidArgValue, outOfRange } from '../errors';
 import { encodingOf, fileClosedError, getOptions, invalidData, isCustomIterable, validateInteger } from './args';
 import { readWholeFd } from './read-file';
@@ -266,9 +266,9 @@ export class FileHandle {
   }
 
   /** File status (statx(2) on the fd). `{ bigint: true }` is answered by node:fs (libuv's thread pool). */
-  stat(options?: { bigint?: false }): Promise<Stats | NodeStats>;
+  stat(options?: { bigint?: false }): Promise<FileStats>;
   stat(options: { bigint: true }): Promise<BigIntStats>;
-  async stat(options?: { bigint?: boolean }): Promise<Stats | NodeStats | BigIntStats> {
+  async stat(options?: { bigint?: boolean }): Promise<FileStats | BigIntStats> {
     if (this.#node) return this.#nodeCall('stat', options as { bigint: true });
     if (options?.bigint) return this.#call('fstat', (_ring, fd) => fstatBigint(fd, { bigint: true }));
     return this.#call('fstat', (ring, fd) => ring.fstat(fd));
