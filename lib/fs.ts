@@ -182,8 +182,8 @@ async function writeWith(ring: Ring, path: PathLike | FileHandle, data: WriteDat
  * File status, following symbolic links (statx(2) on the ring).
  * `{ bigint: true }` is answered by node:fs/promises (libuv's thread pool).
  */
-export async function stat(path: PathLike, options?: { bigint?: false }): Promise<FileStats>;
-export async function stat(path: PathLike, options: { bigint: true }): Promise<BigIntStats>;
+export function stat(path: PathLike, options?: { bigint?: false }): Promise<FileStats>;
+export function stat(path: PathLike, options: { bigint: true }): Promise<BigIntStats>;
 export async function stat(path: PathLike, options?: { bigint?: boolean }): Promise<FileStats | BigIntStats> {
   const ring = ringOrNode();
   if (!ring || options?.bigint) return nfs.stat(path, options as { bigint: true });
@@ -194,8 +194,8 @@ export async function stat(path: PathLike, options?: { bigint?: boolean }): Prom
  * Status of a symbolic link itself (statx(2) with AT_SYMLINK_NOFOLLOW).
  * `{ bigint: true }` is answered by node:fs/promises (libuv's thread pool).
  */
-export async function lstat(path: PathLike, options?: { bigint?: false }): Promise<FileStats>;
-export async function lstat(path: PathLike, options: { bigint: true }): Promise<BigIntStats>;
+export function lstat(path: PathLike, options?: { bigint?: false }): Promise<FileStats>;
+export function lstat(path: PathLike, options: { bigint: true }): Promise<BigIntStats>;
 export async function lstat(path: PathLike, options?: { bigint?: boolean }): Promise<FileStats | BigIntStats> {
   const ring = ringOrNode();
   if (!ring || options?.bigint) return nfs.lstat(path, options as { bigint: true });
