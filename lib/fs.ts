@@ -146,7 +146,7 @@ export async function writeFile(path: PathLike | FileHandle, data: WriteData,
   options?: WriteFileOptions | BufferEncoding | null): Promise<void> {
   const ring = ringOrNode();
   if (!ring) return nfs.writeFile(nodeHandleOf(path) as PathLike, data as never, options as WriteFileOptions);
-  const o = getOptions(options, { encoding: 'utf8', mode: 0o666, flag: 'w' } as WriteFileOptions);
+  const o = getOptions(options, { encoding: 'utf8', mode: 0o666, flag: 'w', flush: false } as WriteFileOptions);
   return writeWith(ring, path, data, o, o.flag || 'w');
 }
 
@@ -158,12 +158,14 @@ export async function appendFile(path: PathLike | FileHandle, data: WriteData,
   options?: WriteFileOptions | BufferEncoding | null): Promise<void> {
   const ring = ringOrNode();
   if (!ring) return nfs.appendFile(nodeHandleOf(path) as PathLike, data as never, options as WriteFileOptions);
-  const o = getOptions(options, { encoding: 'utf8', mode: 0o666, flag: 'a' } as WriteFileOptions);
+  const o = getOptions(options, { encoding: 'utf8', mode: 0o666, flag: 'a', flush: false } as WriteFileOptions);
   return writeWith(ring, path, data, o, o.flag || 'a');
 }
 
 async function writeWith(ring: Ring, path: PathLike | FileHandle, data: WriteData,
   o: WriteFileOptions, flag: string | number): Promise<void> {
+  const flush = o.flush ?? false;
+  validateBoolean(flush, 'options.flush');
   const enc = encodingOf(o) ?? 'utf8';
   let bytes: ArrayBufferView | Iterable<unknown> | AsyncIterable<unknown>;
   if (ArrayBuffer.isView(data) || isCustomIterable(data)) bytes = data;
@@ -175,7 +177,10 @@ async function writeWith(ring: Ring, path: PathLike | FileHandle, data: WriteDat
   const flags = stringToFlags(flag);
   const mode = parseFileMode(o.mode, 'mode', 0o666);
   const fd = await ring.open(p, flags, mode);
-  return withCloseFd(ring, fd, () => writeWholeFd(ring, fd, bytes, enc, signal));
+  return withCloseFd(ring, fd, async () => {
+    await writeWholeFd(ring, fd, bytes, enc, signal);
+    if (flush) await ring.fsync(fd);
+  });
 }
 
 /**

@@ -171,6 +171,8 @@ same('writeFile to a FileHandle writes at its position', async (api) => {
     await fh.close();
   }
 });
+same('writeFile with flush: true', (api) => api.writeFile('fl', 'data', { flush: true }));
+same('writeFile with a non-boolean flush', (api) => api.writeFile('fl', 'data', { flush: 1 as unknown as boolean }));
 same('appendFile creates then appends', async (api) => {
   await api.appendFile('log', 'one\n');
   await api.appendFile('log', Buffer.from('two\n'));

@@ -70,6 +70,21 @@ test('an operation started while close() waits still runs (as in Node); after th
   assert.is((err as NodeJS.ErrnoException).syscall, 'read');
 });
 
+test('buffers given to write/writeFile survive gc() while the kernel holds them', async () => {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  assert.type(gc, 'function', 'run with --expose-gc');
+  const fh = await fs.open(p('gc'), 'w+');
+  const writes: Promise<unknown>[] = [];
+  for (let k = 0; k < 32; k++) writes.push(fh.write(Buffer.alloc(65536, k), 0, 65536, k * 65536));
+  writes.push(fs.writeFile(p('gc2'), Buffer.alloc(3 << 20, 9)));
+  gc!();
+  await Promise.all(writes);
+  await fh.close();
+  const back = nodeFs.readFileSync(p('gc'));
+  for (let k = 0; k < 32; k++) assert.ok(back.subarray(k * 65536, (k + 1) * 65536).every((b) => b === k), `block ${k}`);
+  assert.ok(nodeFs.readFileSync(p('gc2')).every((b) => b === 9));
+});
+
 test('two close() calls in a row both resolve, and the fd is closed once', async () => {
   const fh = await fs.open(p('small'));
   await Promise.all([fh.close(), fh.close()]);

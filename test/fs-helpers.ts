@@ -104,7 +104,7 @@ export function snapshot(dir: string): Record<string, string> {
 export function rerunOnNodeBackend(t: Test, file: string): void {
   if (IS_CHILD) return;
   t('the same suite passes on the node:fs/promises fallback (URING_BACKEND=node)', () => {
-    const r = spawnSync(process.execPath, [file], {
+    const r = spawnSync(process.execPath, ['--expose-gc', file], {
       encoding: 'utf8',
       env: { ...process.env, URING_BACKEND: 'node', URING_FS_CHILD: '1', FORCE_COLOR: '0' },
       timeout: 120_000,

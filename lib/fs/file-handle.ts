@@ -86,6 +86,8 @@ export interface WriteFileOptions {
   mode?: number | string;
   /** Open flags (path form only). */
   flag?: string | number;
+  /** fsync the file before closing it (path form only; Node 20.10+). */
+  flush?: boolean;
 }
 
 /** Data that writeFile/appendFile take. */
