@@ -298,7 +298,10 @@ same('FileHandle.read forms', async (api) => {
     const r4 = await fh.read();
     const r5 = await fh.read(Buffer.alloc(4), 0, 0, 0);
     const r6 = await fh.read(Buffer.alloc(4), 1, 2, null);
-    return [r1, r2, r3, r4.bytesRead, r4.buffer.length, r5, r6];
+    const r7 = await fh.read(Buffer.alloc(10), 2);
+    const r8 = await fh.read(Buffer.alloc(10), 2, null, 0);
+    const r9 = await fh.read(Buffer.alloc(10), null, 3, 1);
+    return [r1, r2, r3, r4.bytesRead, r4.buffer.length, r5, r6, r7, r8, r9];
   } finally {
     await fh.close();
   }

@@ -188,8 +188,7 @@ export class FileHandle {
     }
     if (offset === undefined || offset === null) offset = 0;
     else validateInteger(offset, 'offset', 0);
-    let len = (length as number) | 0;
-    if (length === undefined) len = buffer.byteLength - (offset as number);
+    const len = length === undefined || length === null ? buffer.byteLength - (offset as number) : (length as number) | 0;
     if (len === 0) return { bytesRead: 0, buffer };
     if (buffer.byteLength === 0) throw invalidArgValue('buffer', 'is empty and cannot be written', buffer);
     const off = offset as number;
