@@ -62,10 +62,18 @@ export const constants: typeof fsConstants = fsConstants;
 
 /**
  * Which backend carries this module: `'io_uring'`, or `'node'` after a
- * fallback. Reading it decides the backend if no operation has yet.
+ * fallback. Reading it decides the backend if no operation has yet. It is a
+ * getter on the module object: from ES modules read it as `fs.backend`
+ * (`import { fs } from 'uring-node'`) or call {@link getBackend}; a named
+ * `import { backend } from 'uring-node/fs'` cannot see it.
  */
 export declare const backend: BackendName;
 Object.defineProperty(exports, 'backend', { enumerable: true, get: backendName });
+
+/** Same as {@link backend}, as a function (for ES module named imports). */
+export function getBackend(): BackendName {
+  return backendName();
+}
 
 /** Closes `fh` after `op` settles; an operation error wins over a close error (Node's handleFdClose). */
 async function withClose<T>(fh: FileHandle, op: () => Promise<T>): Promise<T> {

@@ -155,10 +155,12 @@ test('the backend is chosen once and warns only on fallback', async () => {
   const ours = warnings.filter((w) => (w as NodeJS.ErrnoException).code === 'URING_FALLBACK');
   if (IS_CHILD) {
     assert.is(fs.backend, 'node');
+    assert.is(fs.getBackend(), 'node');
     assert.is(ours.length, 1);
     assert.match(ours[0]!.message, /URING_BACKEND=node/);
   } else {
     assert.is(fs.backend, 'io_uring');
+    assert.is(fs.getBackend(), 'io_uring');
     assert.is(ours.length, 0);
   }
 });
