@@ -398,6 +398,17 @@ same('FileHandle stat/truncate/sync/datasync/readFile/writeFile/appendFile', asy
     await fh.close();
   }
 });
+same('FileHandle.readFile and writeFile with a signal that is not an AbortSignal', async (api) => {
+  const fh = await api.open('hello.txt', 'r+');
+  try {
+    const bad = { signal: 'nope' as unknown as AbortSignal };
+    return [await fh.readFile(bad).catch((e: NodeJS.ErrnoException) => e.code),
+      await fh.writeFile('x', bad).catch((e: NodeJS.ErrnoException) => e.code),
+      await api.readFile('hello.txt', bad).catch((e: NodeJS.ErrnoException) => e.code)];
+  } finally {
+    await fh.close();
+  }
+});
 same('FileHandle.readFile with { encoding } and an aborted signal', async (api) => {
   const fh = await api.open('hello.txt');
   try {

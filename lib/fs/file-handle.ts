@@ -19,6 +19,7 @@ import { encodingOf, fileClosedError, getOptions, invalidData, isCustomIterable,
 import { readWholeFd } from './read-file';
 import { writeWholeFd } from './write-file';
 import { ftruncateFd } from './truncate';
+import { validateSignal } from '../validate';
 
 const fstatBigint = promisify(nodeFstat) as (fd: number, o: { bigint: true }) => Promise<BigIntStats>;
 
@@ -309,7 +310,7 @@ export class FileHandle {
     if (this.#node) return this.#nodeCall('readFile', options as ReadFileOptions);
     const o = getOptions(options, { flag: 'r' } as ReadFileOptions);
     const enc = encodingOf(o);
-    return this.#call('readFile', (ring, fd) => readWholeFd(ring, fd, enc, o.signal));
+    return this.#call('readFile', (ring, fd) => readWholeFd(ring, fd, enc, validateSignal(o.signal)));
   }
 
   /** Writes all of `data` at the file position (continuing short writes). */
@@ -330,7 +331,7 @@ export class FileHandle {
     if (ArrayBuffer.isView(data) || isCustomIterable(data)) bytes = data;
     else if (typeof data === 'string') bytes = Buffer.from(data, enc);
     else throw invalidData('data', data);
-    return this.#call(syscall, (ring, fd) => writeWholeFd(ring, fd, bytes, enc, o.signal));
+    return this.#call(syscall, (ring, fd) => writeWholeFd(ring, fd, bytes, enc, validateSignal(o.signal)));
   }
 
   /**
