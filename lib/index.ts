@@ -17,3 +17,4 @@ export type { SendOptions, SendZcOptions, RecvHandler, AcceptHandler, AcceptStre
 export { BufferGroup, bufferGroup } from './net/bufgroup';
 export type { BufferGroupOptions } from './net/bufgroup';
 export * as net from './net';
+export * as fs from './fs';

@@ -1,0 +1,62 @@
+/**
+ * copyFile on the ring, with Node's results and errors (every failure is
+ * reported as `copyfile 'src' -> 'dest'`): open the source, fstat it, open
+ * the destination (O_EXCL for COPYFILE_EXCL), skip the copy when both are
+ * the same file, truncate an existing destination, give it the source's
+ * permission bits, then copy the bytes with {@link copyRange}.
+ *
+ * Unlike libuv, a failure never removes a destination the caller already
+ * had: only a file this call created is unlinked. Every fd opened is closed.
+ * @internal
+ */
+import { constants, fchmod as nodeFchmod } from 'node:fs';
+import { promisify } from 'node:util';
+import type { Ring } from '../ring';
+import { uringError, type UringError } from '../errors';
+import { copyRange } from './copy-range';
+import { ftruncateFd } from './truncate';
+
+const fchmod = promisify(nodeFchmod);
+const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, COPYFILE_EXCL } = constants;
+const EEXIST = 17;
+const EISDIR = 21;
+
+/** Copies `src` to `dest` (paths already validated, as strings). */
+export async function copyFileRing(ring: Ring, src: string, dest: string, mode: number): Promise<void> {
+  const fds: number[] = [];
+  let created = false;
+  let ok = false;
+  try {
+    const srcFd = await ring.open(src, O_RDONLY);
+    fds.push(srcFd);
+    const st = await ring.fstat(srcFd);
+    if (st.isDirectory()) throw uringError(EISDIR, 'copyfile');
+    const perm = st.mode & 0o7777;
+    let dstFd: number;
+    try {
+      dstFd = await ring.open(dest, O_WRONLY | O_CREAT | O_EXCL, perm);
+      created = true;
+    } catch (e) {
+      if ((mode & COPYFILE_EXCL) !== 0 || (e as UringError).errno !== -EEXIST) throw e;
+      dstFd = await ring.open(dest, O_WRONLY);
+    }
+    fds.push(dstFd);
+    const dst = await ring.fstat(dstFd);
+    if (dst.dev === st.dev && dst.ino === st.ino) {
+      ok = true;
+      return;
+    }
+    if (!created && dst.size !== 0) await ftruncateFd(ring, dstFd, 0);
+    if ((dst.mode & 0o7777) !== perm) await fchmod(dstFd, perm);
+    await copyRange(ring, srcFd, dstFd, st.size);
+    ok = true;
+  } catch (e) {
+    const err = e as UringError;
+    throw typeof err?.errno === 'number' && typeof err.code === 'string'
+      ? uringError(-err.errno, 'copyfile', src, dest) : e;
+  } finally {
+    const closing = fds.map((fd) => ring.close(fd).catch(() => undefined));
+    await Promise.all(closing);
+    if (!ok && created) await ring.unlink(dest).catch(() => undefined);
+  }
+}
