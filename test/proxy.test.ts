@@ -111,6 +111,7 @@ test('upstream -> client half-close: the client can keep sending after the upstr
   });
   await withProxy(upstream, async (p) => {
     const c = net.connect({ port: p.address().port, host: '127.0.0.1', allowHalfOpen: true });
+    const closed = new Promise<void>((resolve) => c.on('close', () => resolve()));
     const text = await new Promise<string>((resolve) => {
       let t = '';
       c.on('data', (d) => (t += d));
@@ -119,7 +120,7 @@ test('upstream -> client half-close: the client can keep sending after the upstr
     assert.is(text, 'bye');
     c.end('still here');
     assert.is(await upstreamGot, 'still here');
-    await new Promise<void>((resolve) => c.on('close', () => resolve()));
+    await closed; // the proxy closes the client once both directions ended
   });
 });
 
