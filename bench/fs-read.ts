@@ -25,6 +25,8 @@ interface Result {
   ops: number;
   seconds: number;
   iops: number;
+  /** CPU time (user + system, all threads of the process) during the timed part. */
+  cpuSeconds: number;
 }
 
 const args = parseArgs();
@@ -85,19 +87,23 @@ async function closedLoop(read: (buf: Buffer, pos: number) => Promise<number>): 
   const lanes: Promise<void>[] = [];
   for (let i = 0; i < DEPTH; i++) lanes.push(lane(Buffer.alloc(BLOCK)));
   let measured = 0;
+  let cpu0 = process.cpuUsage();
+  let cpu = { user: 0, system: 0 };
   await new Promise<void>((resolve) => setTimeout(() => {
     ops = 0;
     t0 = performance.now();
+    cpu0 = process.cpuUsage();
     setTimeout(() => {
       measured = ops;
       t1 = performance.now();
+      cpu = process.cpuUsage(cpu0);
       stop = true;
       resolve();
     }, SECONDS * 1000);
   }, WARMUP * 1000));
   await Promise.all(lanes);
   const seconds = (t1 - t0) / 1000;
-  return { ops: measured, seconds, iops: measured / seconds };
+  return { ops: measured, seconds, iops: measured / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
 async function worker(kind: string): Promise<void> {
@@ -149,12 +155,17 @@ async function main(): Promise<void> {
     console.log(`# ${label[kind] ?? kind}: ${fmt(r.iops)} IOPS`);
   }
   const ours = results.get('ours')?.iops;
-  const rows = [['variant', 'IOPS', 'ours / this']];
-  for (const [k, r] of results) rows.push([label[k] ?? k, fmt(r.iops), ratio(ours, r.iops)]);
+  const rows = [['variant', 'IOPS', 'ours / this', 'CPU s / 1M reads', 'CPU cores busy']];
+  for (const [k, r] of results) {
+    rows.push([label[k] ?? k, fmt(r.iops), ratio(ours, r.iops), (r.cpuSeconds / r.ops * 1e6).toFixed(2),
+      (r.cpuSeconds / r.seconds).toFixed(2)]);
+  }
   console.log('');
   printTable(rows);
   console.log('');
   console.log('targets: ours/node >= 4.0x, ours/node+io_uring >= 2.0x, ours/C >= 0.6x');
+  console.log('CPU = user + system time of the whole process (all its threads, including io_uring kernel workers');
+  console.log('such as the SQPOLL thread libuv starts with UV_USE_IO_URING=1), from getrusage.');
 }
 
 const w = args.get('worker');

@@ -6,7 +6,7 @@
  * new random offset; everything prepared while draining one batch of CQEs
  * reaches the kernel with one io_uring_enter (which also waits for the next
  * completion). Runs `warmup` seconds untimed, then `seconds` timed, and prints
- * one JSON line: {"ops":N,"seconds":S,"iops":I,"enters":E}.
+ * one JSON line: {"ops":N,"seconds":S,"iops":I,"enters":E,"cpuSeconds":C}.
  *
  * usage: fs-read-ref <file> [seconds=5] [depth=32] [block=4096] [warmup=1]
  */
@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,13 @@ static uint32_t next_rand(void) {
   x ^= x >> 17;
   x ^= x << 5;
   return rng_state = x;
+}
+
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+         (double)ru.ru_stime.tv_usec / 1e6;
 }
 
 static void die(const char *what, int err) {
@@ -78,7 +86,7 @@ int main(int argc, char **argv) {
 
   unsigned long long ops = 0, enters = 0;
   double start = now(), measure_from = start + warmup, stop_at = measure_from + seconds;
-  double t0 = 0;
+  double t0 = 0, cpu0 = 0;
   int measuring = 0;
   for (;;) {
     /* Submit what was prepared and wait for at least one completion. */
@@ -103,9 +111,11 @@ int main(int argc, char **argv) {
       ops = 0;
       enters = 0;
       t0 = t;
+      cpu0 = cpu_seconds();
     } else if (measuring && t >= stop_at) {
       double el = t - t0;
-      printf("{\"ops\":%llu,\"seconds\":%.6f,\"iops\":%.1f,\"enters\":%llu}\n", ops, el, (double)ops / el, enters);
+      printf("{\"ops\":%llu,\"seconds\":%.6f,\"iops\":%.1f,\"enters\":%llu,\"cpuSeconds\":%.6f}\n", ops, el,
+             (double)ops / el, enters, cpu_seconds() - cpu0);
       break;
     }
   }
