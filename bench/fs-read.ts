@@ -9,7 +9,8 @@
  *   C              bench/c/fs-read-ref.c on our ring layer (native/uring)
  *
  * usage: node dist/bench/fs-read.js [--seconds 5] [--warmup 1] [--depth 32]
- *          [--block 4096] [--size-mib 1024] [--file PATH] [--only ours,node,...]
+ *          [--block 4096] [--size-mib 1024] [--file PATH] [--only ours,node,node-uring,c,ours-then]
+ * (ours-then, not run by default: the same reads with .then() lanes instead of async functions)
  * A worker mode (--worker ours|node) is used internally.
  */
 import * as fs from 'node:fs';
@@ -106,12 +107,57 @@ async function closedLoop(read: (buf: Buffer, pos: number) => Promise<number>): 
   return { ops: measured, seconds, iops: measured / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 };
 }
 
+/** {@link closedLoop} with callback lanes (ring.read(...).then(next)), no async functions. */
+function closedLoopThen(ring: Ring, fd: number): Promise<Result> {
+  const blocks = Math.floor(SIZE / BLOCK);
+  let x = 0x9e3779b9 | 0;
+  let ops = 0;
+  let stop = false;
+  let live = DEPTH;
+  return new Promise((resolve, reject) => {
+    let t0 = 0;
+    let measured = 0;
+    let cpu0 = process.cpuUsage();
+    let done: (() => void) | undefined;
+    const issue = (buf: Buffer): void => {
+      x ^= x << 13; x ^= x >>> 17; x ^= x << 5;
+      ring.read(fd, buf, 0, BLOCK, ((x >>> 0) % blocks) * BLOCK).then((n) => {
+        if (n !== BLOCK) return reject(new Error(`short read: ${n}`));
+        ops++;
+        if (!stop) issue(buf);
+        else if (--live === 0) done!();
+      }, reject);
+    };
+    for (let i = 0; i < DEPTH; i++) issue(Buffer.alloc(BLOCK));
+    setTimeout(() => {
+      ops = 0;
+      t0 = performance.now();
+      cpu0 = process.cpuUsage();
+      setTimeout(() => {
+        measured = ops;
+        const seconds = (performance.now() - t0) / 1000;
+        const cpu = process.cpuUsage(cpu0);
+        stop = true;
+        done = () => resolve({ ops: measured, seconds, iops: measured / seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6 });
+      }, SECONDS * 1000);
+    }, WARMUP * 1000);
+  });
+}
+
 async function worker(kind: string): Promise<void> {
   let result: Result;
   if (kind === 'ours') {
     const ring = new Ring();
     const fd = fs.openSync(FILE, 'r');
     result = await closedLoop((buf, pos) => ring.read(fd, buf, 0, BLOCK, pos));
+    fs.closeSync(fd);
+    ring.destroy();
+  } else if (kind === 'ours-then') {
+    // Same reads, but each lane is a .then() chain instead of an async function:
+    // shows how much of the per-read cost is the caller's async/await machinery.
+    const ring = new Ring();
+    const fd = fs.openSync(FILE, 'r');
+    result = await closedLoopThen(ring, fd);
     fs.closeSync(fd);
     ring.destroy();
   } else if (kind === 'node') {
@@ -135,6 +181,7 @@ async function main(): Promise<void> {
   const results = new Map<string, Result>();
   const label: Record<string, string> = {
     ours: 'ours: Ring.read',
+    'ours-then': 'ours: Ring.read, .then() lanes (no async fn)',
     node: 'node FileHandle.read (thread pool)',
     'node-uring': 'node FileHandle.read, UV_USE_IO_URING=1',
     c: 'C reference (our ring layer)',
@@ -148,7 +195,7 @@ async function main(): Promise<void> {
       r = runJson<Result>(bin, [FILE, String(SECONDS), String(DEPTH), String(BLOCK), String(WARMUP)]);
     } else {
       const env = kind === 'node-uring' ? { ...envNoUring, UV_USE_IO_URING: '1' } : envNoUring;
-      const w = kind === 'ours' ? 'ours' : 'node';
+      const w = kind.startsWith('ours') ? kind : 'node';
       r = runJson<Result>(process.execPath, [__filename, '--worker', w, ...common], { env });
     }
     results.set(kind, r);
