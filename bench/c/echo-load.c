@@ -9,8 +9,9 @@
  * where B counts payload bytes echoed (one direction).
  *
  * Idle mode (--idle): opens N connections, does one 1-byte echo on each so the
- * server has accepted and served it, prints {"ready":N} and then holds them
- * open until stdin reaches end of file.
+ * server has accepted and served it, prints {"ready":R,"asked":N,"stalled":B}
+ * and then holds them open until stdin reaches end of file. If no echo arrives
+ * for 10 s it stops waiting (stalled: true, R < N) and still holds them.
  *
  * usage: echo-load <host> <port> <conns> <size> <seconds> [warmup=1] [--idle]
  */
@@ -133,7 +134,8 @@ int main(int argc, char **argv) {
 
   struct epoll_event events[256];
   unsigned long long messages = 0;
-  int done_idle = 0;
+  int done_idle = 0, stalled = 0;
+  double last_progress = now();
   double start = now(), t0 = 0, stop_at = 0;
   int measuring = 0;
   for (;;) {
@@ -155,6 +157,7 @@ int main(int argc, char **argv) {
       if ((events[i].events & EPOLLIN) && pump_in(c)) {
         if (idle) {
           done_idle++;
+          last_progress = now();
           c->received = 0;
           struct epoll_event ev = {.events = 0, .data.ptr = c};
           epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev); /* park it */
@@ -167,6 +170,10 @@ int main(int argc, char **argv) {
     }
     if (idle) {
       if (done_idle == nconns) break;
+      if (now() - last_progress > 10) { /* the server stopped answering: report what we have */
+        stalled = 1;
+        break;
+      }
       continue;
     }
     double t = now();
@@ -183,7 +190,7 @@ int main(int argc, char **argv) {
     }
   }
   /* Idle mode: report and hold the connections until stdin closes. */
-  printf("{\"ready\":%d}\n", nconns);
+  printf("{\"ready\":%d,\"asked\":%d,\"stalled\":%s}\n", done_idle, nconns, stalled ? "true" : "false");
   fflush(stdout);
   char b[64];
   while (read(0, b, sizeof(b)) > 0) {
