@@ -13,17 +13,20 @@
  * own methods through RUNTIME_RUNNERS below, each included only when the
  * module it needs exists in dist/lib (nothing is simulated).
  *
- * Writes bench/RESULTS-zero-copy.md and bench/zero-copy.svg.
+ * Writes bench/RESULTS-zero-copy.md and bench/zero-copy.svg (trial runs with --lib-dir,
+ * --methods or --no-write write them into bench/out/ instead).
  *
  * usage: node dist/bench/zero-copy.js [--runs 5] [--total-mib 256] [--sizes 4096,65536,1048576,67108864]
- *          [--sinks tcp,file] [--methods rw,mmap,...] [--no-strace]
+ *          [--sinks tcp,file] [--methods rw,mmap,...] [--no-strace] [--lib-dir DIR]
+ * (--lib-dir: load the runtime's modules from another build's dist/lib, to try the hooks;
+ *  default dist/lib of this checkout)
  * Internal: --runner <name> --src P --sink tcp|file --target PORT|PATH --total N
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { Ring } from '../lib/ring';
+import type { Ring } from '../lib/ring';
 import {
   compileC, ensurePackage, fmt, markdownTable, median, numArg, parseArgs, printTable, ROOT, run,
 } from './util';
@@ -50,6 +53,8 @@ const SIZES = (args.get('sizes') ?? '4096,65536,1048576,67108864').split(',').ma
 const SINKS = (args.get('sinks') ?? 'tcp,file').split(',') as Sink[];
 const ONLY_METHODS = args.get('methods')?.split(',');
 const DIR = path.join(os.tmpdir(), 'uring-bench');
+/** Where the runtime's compiled modules are loaded from (--lib-dir: another build, to try the hooks). */
+const LIB = path.resolve(args.get('lib-dir') ?? path.join(ROOT, 'dist', 'lib'));
 const GiB = 2 ** 30;
 const MiB = 2 ** 20;
 
@@ -84,7 +89,7 @@ function cRunners(bin: () => string): Runner[] {
 
 /** A module of this library in dist/lib, or undefined when it is not built/merged. */
 function libModule<T>(name: string): T | undefined {
-  const file = path.join(ROOT, 'dist', 'lib', `${name}.js`);
+  const file = path.join(LIB, `${name}.js`);
   if (!fs.existsSync(file)) return undefined;
   return require(file) as T;
 }
@@ -112,11 +117,11 @@ function runtimeRunners(): Runner[] {
     name: r.name, label: r.label, sinks: r.sinks,
     unavailable: (sink?: Sink) => {
       const needs = sink === 'tcp' && !r.needs.includes('ops-net') ? [...r.needs, 'ops-net'] : r.needs;
-      const missing = needs.filter((m) => !fs.existsSync(path.join(ROOT, 'dist', 'lib', `${m}.js`)));
-      return missing.length ? `needs dist/lib/${missing.join('.js, dist/lib/')}.js (not in this build)` : undefined;
+      const missing = needs.filter((m) => !fs.existsSync(path.join(LIB, `${m}.js`)));
+      return missing.length ? `needs ${missing.map((m) => `lib/${m}.js`).join(', ')} (not in ${LIB})` : undefined;
     },
     argv: (src, sink, target, total) => [process.execPath, __filename, '--runner', r.name, '--src', src,
-      '--sink', sink, '--target', target, '--total', String(total)],
+      '--sink', sink, '--target', target, '--total', String(total), '--lib-dir', LIB],
   }));
 }
 
@@ -145,7 +150,9 @@ function loopback(port: number): Uint8Array {
 
 /** One run of a runtime method, in this (child) process; prints a RunResult line. */
 async function runtimeRun(name: string, src: string, sink: Sink, target: string, total: number): Promise<void> {
-  const ring = new Ring();
+  // The Ring class comes from the same build as the modules that extend it.
+  const RingClass = libModule<{ Ring: typeof Ring }>('ring')!.Ring;
+  const ring = new RingClass();
   const netMod = libModule<object>('ops-net'); // side effect: attaches socket/send/... to Ring
   const net = ring as unknown as NetRing;
   if (sink === 'tcp' && (!netMod || typeof net.socket !== 'function')) throw new Error('TCP sink needs lib/ops-net');
@@ -423,8 +430,12 @@ async function main(): Promise<void> {
     md.push(`### file -> ${sink === 'tcp' ? 'TCP socket on loopback (a reader process drains and counts)' : 'file (page cache, no fsync)'}`,
       '', markdownTable(rows), '');
   }
+  // Trial runs (another build's modules, or a subset of methods) write to bench/out/, not the results.
+  const trial = args.has('lib-dir') || args.has('methods') || args.has('no-write');
+  const outDir = trial ? path.join(ROOT, 'bench', 'out') : path.join(ROOT, 'bench');
+  fs.mkdirSync(outDir, { recursive: true });
   const svg = svgChart(cells, methods);
-  fs.writeFileSync(path.join(ROOT, 'bench', 'zero-copy.svg'), svg);
+  fs.writeFileSync(path.join(outDir, 'zero-copy.svg'), svg);
   const cmd = `node dist/bench/zero-copy.js ${process.argv.slice(2).join(' ')}`.trim();
   const report = [
     '# Zero-copy matrix (bench/zero-copy)', '',
@@ -441,12 +452,12 @@ async function main(): Promise<void> {
     ...md,
     skipped.length ? '### Not run\n\n' + skipped.map((s) => `- ${s}`).join('\n') + '\n' : '',
   ].join('\n');
-  const resultsFile = path.join(ROOT, 'bench', 'RESULTS-zero-copy.md');
+  const resultsFile = path.join(outDir, 'RESULTS-zero-copy.md');
   const notesMarker = '## Notes';
   const old = fs.existsSync(resultsFile) ? fs.readFileSync(resultsFile, 'utf8') : '';
   const notes = old.includes(notesMarker) ? old.slice(old.indexOf(notesMarker)) : `${notesMarker}\n\n(none yet)\n`;
   fs.writeFileSync(resultsFile, `${report}\n${notes}`);
-  console.log(`\nwrote bench/RESULTS-zero-copy.md and bench/zero-copy.svg`);
+  console.log(`\nwrote ${path.relative(ROOT, resultsFile)} and ${path.relative(ROOT, path.join(outDir, 'zero-copy.svg'))}`);
 }
 
 const runnerName = args.get('runner');
