@@ -96,8 +96,8 @@ export class FixedBuffer {
   check(ring: Ring, name: string): void {
     if (this.released) {
       throw poolError(BufferErrorCode.RELEASED,
-        `The FixedBuffer "${name}" (index ${this.index}) was ${this.pool.closed ? 'returned when its pool closed' :
-          'released to its pool'}; acquire a new one.`);
+        `The FixedBuffer "${name}" (index ${this.index}) was released ${this.pool.closed ?
+          'when its pool closed (or its ring was destroyed)' : 'to its pool'}; acquire a new one.`);
     }
     if (this.pool.ring !== ring) {
       throw poolError(BufferErrorCode.FOREIGN,
