@@ -144,8 +144,9 @@ export function checkDirectAlignment(a: DirectAlignment, fb: FixedBuffer, offset
 function explainOpen(e: unknown): unknown {
   const err = e as UringError;
   if (err && err.code === 'EINVAL') {
-    err.message += ': the file system refuses O_DIRECT (tmpfs, /dev/shm and some FUSE or network file ' +
-      'systems do not support it); put the file on a disk-backed file system such as ext4, xfs or btrfs';
+    err.message += ': the file system refuses O_DIRECT (tmpfs before Linux 6.6, procfs, sysfs, device nodes ' +
+      'and some FUSE or network file systems do not support it); put the file on a disk-backed file system ' +
+      'such as ext4, xfs or btrfs';
   }
   return err;
 }
