@@ -46,3 +46,14 @@ export async function until(cond: () => boolean, what: string, limitMs = 10000):
     await new Promise((r) => setImmediate(r));
   }
 }
+
+/** Open pipe file descriptors of this process. */
+export function pipeFdCount(): number {
+  let n = 0;
+  for (const fd of fs.readdirSync('/proc/self/fd')) {
+    try {
+      if (fs.readlinkSync(`/proc/self/fd/${fd}`).startsWith('pipe:')) n++;
+    } catch { /* closed meanwhile */ }
+  }
+  return n;
+}
