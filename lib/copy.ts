@@ -41,7 +41,7 @@ const LANE_THRESHOLD = 16 << 20;
  * `length` only if the source ends first. Neither file position moves.
  * Offsets beyond 4 GiB are fine (up to 2^53 - 1).
  */
-export async function copyRange(ring: Ring, srcFd: number, dstFd: number, length: number,
+export function copyRange(ring: Ring, srcFd: number, dstFd: number, length: number,
   options: CopyRangeOptions = {}): Promise<number> {
   validateFd(srcFd, 'srcFd');
   validateFd(dstFd, 'dstFd');
@@ -57,9 +57,15 @@ export async function copyRange(ring: Ring, srcFd: number, dstFd: number, length
   if (lanes === 1 || length < lanes) {
     return transfer(ring, srcFd, srcOffset, dstFd, dstOffset, length, pool, { signal });
   }
+  return inLanes(ring, srcFd, srcOffset, dstFd, dstOffset, length, lanes, pool, signal);
+}
+
+async function inLanes(ring: Ring, srcFd: number, srcOffset: number, dstFd: number, dstOffset: number,
+  length: number, lanes: number, pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
   // Contiguous parts, each a multiple of 1 MiB except the last.
   const part = Math.ceil(length / lanes / (1 << 20)) * (1 << 20);
   const inner = new AbortController();
+  if (signal?.aborted) throw abortError(signal);
   const onAbort = (): void => inner.abort(signal?.reason);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -109,26 +115,33 @@ const { COPYFILE_EXCL, COPYFILE_FICLONE, COPYFILE_FICLONE_FORCE, O_RDONLY, O_WRO
  * `fs.promises.copyFile`: `dst` is created or truncated and gets `src`'s
  * permission bits. `mode` takes `fs.constants.COPYFILE_EXCL` (fail with
  * EEXIST if `dst` exists) and `COPYFILE_FICLONE` (accepted; this copy never
- * clones). `COPYFILE_FICLONE_FORCE` rejects with ENOTSUP: cloning is not done
+ * clones). `COPYFILE_FICLONE_FORCE` rejects with ENOTSUP (EOPNOTSUPP): cloning is not done
  * here. Copying a file onto itself leaves it unchanged.
  */
-export async function copyFile(ring: Ring, src: string | Buffer | URL, dst: string | Buffer | URL, mode = 0,
+export function copyFile(ring: Ring, src: string | Buffer | URL, dst: string | Buffer | URL, mode = 0,
   options: CopyFileOptions = {}): Promise<void> {
   const [srcPath] = toPath(src, 'src');
   const [dstPath] = toPath(dst, 'dest');
   validateInt(mode, 'mode', 0, COPYFILE_EXCL | COPYFILE_FICLONE | COPYFILE_FICLONE_FORCE);
-  if (mode & COPYFILE_FICLONE_FORCE) {
-    const err = uringError(95, 'copyfile', srcPath, dstPath); // EOPNOTSUPP
-    err.message += ' (COPYFILE_FICLONE_FORCE: this copy moves data with splice and never clones)';
-    throw err;
-  }
   const signal = validateSignal(options.signal);
-  if (signal?.aborted) throw abortError(signal);
-  const srcFd = await ring.open(srcPath, O_RDONLY, 0o666, { signal }).catch((e: unknown) => {
+  if (mode & COPYFILE_FICLONE_FORCE) {
+    const err = uringError(95, 'copyfile', srcPath, dstPath); // EOPNOTSUPP (Node names it ENOTSUP)
+    err.message += ' (COPYFILE_FICLONE_FORCE: this copy moves data with splice and never clones)';
+    return Promise.reject(err);
+  }
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  return copyPaths(ring, srcPath, dstPath, mode, options.pool, signal);
+}
+
+async function copyPaths(ring: Ring, srcPath: string, dstPath: string, mode: number, pool: PipePool | undefined,
+  signal: AbortSignal | undefined): Promise<void> {
+  // The opens take no signal: an open aborted after the kernel made the fd would leak it.
+  const srcFd = await ring.open(srcPath, O_RDONLY).catch((e: unknown) => {
     throw renameSyscall(e, srcPath, dstPath);
   });
   let dstFd = -1;
   try {
+    if (signal?.aborted) throw abortError(signal);
     const st = await ring.fstat(srcFd);
     if (st.isDirectory()) throw uringError(21, 'copyfile', srcPath, dstPath); // EISDIR
     if (!(mode & COPYFILE_EXCL)) {
@@ -137,11 +150,12 @@ export async function copyFile(ring: Ring, src: string | Buffer | URL, dst: stri
       if (same) return;
     }
     const flags = O_WRONLY | O_CREAT | ((mode & COPYFILE_EXCL) ? O_EXCL : O_TRUNC);
-    dstFd = await ring.open(dstPath, flags, st.mode & 0o7777, { signal }).catch((e: unknown) => {
+    if (signal?.aborted) throw abortError(signal);
+    dstFd = await ring.open(dstPath, flags, st.mode & 0o7777).catch((e: unknown) => {
       throw renameSyscall(e, srcPath, dstPath);
     });
     await fchmod(dstFd, st.mode & 0o7777);
-    await copyRange(ring, srcFd, dstFd, st.size, { pool: options.pool, signal });
+    await copyRange(ring, srcFd, dstFd, st.size, { pool, signal });
   } finally {
     const closes = [ring.close(srcFd)];
     if (dstFd >= 0) closes.push(ring.close(dstFd));

@@ -99,16 +99,21 @@ function cancelByFd(ring: Ring, fd: number): Promise<number> {
  * reused, and the Promise rejects with a Node-shaped error (`syscall:
  * 'splice'`); on abort, with an AbortError.
  */
-export async function transfer(ring: Ring, srcFd: number, srcOffset: number | bigint | null, dstFd: number,
+export function transfer(ring: Ring, srcFd: number, srcOffset: number | bigint | null, dstFd: number,
   dstOffset: number | bigint | null, length: number, pool: PipePool, options?: TransferOptions): Promise<number> {
   validateFd(srcFd, 'srcFd');
   validateFd(dstFd, 'dstFd');
-  let srcPos = toPosition(srcOffset, 'srcOffset');
-  let dstPos = toPosition(dstOffset, 'dstOffset');
+  const srcPos = toPosition(srcOffset, 'srcOffset');
+  const dstPos = toPosition(dstOffset, 'dstOffset');
   validateInt(length, 'length', 0, Number.MAX_SAFE_INTEGER);
   const signal = validateSignal(options?.signal);
-  if (signal?.aborted) throw abortError(signal);
-  if (length === 0) return 0;
+  if (signal?.aborted) return Promise.reject(abortError(signal));
+  if (length === 0) return Promise.resolve(0);
+  return run(ring, srcFd, srcPos, dstFd, dstPos, length, pool, signal);
+}
+
+async function run(ring: Ring, srcFd: number, srcPos: number, dstFd: number, dstPos: number, length: number,
+  pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
   const pipe = pool.acquire();
   let onAbort: (() => void) | undefined;
   try {
