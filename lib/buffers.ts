@@ -106,15 +106,15 @@ export class FixedBuffer {
   }
 
   /**
-   * Counts an operation using this buffer until `p` settles: a buffer in use
-   * cannot be released.
+   * Counts an operation using this buffer until `p` settles (a buffer in use
+   * cannot be released); `mapError` may rewrite a failure.
    * @internal
    */
-  track<T>(p: Promise<T>): Promise<T> {
+  track<T>(p: Promise<T>, mapError?: (e: unknown) => unknown): Promise<T> {
     this.#inflight++;
     return p.then(
       (v) => { this.#inflight--; return v; },
-      (e: unknown) => { this.#inflight--; throw e; },
+      (e: unknown) => { this.#inflight--; throw mapError ? mapError(e) : e; },
     );
   }
 }
@@ -145,6 +145,7 @@ export class BufferPool {
   /** Alignment of each buffer's first byte. */
   readonly alignment: number;
   readonly #views: Buffer[] = [];
+  readonly #addrLow: Float64Array;
   readonly #owner: (FixedBuffer | undefined)[];
   readonly #free: number[] = [];
   #closed = false;
@@ -201,8 +202,11 @@ export class BufferPool {
     this.size = options.size;
     this.alignment = alignment;
     this.#owner = new Array<FixedBuffer | undefined>(options.count).fill(undefined);
+    this.#addrLow = new Float64Array(options.count);
+    const base = Number(native.addressOf(ab) & 0xffffffffn);
     for (let i = 0; i < options.count; i++) {
       this.#views.push(Buffer.from(ab, i * options.size, options.size));
+      this.#addrLow[i] = (base + i * options.size) % 2 ** 32;
     }
     for (let i = options.count - 1; i >= 0; i--) this.#free.push(i);
     registered.set(ring, this);
@@ -285,6 +289,6 @@ export class BufferPool {
 
   /** The address of buffer `index` modulo 2^32 (for alignment checks). @internal */
   addressLow(index: number): number {
-    return Number(native.addressOf(this.#views[index]!) & 0xffffffffn);
+    return this.#addrLow[index]!;
   }
 }

@@ -14,7 +14,8 @@ import { readFile, realpath } from 'node:fs/promises';
 import { constants as fsConstants } from 'node:fs';
 import type { Ring, OpOptions } from './ring';
 import { FixedBuffer } from './buffers';
-import { checkFixedArgs } from './ops-fixed';
+import { checkFixedArgs, submitFixed } from './ops-fixed';
+import { Op } from './opcodes';
 import './ops-fixed';
 import { uringError, type UringError } from './errors';
 import { validateInt } from './validate';
@@ -174,6 +175,7 @@ export class DirectFile {
   readonly alignment: DirectAlignment;
   readonly #ring: Ring;
   #closed = false;
+  readonly #explain = (e: unknown): unknown => explainIo(e, this.alignment);
 
   /** @internal Use {@link openDirect}. */
   constructor(ring: Ring, fd: number, path: string, alignment: DirectAlignment) {
@@ -191,8 +193,8 @@ export class DirectFile {
    */
   read(fb: FixedBuffer, offset: number, length: number, position: number, options?: OpOptions): Promise<number> {
     this.#check(fb, offset, length, position);
-    return this.#ring.readFixed(this.fd, fb, offset, length, position, options)
-      .catch((e: unknown) => { throw explainIo(e, this.alignment); });
+    return submitFixed(this.#ring, Op.READ_FIXED, 'read', this.fd, fb, offset, length, position, options?.signal,
+      this.#explain);
   }
 
   /**
@@ -201,8 +203,8 @@ export class DirectFile {
    */
   write(fb: FixedBuffer, offset: number, length: number, position: number, options?: OpOptions): Promise<number> {
     this.#check(fb, offset, length, position);
-    return this.#ring.writeFixed(this.fd, fb, offset, length, position, options)
-      .catch((e: unknown) => { throw explainIo(e, this.alignment); });
+    return submitFixed(this.#ring, Op.WRITE_FIXED, 'write', this.fd, fb, offset, length, position, options?.signal,
+      this.#explain);
   }
 
   /** Closes the file. Idempotent. */

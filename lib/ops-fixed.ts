@@ -44,13 +44,22 @@ export function checkFixedArgs(ring: Ring, fd: number, fb: FixedBuffer, offset: 
   return toPosition(position);
 }
 
+/**
+ * Submits a READ_FIXED/WRITE_FIXED whose arguments were checked
+ * ({@link checkFixedArgs}); `mapError` may rewrite a failure.
+ * @internal
+ */
+export function submitFixed(ring: Ring, opcode: number, syscall: string, fd: number, fb: FixedBuffer, offset: number,
+  length: number, pos: number, signal: AbortSignal | undefined, mapError?: (e: unknown) => unknown): Promise<number> {
+  return fb.track(ring.submit({
+    opcode, fd, off: pos, buf1: fb.buffer, addr: offset, len: length, bufIndex: fb.index, hold: fb, syscall, signal,
+  }), mapError);
+}
+
 function fixedOp(ring: Ring, opcode: number, syscall: string, fd: number, fb: FixedBuffer, offset: number,
   length: number, position: number | bigint | null, options: OpOptions | undefined): Promise<number> {
   const pos = checkFixedArgs(ring, fd, fb, offset, length, position);
-  return fb.track(ring.submit({
-    opcode, fd, off: pos, buf1: fb.buffer, addr: offset, len: length, bufIndex: fb.index, hold: fb, syscall,
-    signal: options?.signal,
-  }));
+  return submitFixed(ring, opcode, syscall, fd, fb, offset, length, pos, options?.signal);
 }
 
 Ring.prototype.readFixed = function readFixed(this: Ring, fd: number, fixedBuffer: FixedBuffer, offset: number,
