@@ -22,6 +22,9 @@ export const SpliceFlag = {
   GIFT: 8,
 } as const;
 
+/** Pipe-fuls moved per round of {@link transfer} (one link chain, one wake-up of JavaScript). */
+const ROUND_PAIRS = 4;
+
 /** Largest length one splice/tee SQE carries (its len field is 32 bits). */
 const MAX_LEN = 0xffffffff;
 
@@ -122,22 +125,40 @@ async function run(ring: Ring, srcFd: number, srcPos: number, dstFd: number, dst
       signal.addEventListener('abort', onAbort, { once: true });
     }
     let done = 0;
-    while (done < length) {
+    let ended = false;
+    while (done < length && !ended) {
       if (signal?.aborted) throw abortError(signal);
-      const chunk = Math.min(pipe.size, length - done);
-      const [a, b] = await ring.submitLinked([
-        spliceOp(srcFd, srcPos, pipe.writeFd, -1, chunk, SpliceFlag.MOVE),
-        spliceOp(pipe.readFd, -1, dstFd, dstPos, chunk, SpliceFlag.MOVE),
-      ]) as [number, number];
+      // Up to ROUND_PAIRS pipe-fuls per round, all in one link chain: source -> pipe, pipe -> destination, ...
+      const ops: RawOp[] = [];
+      const chunks: number[] = [];
+      for (let i = 0, at = 0, left = length - done; i < ROUND_PAIRS && left > 0; i++) {
+        const chunk = Math.min(pipe.size, left);
+        chunks.push(chunk);
+        ops.push(spliceOp(srcFd, srcPos >= 0 ? srcPos + at : -1, pipe.writeFd, -1, chunk, SpliceFlag.MOVE, signal));
+        ops.push(spliceOp(pipe.readFd, -1, dstFd, dstPos >= 0 ? dstPos + at : -1, chunk, SpliceFlag.MOVE, signal));
+        at += chunk;
+        left -= chunk;
+      }
+      const res = await ring.submitLinked(ops);
       if (signal?.aborted) throw abortError(signal);
-      if (a < 0) throw uringError(-a, 'splice');
-      if (b < 0 && b !== -ECANCELED) throw uringError(-b, 'splice');
-      if (a === 0) break; // end of the source
-      const out = b > 0 ? b : 0;
-      if (srcPos >= 0) srcPos += a;
-      if (dstPos >= 0) dstPos += out;
-      if (a > out) dstPos = await drain(ring, pipe, a - out, dstFd, dstPos, signal);
-      done += a;
+      for (let i = 0; i < chunks.length; i++) {
+        const a = res[2 * i]!;
+        const b = res[2 * i + 1]!;
+        if (a === -ECANCELED && i > 0) break; // cut from the chain by an earlier short pair
+        if (a < 0) throw uringError(-a, 'splice');
+        if (b < 0 && b !== -ECANCELED) throw uringError(-b, 'splice');
+        if (a === 0) {
+          ended = true; // end of the source
+          break;
+        }
+        const out = b > 0 ? b : 0;
+        if (srcPos >= 0) srcPos += a;
+        if (dstPos >= 0) dstPos += out;
+        done += a;
+        // A short half broke the chain: empty the pipe, then start a new round.
+        if (a > out) dstPos = await drain(ring, pipe, a - out, dstFd, dstPos, signal);
+        if (a < chunks[i]! || out < a) break;
+      }
     }
     pool.release(pipe); // empty here: reused
     return done;
