@@ -45,13 +45,16 @@ function reset(): void {
   execFileSync('sync');
 }
 
-async function timeIt(fn: () => Promise<void>): Promise<number> {
+/** One timed copy: [MB/s, CPU seconds of the whole process (io-wq and libuv pool threads included)]. */
+async function timeIt(fn: () => Promise<void>): Promise<[number, number]> {
   reset();
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await fn();
   const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(c0);
   if (fs.statSync(dst).size !== FILE_MB * 1024 * 1024) throw new Error('copy has the wrong size');
-  return (FILE_MB * 1024 * 1024) / 1e6 / secs; // MB/s
+  return [(FILE_MB * 1024 * 1024) / 1e6 / secs, (cpu.user + cpu.system) / 1e6];
 }
 
 async function main(): Promise<void> {
@@ -64,8 +67,13 @@ async function main(): Promise<void> {
     ['createReadStream().pipe(createWriteStream())', () => pipeline(fs.createReadStream(src), fs.createWriteStream(dst))],
   ];
   const results = sides.map(() => [] as number[]);
+  const cpus = sides.map(() => [] as number[]);
   for (let r = 0; r < ROUNDS; r++) {
-    for (let i = 0; i < sides.length; i++) results[i]!.push(await timeIt(sides[i]![1]));
+    for (let i = 0; i < sides.length; i++) {
+      const [mbs, cpu] = await timeIt(sides[i]![1]);
+      results[i]!.push(mbs);
+      cpus[i]!.push(cpu);
+    }
   }
   reset();
   ring.destroy();
@@ -73,8 +81,8 @@ async function main(): Promise<void> {
   console.log(`Copying a ${FILE_MB} MiB file (${src}), ${ROUNDS} alternating rounds, median MB/s:`);
   const med = results.map(median);
   for (let i = 0; i < sides.length; i++) {
-    console.log(`  ${sides[i]![0].padEnd(46)} ${med[i]!.toFixed(0).padStart(6)} MB/s   runs: ` +
-      results[i]!.map((x) => x.toFixed(0)).join(', '));
+    console.log(`  ${sides[i]![0].padEnd(46)} ${med[i]!.toFixed(0).padStart(6)} MB/s  ` +
+      `cpu ${median(cpus[i]!).toFixed(2)} s   runs: ${results[i]!.map((x) => x.toFixed(0)).join(', ')}`);
   }
   console.log(`  ratio vs node:fs/promises copyFile: ${(med[0]! / med[1]!).toFixed(2)}x (target >= 0.9x)`);
   console.log(`  ratio vs stream pipe:               ${(med[0]! / med[2]!).toFixed(2)}x (target >= 2x)`);
