@@ -116,6 +116,7 @@ async function main(): Promise<void> {
   const exe = buildRef();
   console.log(`O_DIRECT random ${BS}-byte reads, ${DEPTH} in flight, ${SECONDS} s each, file ${FILE_MB} MiB ` +
     `(${dataFile})`);
+  const fioBefore = runFio();
   // Alternate to spread drift (device caches, other load) over both sides.
   const js: number[] = [];
   const c: number[] = [];
@@ -126,11 +127,15 @@ async function main(): Promise<void> {
   const best = (a: number[]): number => Math.max(...a);
   const jsIops = best(js);
   const cIops = best(c);
-  const fio = runFio();
+  const fioAfter = runFio();
+  const fio = fioBefore !== undefined && fioAfter !== undefined ? Math.max(fioBefore, fioAfter) : undefined;
   const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(10);
   console.log(`  uring-node DirectFile.read (READ_FIXED) ${fmt(jsIops)} IOPS   runs: ${js.map(Math.round).join(', ')}`);
   console.log(`  C reference, same ring layer          ${fmt(cIops)} IOPS   runs: ${c.map(Math.round).join(', ')}`);
-  if (fio !== undefined) console.log(`  fio io_uring --direct=1 --fixedbufs    ${fmt(fio)} IOPS`);
+  if (fio !== undefined) {
+    console.log(`  fio io_uring --direct=1 --fixedbufs    ${fmt(fio)} IOPS   runs (before, after): ` +
+      `${Math.round(fioBefore!)}, ${Math.round(fioAfter!)}`);
+  }
   else console.log('  fio: not installed (apt-get install -y fio)');
   console.log(`  ratio uring-node / C: ${(jsIops / cIops).toFixed(3)}x (target >= 0.95x)`);
   if (fio !== undefined) console.log(`  ratio uring-node / fio: ${(jsIops / fio).toFixed(3)}x`);

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { Ring } from '../lib/ring';
 import { BufferPool, FixedBuffer } from '../lib/buffers';
 import '../lib/ops-fixed';
+import { PipePool } from '../lib/pipes';
 import { diskTmpDir } from './zc-helpers';
 
 const dir = diskTmpDir('uring-buffers-');
@@ -157,6 +158,37 @@ test('GC safety: gc() while fixed reads are in flight, data still correct', asyn
     }
   } finally {
     fs.closeSync(fd);
+    ring.destroy();
+  }
+});
+
+test('abort: a readFixed blocked on an empty pipe rejects with AbortError; the buffer can then be released', async () => {
+  const ring = new Ring();
+  const pool = new BufferPool(ring, { count: 1, size: 4096 });
+  const pipes = new PipePool({ pipeSize: 65536 });
+  const p = pipes.acquire();
+  try {
+    const fb = pool.acquire();
+    const ac = new AbortController();
+    const read = ring.readFixed(p.readFd, fb, 0, 4096, null, { signal: ac.signal });
+    assert.is(fb.inflight, 1);
+    assert.throws(() => pool.release(fb), /in flight/);
+    setImmediate(() => ac.abort());
+    const err = await read.then(() => undefined, (e: Error) => e);
+    assert.is(err?.name, 'AbortError');
+    assert.is(fb.inflight, 0);
+    pool.release(fb);
+    // The pipe still works and the next read gets the data.
+    const fb2 = pool.acquire();
+    const again = ring.readFixed(p.readFd, fb2, 0, 4096, null);
+    fs.writeSync(p.writeFd, Buffer.from('after abort'));
+    assert.is(await again, 11);
+    assert.is(fb2.buffer.toString('utf8', 0, 11), 'after abort');
+    pool.release(fb2);
+    pipes.release(p);
+  } finally {
+    pipes.close();
+    pool.close();
     ring.destroy();
   }
 });

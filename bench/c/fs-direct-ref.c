@@ -68,7 +68,8 @@ int main(int argc, char **argv) {
   uint64_t blocks = (uint64_t)st.st_size / bs;
 
   struct ur_ring r;
-  int ret = ur_init_best(&r, 256, 1024, 1);
+  const char *dt = getenv("UR_DEFER_TASKRUN");
+  int ret = ur_init_best(&r, 256, 1024, dt ? atoi(dt) : 1);
   if (ret < 0) {
     fprintf(stderr, "ring: %s\n", strerror(-ret));
     return 1;
