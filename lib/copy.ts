@@ -23,17 +23,15 @@ export interface CopyRangeOptions {
   /** Pipes to move the data through (default: the thread's shared pool). */
   pool?: PipePool;
   /**
-   * Parallel lanes for large copies: the range is cut into this many
-   * contiguous parts, each moved through its own pipe (default: 2 for
-   * copies of 16 MiB and more, else 1).
+   * Parallel lanes: the range is cut into this many contiguous parts, each
+   * moved through its own pipe (default 1). More lanes help when the source
+   * is slow to read (cold cache, network file systems); on a warm page cache
+   * they contend for the destination's inode lock and measured slower.
    */
   lanes?: number;
   /** Stops the copy; the Promise rejects with an AbortError. */
   signal?: AbortSignal;
 }
-
-/** Copies smaller than this use one lane. */
-const LANE_THRESHOLD = 16 << 20;
 
 /**
  * Copies `length` bytes from `srcFd` (at `srcOffset`) to `dstFd` (at
@@ -52,7 +50,7 @@ export function copyRange(ring: Ring, srcFd: number, dstFd: number, length: numb
   validateInt(dstOffset, 'options.dstOffset', 0, Number.MAX_SAFE_INTEGER - length);
   const signal = validateSignal(options.signal);
   const pool = options.pool ?? pipePool();
-  const lanes = options.lanes ?? (length >= LANE_THRESHOLD ? 2 : 1);
+  const lanes = options.lanes ?? 1;
   validateInt(lanes, 'options.lanes', 1, 64);
   if (lanes === 1 || length < lanes) {
     return transfer(ring, srcFd, srcOffset, dstFd, dstOffset, length, pool, { signal });
