@@ -128,7 +128,9 @@ const KIND_TIMEOUT = 3; // -ETIME is success
 const KIND_HANDLER = 4; // a CqeHandler decides
 const KIND_RAW = 5; // resolve with the raw result, even negative (linked chains)
 
-const GEN_MASK = 0xfffff; // keeps gen * 2^32 + slot an exact double
+const GEN_MASK = 0xfffff;
+/** Opcodes whose result is a new file descriptor. */
+const FD_RESULT_OPS = new Set<number>([Op.OPENAT, Op.OPENAT2, Op.SOCKET, Op.ACCEPT]); // keeps gen * 2^32 + slot an exact double
 const ETIME = 62;
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -143,6 +145,8 @@ class Slot {
   busy = false;
   queued = false;
   aborted = false;
+  /** The result is a new fd (open, socket, accept): close it if the caller aborted. */
+  fdResult = false;
   kind = KIND_VALUE;
   resolve: ((v: unknown) => void) | undefined = undefined;
   reject: ((e: unknown) => void) | undefined = undefined;
@@ -340,6 +344,7 @@ export class Ring {
     const s = this.#begin('open', KIND_VALUE, signal);
     s.hold = pb;
     s.path = p;
+    s.fdResult = true;
     this.#fill(Op.OPENAT, AT_FDCWD, 0, 0, mode, (flags | O_CLOEXEC) >>> 0, s);
     return this.#go(s, pb, undefined, undefined, signal);
   }
@@ -470,12 +475,17 @@ export class Ring {
    */
   submitLinked(ops: readonly RawOp[]): Promise<number[]> {
     if (this.#destroyed) throw ringClosedError(ops[0]?.syscall ?? 'submit');
+    // A chain is submitted whole or not at all: one link left out would tie
+    // the one before it to whatever SQE comes next.
+    const aborted = ops.find((op) => this.#signal(op)?.aborted);
+    if (aborted) return Promise.reject(abortError(aborted.signal));
     const promises: Promise<number>[] = [];
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
-      const s = this.#begin(op.syscall, KIND_RAW, undefined);
+      const signal = this.#signal(op);
+      const s = this.#begin(op.syscall, KIND_RAW, signal);
       const last = i === ops.length - 1;
-      promises.push(this.#raw(s, { ...op, flags: (op.flags ?? 0) | (last ? 0 : SqeFlag.IO_LINK) }, undefined,
+      promises.push(this.#raw(s, { ...op, flags: (op.flags ?? 0) | (last ? 0 : SqeFlag.IO_LINK) }, signal,
         last ? 0 : ops.length - 1 - i));
     }
     return Promise.all(promises);
@@ -589,6 +599,7 @@ export class Ring {
   }
 
   #raw(s: Slot, op: RawOp, signal: AbortSignal | undefined, chain = 0): Promise<number> {
+    s.fdResult = FD_RESULT_OPS.has(op.opcode);
     s.hold = op.hold === undefined ? [op.buf1, op.buf2, op.buf3] : [op.buf1, op.buf2, op.buf3, op.hold];
     s.path = op.path;
     s.dest = op.dest;
@@ -757,6 +768,10 @@ export class Ring {
       return;
     }
     if (s.aborted) {
+      // The kernel finished before the cancel took: a new fd nobody will own is closed.
+      if (s.fdResult && res >= 0) {
+        try { native.closeFd(res); } catch { /* already gone */ }
+      }
       this.#settleError(s, 0);
       return;
     }
@@ -818,6 +833,7 @@ export class Ring {
     s.dest = undefined;
     s.signal = undefined;
     s.onAbort = undefined;
+    s.fdResult = false;
     this.#free.push(s.index);
   }
 

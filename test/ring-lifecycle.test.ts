@@ -108,6 +108,33 @@ test('aborting a read from an empty pipe cancels it (a blocking op)', async () =
   ring.destroy();
 });
 
+test('an open that completes although it was aborted does not leak its fd', async () => {
+  const ring = new Ring({ entries: 8 });
+  await ring.nop();
+  const before = openFds();
+  for (let i = 0; i < 20; i++) {
+    const ac = new AbortController();
+    const p = ring.open(file, fs.constants.O_RDONLY, 0o666, { signal: ac.signal });
+    ac.abort(); // same turn: the open runs inline at submit, before the cancel can catch it
+    await p.then(() => assert.unreachable('should reject'), (e: Error) => assert.is(e.name, 'AbortError'));
+  }
+  assert.is(openFds(), before, 'every fd the kernel opened was closed');
+  ring.destroy();
+});
+
+test('a linked chain with an aborted signal is not submitted at all', async () => {
+  const ring = new Ring({ entries: 8 });
+  const ac = new AbortController();
+  ac.abort();
+  const enters = ring.info().enters;
+  await ring.submitLinked([{ opcode: 0, syscall: 'nop' }, { opcode: 0, syscall: 'nop', signal: ac.signal }])
+    .then(() => assert.unreachable('should reject'), (e: Error) => assert.is(e.name, 'AbortError'));
+  assert.is(ring.info().inflight, 0);
+  assert.is(ring.info().enters, enters);
+  assert.equal(await ring.submitLinked([{ opcode: 0, syscall: 'nop' }, { opcode: 0, syscall: 'nop' }]), [0, 0]);
+  ring.destroy();
+});
+
 test('aborting queued (backlogged) operations never submits them', async () => {
   const ring = new Ring({ entries: 2, cqEntries: 2 });
   const ac = new AbortController();
