@@ -470,7 +470,9 @@ export class Ring {
   /**
    * Submits a chain of SQEs linked with IOSQE_IO_LINK: each starts only if
    * the one before it succeeded in full. Resolves with every raw result
-   * (negative errno included; -ECANCELED for the links cut from the chain).
+   * (negative errno included; -ECANCELED for the links cut from the chain)
+   * once every link has completed; rejects with an AbortError (after all
+   * links completed) when an op's `signal` fired.
    * @internal
    */
   submitLinked(ops: readonly RawOp[]): Promise<number[]> {
@@ -488,7 +490,12 @@ export class Ring {
       promises.push(this.#raw(s, { ...op, flags: (op.flags ?? 0) | (last ? 0 : SqeFlag.IO_LINK) }, signal,
         last ? 0 : ops.length - 1 - i));
     }
-    return Promise.all(promises);
+    // Settle only when every link has its CQE, so nothing is left in flight.
+    return Promise.allSettled(promises).then((rs) => {
+      const failed = rs.find((r) => r.status === 'rejected') as PromiseRejectedResult | undefined;
+      if (failed) throw failed.reason;
+      return rs.map((r) => (r as PromiseFulfilledResult<number>).value);
+    });
   }
 
   /**
