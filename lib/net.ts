@@ -15,7 +15,7 @@
  * code `URING_FALLBACK`. {@link backend} says which is in use.
  */
 import * as nodeNet from 'node:net';
-import { Ring } from './ring';
+import { netRing } from './net/ring';
 import { bufferGroup } from './net/bufgroup';
 import { Socket as UringSocket, type ConnectOptions, type SocketOptions } from './net/socket';
 import { Server as UringServer, type ServerOptions, type ConnectionListener } from './net/server';
@@ -32,7 +32,7 @@ function chooseBackend(): Backend {
   if (process.env.URING_BACKEND === 'node') return 'node';
   let reason: string;
   try {
-    const ring = Ring.forThread();
+    const ring = netRing();
     const p = ring.probe();
     const missing = (['SOCKET', 'ACCEPT', 'RECV', 'SEND', 'SHUTDOWN', 'SPLICE'] as const).filter((o) => !p.has(o));
     if (missing.length === 0) {

@@ -16,7 +16,8 @@
  */
 import * as fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Ring } from '../ring';
+import type { Ring } from '../ring';
+import { netRing } from './ring';
 import '../ops-net';
 import { Op } from '../opcodes';
 import { uringError } from '../errors';
@@ -91,7 +92,7 @@ export async function sendFile(socket: SendFileTarget, file: number | { fd: numb
   if (options.end !== undefined) validateInt(options.end, 'options.end', 0, Number.MAX_SAFE_INTEGER);
   if (typeof socket !== 'number' && !(socket instanceof Socket)) return streamCopy(socket, fileFd, start, options);
 
-  const ring = options.ring ?? Ring.forThread();
+  const ring = options.ring ?? netRing();
   if (typeof socket === 'number') {
     validateFd(socket, 'socket');
     return transfer(ring, socket, fileFd, start, options);

@@ -16,7 +16,8 @@
  * together as one IORING_OP_SENDMSG. Short sends are continued.
  */
 import { Duplex } from 'node:stream';
-import { Ring, type StreamOp } from '../ring';
+import { type Ring, type StreamOp } from '../ring';
+import { netRing } from './ring';
 import '../ops-net';
 import { native, type NativeSockAddr } from '../native';
 import { bufferGroup, type BufferGroup } from './bufgroup';
@@ -119,7 +120,7 @@ export class Socket extends Duplex {
       emitClose: false,
       autoDestroy: true,
     });
-    this.#ring = options.ring ?? Ring.forThread();
+    this.#ring = options.ring ?? netRing();
     this.#group = bufferGroup(this.#ring);
     if (options.fd !== undefined) this.#fd = options.fd;
   }
