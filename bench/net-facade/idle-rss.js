@@ -21,9 +21,9 @@ function rss(pid) {
   return Number(m[1]) / 1024;
 }
 
-async function run(name, mod) {
-  const child = spawn(process.execPath, ['-e', serverSrc(mod)], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise((r) => child.stdout.once('data', (d) => r(Number(d.toString()))));
+async function run(name, mod, args) {
+  const child = spawn(process.execPath, args || ['-e', serverSrc(mod)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise((r) => child.stdout.once('data', (d) => r(Number(/(\d+)\s*$/.exec(d.toString())[1]))));
   await new Promise((r) => setTimeout(r, 200));
   const base = rss(child.pid);
   const socks = [];
@@ -46,6 +46,8 @@ async function run(name, mod) {
 
 (async () => {
   const u = await run('uring facade', path.join(__dirname, '..', '..', 'dist', 'lib', 'net.js'));
+  const e = await run('uring example', null,
+    [path.join(__dirname, '..', '..', 'dist', 'examples', 'echo-server.js'), '--port', '7199']);
   const n = await run('node:net', 'node:net');
-  console.log(`uring/node RSS ratio: ${(u / n).toFixed(2)}`);
+  console.log(`RSS ratio vs node:net: facade ${(u / n).toFixed(2)}, example ${(e / n).toFixed(2)}`);
 })();
