@@ -16,7 +16,7 @@
  */
 import * as nodeNet from 'node:net';
 import { Ring } from './ring';
-import { bufferGroup } from './net/bufgroup';
+import { BufferGroup } from './net/bufgroup';
 import { Socket as UringSocket, type ConnectOptions, type SocketOptions } from './net/socket';
 import { Server as UringServer, type ServerOptions, type ConnectionListener } from './net/server';
 
@@ -25,6 +25,9 @@ export type { ServerOptions, ListenOptions, ConnectionListener } from './net/ser
 export { sendFile, type SendFileOptions } from './net/sendfile';
 export { isIP, isIPv4, isIPv6 } from 'node:net';
 
+/** Buffer group id used once to check that the kernel has provided-buffer rings. */
+const PROBE_BGID = 0x4e50;
+
 /** Which implementation the facade uses. */
 export type Backend = 'io_uring' | 'node';
 
@@ -32,11 +35,13 @@ function chooseBackend(): Backend {
   if (process.env.URING_BACKEND === 'node') return 'node';
   let reason: string;
   try {
+    // Probe on the thread's small shared ring; the facade's own (large) ring
+    // is created on first use.
     const ring = Ring.forThread();
     const p = ring.probe();
     const missing = (['SOCKET', 'ACCEPT', 'RECV', 'SEND', 'SHUTDOWN', 'SPLICE'] as const).filter((o) => !p.has(o));
     if (missing.length === 0) {
-      bufferGroup(ring); // provided-buffer rings: Linux 5.19
+      new BufferGroup(ring, PROBE_BGID, { count: 1, size: 4096 }).close(); // provided-buffer rings: Linux 5.19
       return 'io_uring';
     }
     reason = `the kernel lacks io_uring opcodes ${missing.join(', ')}`;

@@ -39,6 +39,7 @@ test.before(async () => {
   // Warm up node:net (which the tests use as a peer): it keeps a few fds of its own.
   const p = await freePort();
   void p;
+  net.createServer(); // creates the facade's ring (two fds kept for the thread's life)
   baseline = fdCount();
   baseList = fdList();
 });

@@ -16,7 +16,8 @@
  */
 import * as fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { Ring } from '../ring';
+import type { Ring } from '../ring';
+import { netRing } from './ring';
 import '../ops-net';
 import { Op } from '../opcodes';
 import { uringError } from '../errors';
@@ -24,7 +25,7 @@ import { pipePool, type PipePool } from '../pipes';
 import { MsgFlag } from '../ops-net';
 import { validateFd, validateInt } from '../validate';
 import { invalidArgType } from '../errors';
-import { Socket } from './socket';
+import { Socket, kBorrowFd, kReturnFd } from './socket';
 
 const SPLICE_F_MOVE = 1;
 const SPLICE_F_MORE = 4;
@@ -91,19 +92,26 @@ export async function sendFile(socket: SendFileTarget, file: number | { fd: numb
   if (options.end !== undefined) validateInt(options.end, 'options.end', 0, Number.MAX_SAFE_INTEGER);
   if (typeof socket !== 'number' && !(socket instanceof Socket)) return streamCopy(socket, fileFd, start, options);
 
-  const ring = options.ring ?? Ring.forThread();
-  let sockFd: number;
+  const ring = options.ring ?? netRing();
   if (typeof socket === 'number') {
     validateFd(socket, 'socket');
-    sockFd = socket;
-  } else {
-    // Let queued writes go first: an empty write's callback runs after them.
-    if (socket.writableLength > 0 || socket.connecting) {
-      await new Promise<void>((res, rej) => socket.write(Buffer.alloc(0), (e) => (e ? rej(e) : res())));
-    }
-    sockFd = socket.fd;
-    if (sockFd < 0) throw uringError(9 /* EBADF */, 'sendfile');
+    return transfer(ring, socket, fileFd, start, options);
   }
+  // Let queued writes go first: an empty write's callback runs after them.
+  if (socket.writableLength > 0 || socket.connecting) {
+    await new Promise<void>((res, rej) => socket.write(Buffer.alloc(0), (e) => (e ? rej(e) : res())));
+  }
+  const sockFd = socket[kBorrowFd]();
+  if (sockFd < 0) throw uringError(32 /* EPIPE */, 'sendfile');
+  try {
+    return await transfer(ring, sockFd, fileFd, start, options);
+  } finally {
+    socket[kReturnFd]();
+  }
+}
+
+async function transfer(ring: Ring, sockFd: number, fileFd: number, start: number, options: SendFileOptions):
+  Promise<number> {
   const endPos = options.end !== undefined ? options.end + 1 : (await ring.fstat(fileFd)).size;
   if (options.headers && options.headers.byteLength > 0) {
     let off = 0;

@@ -5,7 +5,8 @@
  * whenever the kernel ends it.
  */
 import { EventEmitter } from 'node:events';
-import { Ring } from '../ring';
+import type { Ring } from '../ring';
+import { netRing } from './ring';
 import '../ops-net';
 import type { AcceptStream } from '../ops-net';
 import { native } from '../native';
@@ -69,7 +70,7 @@ export class Server extends EventEmitter {
       options = {};
     }
     this.#options = options ?? {};
-    this.#ring = this.#options.ring ?? Ring.forThread();
+    this.#ring = this.#options.ring ?? netRing();
     if (listener) this.on('connection', listener);
   }
 

@@ -16,7 +16,8 @@
  * together as one IORING_OP_SENDMSG. Short sends are continued.
  */
 import { Duplex } from 'node:stream';
-import { Ring, type StreamOp } from '../ring';
+import { type Ring, type StreamOp } from '../ring';
+import { netRing } from './ring';
 import '../ops-net';
 import { native, type NativeSockAddr } from '../native';
 import { bufferGroup, type BufferGroup } from './bufgroup';
@@ -25,6 +26,16 @@ import { isIP } from 'node:net';
 import * as dns from 'node:dns';
 
 const K = native.socketConstants;
+
+/**
+ * Borrowing the fd for operations outside the stream (sendFile): while
+ * borrowed, destroy() shuts the connection down at once but closes the fd
+ * only after the last borrower returned it, so the number cannot be reused
+ * under a running transfer. @internal
+ */
+export const kBorrowFd = Symbol('borrowFd');
+/** @internal */
+export const kReturnFd = Symbol('returnFd');
 const ENOBUFS = 105;
 const ECANCELED = 125;
 const ENOTCONN = 107;
@@ -92,6 +103,8 @@ export class Socket extends Duplex {
   #keepAlive: [boolean, number] | undefined;
   #bytesWritten = 0;
   #promises: SocketPromises | undefined;
+  #borrowers = 0;
+  #deferredClose: (() => void) | undefined;
   /** Whether a connect() is in progress. */
   connecting = false;
   /** Bytes received. */
@@ -107,7 +120,7 @@ export class Socket extends Duplex {
       emitClose: false,
       autoDestroy: true,
     });
-    this.#ring = options.ring ?? Ring.forThread();
+    this.#ring = options.ring ?? netRing();
     this.#group = bufferGroup(this.#ring);
     if (options.fd !== undefined) this.#fd = options.fd;
   }
@@ -328,6 +341,22 @@ export class Socket extends Duplex {
     else this.once('finish', () => this.destroy());
   }
 
+  /** @internal Borrows the fd (or returns -1 when closed). Pair with kReturnFd. */
+  [kBorrowFd](): number {
+    if (this.#fd < 0) return -1;
+    this.#borrowers++;
+    return this.#fd;
+  }
+
+  /** @internal */
+  [kReturnFd](): void {
+    if (--this.#borrowers === 0 && this.#deferredClose) {
+      const close = this.#deferredClose;
+      this.#deferredClose = undefined;
+      close();
+    }
+  }
+
   // ------------------------------------------------------------------ reading
 
   override _read(): void {
@@ -500,14 +529,23 @@ export class Socket extends Duplex {
     }
     // Cache the names for code that asks after close (as node:net does).
     try { this.#peerName(fd); this.#localName(fd); } catch { /* not connected */ }
-    let closing: Promise<void>;
-    try {
-      closing = this.#ring.close(fd);
-    } catch {
-      try { native.closeFd(fd); } catch { /* already closed */ }
-      closing = Promise.resolve();
+    const closeNow = (): void => {
+      let closing: Promise<void>;
+      try {
+        closing = this.#ring.close(fd);
+      } catch {
+        try { native.closeFd(fd); } catch { /* already closed */ }
+        closing = Promise.resolve();
+      }
+      closing.then(emitClose, emitClose);
+    };
+    if (this.#borrowers > 0) {
+      // A transfer uses the fd: stop the connection now, close when it is returned.
+      this.#ring.shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
+      this.#deferredClose = closeNow;
+    } else {
+      closeNow();
     }
-    closing.then(emitClose, emitClose);
   }
 
   #peerName(fd = this.#fd): NativeSockAddr | undefined {
