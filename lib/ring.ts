@@ -200,7 +200,10 @@ export class Ring {
   readonly #free: number[] = [];
   readonly #backlog: Backlogged[] = [];
   #backlogHead = 0;
+  /** Operations in the kernel that count against the CQ-sized cap. */
   #inflight = 0;
+  /** Multi-completion operations in the kernel (multishot recv/accept, zero-copy send): not capped. */
+  #streams = 0;
   readonly #maxInflight: number;
   #destroyed = false;
   #probe: RingProbe | undefined;
@@ -254,7 +257,7 @@ export class Ring {
       setupFlags: i.setupFlags,
       features: i.features,
       deferTaskrun: (i.setupFlags & (1 << 13)) !== 0,
-      inflight: this.#inflight,
+      inflight: this.#inflight + this.#streams,
       queued: this.#backlog.length - this.#backlogHead,
       enters: i.enters,
       cqOverflow: i.cqOverflow,
@@ -536,7 +539,7 @@ export class Ring {
     }
     this.#backlog.length = 0;
     this.#backlogHead = 0;
-    if (this.#inflight > 0) {
+    if (this.#inflight + this.#streams > 0) {
       this.#h.cancelAll();
       this.#h.wait(2000);
     }
@@ -654,9 +657,13 @@ export class Ring {
       s.onAbort = () => this.#abort(s, gen);
       signal.addEventListener('abort', s.onAbort, { once: true });
     }
-    if (this.#backlogHead === this.#backlog.length && this.#inflight + chain < this.#maxInflight &&
+    // A multishot stays armed for a connection's life; capping those would
+    // stall everything once there are more connections than CQ entries, so
+    // they are not counted (the kernel's NODROP keeps any overflow).
+    const stream = s.kind === KIND_HANDLER;
+    if (this.#backlogHead === this.#backlog.length && (stream || this.#inflight + chain < this.#maxInflight) &&
       (chain === 0 || this.#h.reserve(chain + 1)) && this.#prep(b1, b2, b3)) {
-      this.#inflight++;
+      this.#count(s);
     } else {
       s.queued = true;
       this.#backlog.push({ rec: this.#rec.slice(), slot: s.index, gen: s.gen, b1, b2, b3, chain });
@@ -750,6 +757,12 @@ export class Ring {
     }
   }
 
+  /** Counts slot `s` as submitted to the kernel. */
+  #count(s: Slot): void {
+    if (s.kind === KIND_HANDLER) this.#streams++;
+    else this.#inflight++;
+  }
+
   /** The addon delivers `n` completion records. */
   #complete(n: number, base: number): void {
     const cq = this.#cq;
@@ -758,10 +771,17 @@ export class Ring {
       const o = (base + i) * C.FIELDS;
       const idx = cq[o + C.SLOT]!;
       const flags = cq[o + C.FLAGS]!;
-      if ((flags & CqeFlag.MORE) === 0) this.#inflight--;
-      if (idx === INTERNAL_SLOT) continue;
+      const last = (flags & CqeFlag.MORE) === 0;
+      if (idx === INTERNAL_SLOT) {
+        if (last) this.#inflight--;
+        continue;
+      }
       const s = slots[idx];
       if (s === undefined || !s.busy || s.gen !== cq[o + C.GEN]) continue;
+      if (last) {
+        if (s.kind === KIND_HANDLER) this.#streams--;
+        else this.#inflight--;
+      }
       this.#settle(s, cq[o + C.RES]!, flags);
     }
     if (this.#backlogHead < this.#backlog.length && !this.#destroyed) this.#drainBacklog();
@@ -855,11 +875,13 @@ export class Ring {
         this.#backlogHead++; // settled while waiting (aborted)
         continue;
       }
-      if (!internal && this.#inflight + b.chain >= this.#maxInflight) break;
+      const capped = !internal && s!.kind !== KIND_HANDLER;
+      if (capped && this.#inflight + b.chain >= this.#maxInflight) break;
       if (b.chain > 0 && !this.#h.reserve(b.chain + 1)) break;
       this.#rec.set(b.rec);
       if (!this.#prep(b.b1, b.b2, b.b3)) break;
-      this.#inflight++;
+      if (s) this.#count(s);
+      else this.#inflight++;
       if (s) s.queued = false;
       this.#backlogHead++;
     }

@@ -93,6 +93,33 @@ test('timers still fire while a closed loop of ring operations runs', async () =
   ring.destroy();
 });
 
+test('armed multishot operations do not block other work, even beyond the CQ size', async () => {
+  const { native } = await import('../lib/native');
+  const { Op, CqeFlag } = await import('../lib/opcodes');
+  const ring = new Ring({ entries: 8, cqEntries: 16 });
+  const pipes = Array.from({ length: 40 }, () => native.makePipe(0));
+  const events: number[] = Array(40).fill(0);
+  const ended: boolean[] = Array(40).fill(false);
+  // A multishot poll (IORING_POLL_ADD_MULTI) on each pipe: 40 armed streams on a 16-entry CQ.
+  const streams = pipes.map(([r], i) => ring.submitStream({ opcode: Op.POLL_ADD, fd: r, len: 1, opFlags: 0x1,
+    syscall: 'poll' }, (res, flags) => {
+    if (res > 0) events[i]!++;
+    if ((flags & CqeFlag.MORE) === 0) ended[i] = true;
+  }));
+  assert.is(ring.info().queued, 0, 'streams are not held back by the in-flight cap');
+  const results = await Promise.all(Array.from({ length: 100 }, () => ring.nop()));
+  assert.is(results.length, 100, 'ordinary operations still complete');
+  fs.writeSync(pipes[7]![1], 'x');
+  for (let i = 0; i < 100 && events[7] === 0; i++) await ring.nop();
+  assert.ok(events[7]! >= 1, 'the armed poll reported readiness');
+  for (const st of streams) st.cancel();
+  for (let i = 0; i < 200 && ended.some((e) => !e); i++) await ring.nop();
+  assert.ok(ended.every((e) => e), 'every stream ended after cancel');
+  assert.is(ring.info().inflight, 0);
+  for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); }
+  ring.destroy();
+});
+
 test('the fallback setup (no DEFER_TASKRUN) reads, times out and cancels too', async () => {
   const ring = new Ring({ entries: 8, deferTaskrun: false });
   assert.is(ring.info().deferTaskrun, false);
