@@ -295,15 +295,7 @@ export class Ring {
    */
   read(fd: number, buffer: ArrayBufferView, offset: number, length: number,
     position: number | bigint | null, options?: OpOptions): Promise<number> {
-    validateFd(fd);
-    validateBuffer(buffer);
-    validateRange(buffer, offset, length);
-    const pos = toPosition(position);
-    const signal = this.#signal(options);
-    const s = this.#begin('read', KIND_VALUE, signal);
-    s.hold = buffer;
-    this.#fill(Op.READ, fd, pos, offset, length, 0, s);
-    return this.#go(s, buffer, undefined, undefined, signal);
+    return this.#rw(Op.READ, 'read', fd, buffer, offset, length, position, options);
   }
 
   /**
@@ -312,15 +304,7 @@ export class Ring {
    */
   write(fd: number, buffer: ArrayBufferView, offset: number, length: number,
     position: number | bigint | null, options?: OpOptions): Promise<number> {
-    validateFd(fd);
-    validateBuffer(buffer);
-    validateRange(buffer, offset, length);
-    const pos = toPosition(position);
-    const signal = this.#signal(options);
-    const s = this.#begin('write', KIND_VALUE, signal);
-    s.hold = buffer;
-    this.#fill(Op.WRITE, fd, pos, offset, length, 0, s);
-    return this.#go(s, buffer, undefined, undefined, signal);
+    return this.#rw(Op.WRITE, 'write', fd, buffer, offset, length, position, options);
   }
 
   /** Scatter read (preadv2(2)) into `buffers` in order. Resolves with the bytes read. */
@@ -669,6 +653,20 @@ export class Ring {
       this.#backlog.push({ rec: this.#rec.slice(), slot: s.index, gen: s.gen, b1, b2, b3, chain });
     }
     return p;
+  }
+
+  /** read/write: validated at the edge, one slot, one record, one prep. */
+  #rw(opcode: number, syscall: string, fd: number, buffer: ArrayBufferView, offset: number, length: number,
+    position: number | bigint | null, options: OpOptions | undefined): Promise<number> {
+    validateFd(fd);
+    validateBuffer(buffer);
+    validateRange(buffer, offset, length);
+    const pos = toPosition(position);
+    const signal = this.#signal(options);
+    const s = this.#begin(syscall, KIND_VALUE, signal);
+    s.hold = buffer;
+    this.#fill(opcode, fd, pos, offset, length, 0, s);
+    return this.#go(s, buffer, undefined, undefined, signal);
   }
 
   #vector(opcode: number, syscall: string, fd: number, buffers: readonly ArrayBufferView[],
