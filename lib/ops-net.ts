@@ -300,7 +300,7 @@ Ring.prototype.sendZc = function sendZc(this: Ring, fd: number, buffer: ArrayBuf
 
 /**
  * Size from which {@link Ring.sendAuto} uses zero-copy send. Measured with
- * bench/zc-threshold.ts (bench/RESULTS-net-facade.md): over loopback TCP with
+ * bench/zc-threshold.ts (bench/RESULTS.md, "Net facade"): over loopback TCP with
  * one send in flight, SEND_ZC (waiting for its notification) ran at 0.12x of a
  * copying send at 1 KiB, 0.47x at 64 KiB, 0.53x at 256 KiB, 1.30x at 1 MiB and
  * 1.05x at 4 MiB, although the kernel reported copying the data in every case

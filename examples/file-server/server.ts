@@ -48,7 +48,7 @@ export interface FileServerOptions {
   zeroCopy?: boolean;
   /**
    * Smallest body sent zero-copy; smaller ones are copied (fewer ring round
-   * trips per response). Default 131072 (see bench/RESULTS-http.md).
+   * trips per response). Default 131072 (see bench/RESULTS.md, "File server").
    */
   zeroCopyMinBytes?: number;
   /** Called once per response. */

@@ -12,7 +12,7 @@
  *
  * Buffer size decides large-message throughput: each CQE carries at most
  * one buffer, so small buffers multiply completions and sends. The default
- * of 64 KiB was measured (bench/RESULTS-net-facade.md).
+ * of 64 KiB was measured (bench/RESULTS.md, "Net facade").
  * @internal
  */
 import { native, type NativePbufRing } from '../native';
