@@ -69,6 +69,8 @@ test('100 MiB client -> upstream arrives intact (sha256), half-close propagates'
     });
     assert.is(received, 100 * MiB);
     assert.is(reply, hash.digest('hex'));
+    for (let i = 0; i < 50 && p.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(p.totals.splicedBytes > 90 * MiB, `bulk data was spliced: ${p.totals.splicedBytes} of ${p.totals.bytes}`);
   });
 });
 
@@ -97,6 +99,26 @@ test('100 MiB upstream -> client arrives intact (sha256)', async () => {
     });
     assert.is(n, 100 * MiB);
     assert.is(got.digest('hex'), sent.digest('hex'));
+  });
+});
+
+test('small request/response exchanges are copied, not spliced (no io-wq hand-off per message)', async () => {
+  const upstream = net.createServer((s) => s.on('data', (d: Buffer) => s.write(d)));
+  await withProxy(upstream, async (p) => {
+    const c = net.connect(p.address().port, '127.0.0.1');
+    await new Promise((r) => c.once('connect', r));
+    for (let i = 0; i < 50; i++) {
+      const msg = `ping ${i} ${'x'.repeat(i * 10)}`;
+      c.write(msg);
+      const got = await new Promise<string>((resolve) => c.once('data', (d) => resolve(String(d))));
+      assert.is(got, msg);
+    }
+    c.end();
+    await new Promise((r) => c.once('close', r));
+    for (let i = 0; i < 50 && p.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.ok(p.totals.bytes > 0);
+    assert.is(p.totals.splicedBytes, 0);
+    assert.is(p.pipesInUse, 0);
   });
 });
 

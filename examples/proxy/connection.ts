@@ -15,6 +15,12 @@ const K = native.socketConstants;
 /** Where a connection's life is reported. */
 export type ProxyLog = (message: string) => void;
 
+/** Bytes moved by a proxy, in total and by splice (never in user space). */
+export interface ProxyTotals {
+  bytes: number;
+  splicedBytes: number;
+}
+
 /** A client connection and its upstream twin. */
 export class ProxyConnection {
   /** Milliseconds since the epoch of the last byte moved either way. */
@@ -29,6 +35,7 @@ export class ProxyConnection {
     private readonly upstream: Resolved & { port: number },
     private readonly pool: PipePool,
     private readonly log: ProxyLog,
+    private readonly totals: ProxyTotals,
   ) {}
 
   /** Runs the connection to its end; never rejects. */
@@ -72,6 +79,8 @@ export class ProxyConnection {
 
   /** A direction finished: on end of stream shut the other side's write half; on error end both. */
   async #ended(direction: string, r: PumpResult): Promise<void> {
+    this.totals.bytes += r.bytes;
+    this.totals.splicedBytes += r.splicedBytes;
     const dst = direction === 'client -> upstream' ? this.#upFd : this.clientFd;
     if (r.reason === 'eof') {
       await this.ring.shutdown(dst, K.SHUT_WR!).catch(() => undefined);

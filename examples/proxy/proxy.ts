@@ -1,6 +1,7 @@
 /**
  * A TCP proxy on the ring: multishot accept on the listener, one
- * {@link ProxyConnection} per client, splice through pooled pipes both ways.
+ * {@link ProxyConnection} per client; bulk data is spliced through pooled
+ * pipes, small exchanges are copied through a small buffer (splice-pump.ts).
  */
 import { Ring } from '../../lib/ring';
 import '../../lib/ops-net';
@@ -8,7 +9,7 @@ import { PipePool } from '../../lib/pipes';
 import { native } from '../../lib/native';
 import { resolve, type Resolved } from '../../lib/net/address';
 import type { AcceptStream } from '../../lib/ops-net';
-import { ProxyConnection, type ProxyLog } from './connection';
+import { ProxyConnection, type ProxyLog, type ProxyTotals } from './connection';
 
 const K = native.socketConstants;
 
@@ -40,8 +41,10 @@ export interface Proxy {
   address(): { address: string; port: number; family: string };
   /** Connections open now. */
   readonly connections: number;
-  /** Pipes in use now (two per established connection). */
+  /** Pipes in use now (one per direction that has switched to splice). */
   readonly pipesInUse: number;
+  /** Bytes forwarded by finished directions: in total, and by splice. */
+  readonly totals: Readonly<ProxyTotals>;
   /** Stops accepting, ends every connection and waits until all are closed. */
   close(): Promise<void>;
 }
@@ -91,6 +94,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   const lfd = listenSocket(at, options.listenPort, options.reusePort ?? false);
   const bound = native.getsockname(lfd) as { address: string; port: number; family: string };
   const live = new Set<ProxyConnection>();
+  const totals: ProxyTotals = { bytes: 0, splicedBytes: 0 };
   const finished: Promise<void>[] = [];
   let closed = false;
 
@@ -104,7 +108,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
       void ring.close(fd).catch(() => undefined);
       return;
     }
-    const c = new ProxyConnection(ring, fd, upstream, pool, log);
+    const c = new ProxyConnection(ring, fd, upstream, pool, log, totals);
     live.add(c);
     const p = c.run().then(() => { live.delete(c); });
     finished.push(p);
@@ -121,6 +125,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
     address: () => bound,
     get connections() { return live.size; },
     get pipesInUse() { return pool.inUse; },
+    totals,
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
