@@ -47,7 +47,7 @@ http {
 export function writeHaproxyConf(dir: string, port: number, upstreamPort: number): string {
   const conf = `global
   nbthread 1
-  maxconn 20000
+  maxconn 4096
 
 defaults
   mode tcp

@@ -11,10 +11,17 @@ import * as path from 'node:path';
 
 const children = new Set<ChildProcess>();
 
-function killAll(): void {
-  for (const c of children) {
-    if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+/** SIGKILL the process group of `c` (servers run detached, as group leaders, so nginx workers go too). */
+function killGroup(c: ChildProcess): void {
+  try {
+    process.kill(-c.pid!, 'SIGKILL');
+  } catch {
+    // already gone
   }
+}
+
+function killAll(): void {
+  for (const c of children) killGroup(c);
   children.clear();
 }
 
@@ -71,7 +78,7 @@ export interface Server {
  */
 export async function startServer(cmd: string, args: string[], port: number, readyLine?: RegExp): Promise<Server> {
   if (await canConnect(port)) throw new Error(`port ${port} is already in use`);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   children.add(child);
   let out = '';
   let err = '';
@@ -81,20 +88,29 @@ export async function startServer(cmd: string, args: string[], port: number, rea
   child.once('exit', (code, sig) => (exited = `exited with ${code ?? sig}`));
   const deadline = Date.now() + 15_000;
   for (;;) {
-    if (exited) throw new Error(`${cmd} ${args.join(' ')} ${exited}\n${out}${err}`);
+    if (exited) {
+      killGroup(child);
+      throw new Error(`${cmd} ${args.join(' ')} ${exited}\n${out}${err}`);
+    }
     if ((!readyLine || readyLine.test(out)) && (await canConnect(port))) break;
     if (Date.now() > deadline) {
-      child.kill('SIGKILL');
+      killGroup(child);
       throw new Error(`${cmd} did not listen on ${port} within 15 s\n${out}${err}`);
     }
     await new Promise((r) => setTimeout(r, 50));
   }
+  // The whole group dies (nginx workers included); resolve when stdout/stderr
+  // closed, i.e. no process of the group holds them any more.
   const stop = (): Promise<void> =>
     new Promise((resolve) => {
       children.delete(child);
-      if (child.exitCode !== null || child.signalCode !== null) return resolve();
-      child.once('exit', () => resolve());
-      child.kill('SIGKILL');
+      let open = 2;
+      const closed = (): void => void (--open === 0 && resolve());
+      if (child.stdout!.closed) closed();
+      else child.stdout!.once('close', closed);
+      if (child.stderr!.closed) closed();
+      else child.stderr!.once('close', closed);
+      killGroup(child);
     });
   return { child, line: out.split('\n')[0] ?? '', stop };
 }
