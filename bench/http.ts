@@ -92,5 +92,5 @@ async function main(): Promise<void> {
 
 main().catch((e: Error) => {
   console.error(e.stack ?? e.message);
-  process.exitCode = 1;
+  process.exit(1); // the exit hook kills every server still running
 });

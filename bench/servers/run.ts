@@ -192,7 +192,9 @@ export function measure(label: string, pids: number[], url: string, file: string
   const cpu0 = pids.reduce((s, p) => s + cpuSeconds(p), 0);
   const r = wrk(url, seconds, connections, size);
   const cpu = pids.reduce((s, p) => s + cpuSeconds(p), 0) - cpu0;
-  return { label, file, size, rps: r.rps, gbps: (r.rps * size) / 1e9, cpuUsPerReq: (cpu / r.requests) * 1e6 };
+  const row = { label, file, size, rps: r.rps, gbps: (r.rps * size) / 1e9, cpuUsPerReq: (cpu / r.requests) * 1e6 };
+  console.log(`  measured: ${formatRow(row, [])}`);
+  return row;
 }
 
 /** Format a row with ratios against the named reference rows (same file). */
