@@ -1,0 +1,96 @@
+/**
+ * HTTP static-file servers under wrk (issue 5): this runtime's file server
+ * vs nginx (sendfile) vs node:http + fs.createReadStream, a 4 KiB and a 1 MiB
+ * file, then both servers with 2 workers each.
+ *
+ *   npm run bench:http [-- SECONDS [CONNECTIONS]]     (defaults: 5 s, 32 connections)
+ *   flock -x /tmp/bench.lock npm run bench:http
+ *
+ * Needs wrk and nginx (installed with apt-get when missing). Ports 18100-18199.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeNginxConf } from './servers/configs';
+import { ensureTools, formatRow, makeFiles, measure, startServer, type Row, type Server } from './servers/run';
+
+const seconds = Number(process.argv[2] ?? 5);
+const connections = Number(process.argv[3] ?? 32);
+const files: Array<[string, number]> = [
+  ['4k', 4096],
+  ['1m', 1024 * 1024],
+];
+const fileServer = path.join(__dirname, '..', 'examples', 'file-server.js');
+const baseline = path.join(__dirname, 'http-baseline.js');
+
+interface Contender {
+  label: string;
+  start(port: number): Promise<Server>;
+}
+
+async function main(): Promise<void> {
+  ensureTools([
+    ['wrk', 'wrk'],
+    ['nginx', 'nginx'],
+  ]);
+  const root = makeFiles('bench-http-root-', files);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-http-conf-'));
+  const ours = (workers: number): Contender => ({
+    label: `uring file-server --workers ${workers}`,
+    start: (p) =>
+      startServer(process.execPath, [fileServer, '--root', root, '--port', String(p), '--workers', String(workers), '--quiet'], p, /\n/),
+  });
+  const nginx = (workers: number): Contender => ({
+    label: `nginx worker_processes ${workers}`,
+    start: (p) => startServer('nginx', ['-c', writeNginxConf(tmp, root, p, workers), '-p', tmp], p),
+  });
+  const node: Contender = {
+    label: 'node:http + createReadStream',
+    start: (p) => startServer(process.execPath, [baseline, root, String(p)], p, /\n/),
+  };
+  console.log(
+    `bench:http  wrk -t1 -c${connections} -d${seconds}s (1 s warm-up first), keep-alive; ${os.cpus().length} cores, ` +
+      `node ${process.version}, ${os.release()}`,
+  );
+  console.log('GB/s = requests/s x file size / 1e9; CPU/req = server process tree user+sys time / requests\n');
+  let port = 18100;
+  const run = async (set: Contender[]): Promise<Record<string, Row[]>> => {
+    const out: Record<string, Row[]> = {};
+    for (const c of set) {
+      const p = port++;
+      const s = await c.start(p);
+      try {
+        if (s.line) console.log(`  [${c.label}] ${s.line.trim()}`);
+        out[c.label] = files.map(([name, size]) =>
+          measure(c.label, [s.child.pid!], `http://127.0.0.1:${p}/${name}`, name, size, seconds, connections),
+        );
+      } finally {
+        await s.stop();
+      }
+    }
+    return out;
+  };
+  try {
+    const one = await run([ours(1), nginx(1), node]);
+    console.log('\n1 worker each:');
+    for (const label of Object.keys(one)) {
+      one[label]!.forEach((r, i) =>
+        console.log(formatRow(r, [['nginx', one[nginx(1).label]![i]], ['node:http', one[node.label]![i]]])),
+      );
+    }
+    const two = await run([ours(2), nginx(2)]);
+    console.log('\nAll cores (2 workers each; wrk shares the same 2 cores):');
+    for (const label of Object.keys(two)) {
+      two[label]!.forEach((r, i) => console.log(formatRow(r, [['nginx w2', two[nginx(2).label]![i]]])));
+    }
+    console.log('\ntargets: 4k >= 0.80x nginx and >= 4x node:http; 1m >= 1.00x nginx');
+  } finally {
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(e.stack ?? e.message);
+  process.exit(1); // the exit hook kills every server still running
+});

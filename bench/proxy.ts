@@ -1,0 +1,97 @@
+/**
+ * TCP proxies under wrk (issue 5): wrk -> proxy -> nginx, nginx serving a
+ * 4 KiB and a 1 MiB file. This runtime's proxy (splice through pooled pipes,
+ * 1 worker) vs HAProxy (mode tcp, splice-auto, nbthread 1) vs a node:net
+ * pipe proxy. wrk, the proxy and nginx share the 2 cores.
+ *
+ *   npm run bench:proxy [-- SECONDS [CONNECTIONS]]    (defaults: 5 s, 32 connections)
+ *   flock -x /tmp/bench.lock npm run bench:proxy
+ *
+ * Needs wrk, nginx and haproxy (installed with apt-get when missing). Ports 18200-18299.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { writeHaproxyConf, writeNginxConf } from './servers/configs';
+import { ensureTools, formatRow, makeFiles, measure, startServer, type Row, type Server } from './servers/run';
+
+const seconds = Number(process.argv[2] ?? 5);
+const connections = Number(process.argv[3] ?? 32);
+const files: Array<[string, number]> = [
+  ['4k', 4096],
+  ['1m', 1024 * 1024],
+];
+const proxyEntry = path.join(__dirname, '..', 'examples', 'proxy.js');
+const pipeProxy = path.join(__dirname, '..', '..', 'bench', 'node-pipe-proxy.js');
+
+interface Contender {
+  label: string;
+  start(port: number, upstream: number): Promise<Server>;
+}
+
+async function main(): Promise<void> {
+  ensureTools([
+    ['wrk', 'wrk'],
+    ['nginx', 'nginx'],
+    ['haproxy', 'haproxy'],
+  ]);
+  const root = makeFiles('bench-proxy-root-', files);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-proxy-conf-'));
+  const contenders: Contender[] = [
+    {
+      label: 'uring proxy --workers 1',
+      start: (p, u) =>
+        startServer(
+          process.execPath,
+          [proxyEntry, '--listen', `127.0.0.1:${p}`, '--upstream', `127.0.0.1:${u}`, '--workers', '1', '--quiet'],
+          p,
+          /\n/,
+        ),
+    },
+    { label: 'haproxy tcp splice-auto nbthread 1', start: (p, u) => startServer('haproxy', ['-db', '-f', writeHaproxyConf(tmp, p, u)], p) },
+    { label: 'node:net pipe proxy', start: (p, u) => startServer(process.execPath, [pipeProxy, String(p), String(u)], p, /\n/) },
+  ];
+  console.log(
+    `bench:proxy  wrk -t1 -c${connections} -d${seconds}s (1 s warm-up first) -> proxy -> nginx (worker_processes 1, sendfile); ` +
+      `${os.cpus().length} cores, node ${process.version}, ${os.release()}`,
+  );
+  console.log('GB/s = requests/s x file size / 1e9; CPU/req = proxy process user+sys time / requests (nginx not counted)\n');
+  const upstreamPort = 18200;
+  const nginx = await startServer('nginx', ['-c', writeNginxConf(tmp, root, upstreamPort, 1), '-p', tmp], upstreamPort);
+  const rows: Record<string, Row[]> = {};
+  let port = upstreamPort + 1;
+  try {
+    for (const c of contenders) {
+      const p = port++;
+      const s = await c.start(p, upstreamPort);
+      try {
+        if (s.line) console.log(`  [${c.label}] ${s.line.trim()}`);
+        rows[c.label] = files.map(([name, size]) =>
+          measure(c.label, [s.child.pid!], `http://127.0.0.1:${p}/${name}`, name, size, seconds, connections),
+        );
+      } finally {
+        await s.stop();
+      }
+    }
+    // nginx alone, for reference: what the upstream does without a proxy in the path.
+    rows['nginx direct (no proxy)'] = files.map(([name, size]) =>
+      measure('nginx direct (no proxy)', [nginx.child.pid!], `http://127.0.0.1:${upstreamPort}/${name}`, name, size, seconds, connections),
+    );
+    console.log('');
+    const ha = rows[contenders[1]!.label]!;
+    const nd = rows[contenders[2]!.label]!;
+    for (const label of Object.keys(rows)) {
+      rows[label]!.forEach((r, i) => console.log(formatRow(r, [['haproxy', ha[i]], ['node pipe', nd[i]]])));
+    }
+    console.log('\ntarget: uring proxy >= 1.00x haproxy at both sizes');
+  } finally {
+    await nginx.stop();
+    fs.rmSync(root, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+main().catch((e: Error) => {
+  console.error(e.stack ?? e.message);
+  process.exit(1); // the exit hook kills every server still running
+});
