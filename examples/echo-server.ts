@@ -16,7 +16,7 @@ import { Ring } from '../lib/ring';
 import '../lib/ops-net';
 import type { StreamOp } from '../lib/ring';
 import { native } from '../lib/native';
-import { bufferGroup } from '../lib/net/bufgroup';
+import { bufferGroup, BufferGroup } from '../lib/net/bufgroup';
 
 const K = native.socketConstants;
 const ENOBUFS = 105;
@@ -31,7 +31,10 @@ const port = Number(arg('port', '7000'));
 const host = arg('host', '127.0.0.1');
 // Its own ring with the largest CQ: each connection keeps a multishot recv in flight.
 const ring = new Ring({ entries: 4096, cqEntries: 65536 });
-const group = bufferGroup(ring);
+// 64 buffers of 256 KiB (16 MiB of address space; only pages the kernel writes
+// become resident). Against 64 KiB buffers this took 64 KiB echo from 0.73x to
+// 0.95x of the C epoll server (bench/RESULTS.md, "Echo servers").
+const group = process.env.URING_NET_BUF_SIZE ? bufferGroup(ring) : new BufferGroup(ring, 1, { size: 256 * 1024, count: 64 });
 
 class Conn {
   recv: StreamOp | undefined;
