@@ -1,8 +1,6 @@
 /**
  * TCP proxy example: `node dist/examples/proxy.js --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080`.
- * Bulk data moves with splice through pooled pipes and never enters user
- * space; small request/response exchanges are copied through a 16 KiB buffer,
- * which is cheaper for them (HAProxy's `option splice-auto` makes the same call).
+ * Bytes move with splice through pooled pipes and never enter user space.
  * With `--workers N` each worker_thread runs its own ring and listener on
  * the same port (SO_REUSEPORT), so the kernel spreads connections over them.
  */

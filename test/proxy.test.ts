@@ -8,11 +8,19 @@ import * as assert from 'uvu/assert';
 import * as net from 'node:net';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
+import * as fs from 'node:fs';
 import { createProxy, type Proxy } from '../examples/proxy/proxy';
 import { parseProxyArgs } from '../examples/proxy/cli';
 import { openFds, runNode } from './helpers';
 
 const MiB = 1 << 20;
+
+/** What this process's fds point at, for failure messages. */
+function fdList(): string {
+  return fs.readdirSync('/proc/self/fd').map((fd) => {
+    try { return `${fd}:${fs.readlinkSync(`/proc/self/fd/${fd}`)}`; } catch { return `${fd}:?`; }
+  }).join(' ');
+}
 
 function listen(server: net.Server): Promise<number> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve((server.address() as net.AddressInfo).port)));
@@ -102,26 +110,6 @@ test('100 MiB upstream -> client arrives intact (sha256)', async () => {
   });
 });
 
-test('small request/response exchanges are copied, not spliced (no io-wq hand-off per message)', async () => {
-  const upstream = net.createServer((s) => s.on('data', (d: Buffer) => s.write(d)));
-  await withProxy(upstream, async (p) => {
-    const c = net.connect(p.address().port, '127.0.0.1');
-    await new Promise((r) => c.once('connect', r));
-    for (let i = 0; i < 50; i++) {
-      const msg = `ping ${i} ${'x'.repeat(i * 10)}`;
-      c.write(msg);
-      const got = await new Promise<string>((resolve) => c.once('data', (d) => resolve(String(d))));
-      assert.is(got, msg);
-    }
-    c.end();
-    await new Promise((r) => c.once('close', r));
-    for (let i = 0; i < 50 && p.connections > 0; i++) await new Promise((r) => setTimeout(r, 10));
-    assert.ok(p.totals.bytes > 0);
-    assert.is(p.totals.splicedBytes, 0);
-    assert.is(p.pipesInUse, 0);
-  });
-});
-
 test('upstream -> client half-close: the client can keep sending after the upstream ended', async () => {
   let gotFromClient!: (text: string) => void;
   const upstreamGot = new Promise<string>((resolve) => (gotFromClient = resolve));
@@ -192,8 +180,10 @@ test('a client that aborts mid-transfer leaves no fd or pipe behind', async () =
     assert.is(p.connections, 0, 'connections closed');
     assert.is(p.pipesInUse, 0, 'pipes returned or closed');
     // The upstream server in this process closes its side of each aborted connection when it sees the reset.
-    for (let i = 0; i < 100 && openFds() > fdsBefore; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(openFds() <= fdsBefore, `fds: before ${fdsBefore}, after ${openFds()}`);
+    // Empty pipes returned to the pool stay open for reuse (two fds each); nothing else may remain.
+    const allowed = (): number => fdsBefore + 2 * p.pipesIdle;
+    for (let i = 0; i < 100 && openFds() > allowed(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(openFds() <= allowed(), `fds: before ${fdsBefore}, idle pipes ${p.pipesIdle}, after ${openFds()}: ${fdList()}`);
     assert.ok(logs.some((l) => /failed|closing/.test(l)), logs.join('\n'));
   });
 });

@@ -218,14 +218,19 @@ test('two worker threads each get their own ring and work in parallel', async ()
       }
       await ring.close(fd);
       parentPort.postMessage({ sum, ringFd: ring.info().fd });
-      ring.destroy();
+      // keep the ring open until the parent has seen both, so the fds are comparable
+      parentPort.once('message', () => { ring.destroy(); parentPort.close(); });
     })().catch((e) => parentPort.postMessage({ error: String(e) }));`;
+  const workers: Worker[] = [];
   const run = () => new Promise<{ sum: number; ringFd: number; error?: string }>((resolve, reject) => {
     const w = new Worker(src, { eval: true, workerData: { file } });
+    workers.push(w);
     w.once('message', resolve);
     w.once('error', reject);
   });
   const [a, b] = await Promise.all([run(), run()]);
+  for (const w of workers) w.postMessage('done');
+  await Promise.all(workers.map((w) => new Promise((r) => w.once('exit', r))));
   assert.is(a.error, undefined);
   assert.is(b.error, undefined);
   let expect = 0;

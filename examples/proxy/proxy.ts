@@ -1,7 +1,6 @@
 /**
  * A TCP proxy on the ring: multishot accept on the listener, one
- * {@link ProxyConnection} per client; bulk data is spliced through pooled
- * pipes, small exchanges are copied through a small buffer (splice-pump.ts).
+ * {@link ProxyConnection} per client, splice through pooled pipes both ways.
  */
 import { Ring } from '../../lib/ring';
 import '../../lib/ops-net';
@@ -41,8 +40,10 @@ export interface Proxy {
   address(): { address: string; port: number; family: string };
   /** Connections open now. */
   readonly connections: number;
-  /** Pipes in use now (one per direction that has switched to splice). */
+  /** Pipes in use now (one per direction of each established connection). */
   readonly pipesInUse: number;
+  /** Empty pipes kept open in the pool for reuse (two fds each). */
+  readonly pipesIdle: number;
   /** Bytes forwarded by finished directions: in total, and by splice. */
   readonly totals: Readonly<ProxyTotals>;
   /** Stops accepting, ends every connection and waits until all are closed. */
@@ -125,6 +126,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
     address: () => bound,
     get connections() { return live.size; },
     get pipesInUse() { return pool.inUse; },
+    get pipesIdle() { return pool.idle; },
     totals,
     async close(): Promise<void> {
       if (closed) return;
