@@ -21,9 +21,9 @@ Napi::Value ThrowErrno(Napi::Env env, int neg_errno, const char *syscall) {
   return env.Undefined();
 }
 
-bool GetBytes(Napi::Env env, napi_value v, uint8_t **data, size_t *len) {
+bool TryBytes(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   bool is = false;
-  napi_is_typedarray(env, v, &is);
+  napi_is_typedarray(env, v, &is); /* first: nearly every call passes a Buffer */
   if (is) {
     napi_typedarray_type type;
     size_t length, offset;
@@ -58,6 +58,11 @@ bool GetBytes(Napi::Env env, napi_value v, uint8_t **data, size_t *len) {
     *data = (uint8_t *)ptr;
     return true;
   }
+  return false;
+}
+
+bool GetBytes(Napi::Env env, napi_value v, uint8_t **data, size_t *len) {
+  if (TryBytes(env, v, data, len)) return true;
   Napi::TypeError::New(env, "expected a Buffer, TypedArray, DataView or ArrayBuffer").ThrowAsJavaScriptException();
   return false;
 }

@@ -98,7 +98,8 @@ void ReleaseFixedMemory(RingHandle *ring);
 Napi::Value ThrowErrno(Napi::Env env, int neg_errno, const char *syscall);
 
 /* Pointer and length of a Buffer / TypedArray / DataView / ArrayBuffer.
- * Returns false (and throws TypeError) for anything else. */
+ * TryBytes returns false for anything else; GetBytes also throws TypeError. */
+bool TryBytes(napi_env env, napi_value v, uint8_t **data, size_t *len);
 bool GetBytes(Napi::Env env, napi_value v, uint8_t **data, size_t *len);
 
 #endif

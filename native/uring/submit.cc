@@ -14,26 +14,17 @@
 
 static inline uint64_t AsU64(double d) { return (uint64_t)(int64_t)d; }
 
-/* Resolve a record field that may be "offset into buffer arg i". Buffers
- * (typed arrays) are checked first: they are nearly every call. */
+/* Resolve a record field that may be "offset into buffer arg i":
+ * undefined/null keeps the numeric field as it is. */
 static inline bool PointerArg(napi_env env, napi_value v, double offset, uint64_t *out) {
-  bool is = false;
-  napi_is_typedarray(env, v, &is);
-  if (is) {
-    napi_typedarray_type type;
-    size_t length, byte_offset;
-    napi_value ab;
-    void *data;
-    napi_get_typedarray_info(env, v, &type, &length, &data, &ab, &byte_offset);
-    *out = (uint64_t)(uintptr_t)data + (uint64_t)offset;
-    return true;
-  }
-  napi_valuetype t;
-  napi_typeof(env, v, &t);
-  if (t == napi_undefined || t == napi_null) return true; /* keep the numeric field */
   uint8_t *data;
   size_t len;
-  if (!GetBytes(env, v, &data, &len)) return false;
+  if (!TryBytes(env, v, &data, &len)) {
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    if (t == napi_undefined || t == napi_null) return true;
+    return GetBytes(Napi::Env(env), v, &data, &len); /* throws the TypeError */
+  }
   *out = (uint64_t)(uintptr_t)data + (uint64_t)offset;
   return true;
 }
