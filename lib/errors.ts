@@ -23,8 +23,8 @@ export interface UringError extends Error {
 
 const systemErrors = getSystemErrorMap();
 
-/** Name and description of a positive errno value. */
-function describe(errno: number): [string, string] {
+/** Name and description of a positive errno value, e.g. `['ENOENT', 'no such file or directory']`. */
+export function describeErrno(errno: number): [string, string] {
   const entry = systemErrors.get(-errno);
   return entry ? [entry[0], entry[1]] : [`E${errno}`, `unknown error ${errno}`];
 }
@@ -37,7 +37,7 @@ function describe(errno: number): [string, string] {
  * @param dest - the destination path, if any
  */
 export function uringError(errno: number, syscall: string, path?: string, dest?: string): UringError {
-  const [code, text] = describe(errno);
+  const [code, text] = describeErrno(errno);
   let message = `${code}: ${text}, ${syscall}`;
   if (path !== undefined) message += ` '${path}'`;
   if (dest !== undefined) message += ` -> '${dest}'`;
@@ -85,7 +85,7 @@ function readDisabledSetting(): number | undefined {
  * @param disabled - the value of kernel.io_uring_disabled, if readable
  */
 export function describeSetupFailure(errno: number, disabled: number | undefined): string {
-  const [code] = describe(errno);
+  const [code] = describeErrno(errno);
   const head = `io_uring is not available: io_uring_setup failed with ${code}.`;
   if (code === 'ENOSYS') {
     return `${head} The kernel has no io_uring (older than 5.1, or built without CONFIG_IO_URING), or a seccomp ` +

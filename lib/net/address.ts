@@ -6,7 +6,7 @@
  */
 import * as dns from 'node:dns';
 import { isIP } from 'node:net';
-import { getSystemErrorMap } from 'node:util';
+import { describeErrno } from '../errors';
 import { native } from '../native';
 
 /** A resolved address ready for bind/connect. @internal */
@@ -33,12 +33,11 @@ export async function resolve(host: string, port: number): Promise<Resolved> {
 /** Node-style system error with host and port, e.g. `connect ECONNREFUSED 127.0.0.1:1`. */
 export function errorWithHostPort(errno: number, syscall: string, address: string | undefined, port: number | undefined,
   withText = false): NodeJS.ErrnoException & { address?: string; port?: number } {
-  const entry = getSystemErrorMap().get(-errno);
-  const code = entry ? entry[0] : `E${errno}`;
+  const [code, text] = describeErrno(errno);
   let details = '';
   if (port !== undefined && port > 0) details = ` ${address}:${port}`;
   else if (address) details = ` ${address}`;
-  const head = withText && entry ? `${syscall} ${code}: ${entry[1]}` : `${syscall} ${code}`;
+  const head = withText ? `${syscall} ${code}: ${text}` : `${syscall} ${code}`;
   const err = new Error(head + details) as NodeJS.ErrnoException & { address?: string; port?: number };
   err.errno = -errno;
   err.code = code;
