@@ -5,7 +5,7 @@
  * The ops are attached to {@link Ring} by declaration merging.
  */
 import { Ring, type OpOptions, type RawOp } from './ring';
-import { Op, SqeFlag, CancelFlag } from './opcodes';
+import { Op, SqeFlag } from './opcodes';
 import { abortError, uringError, ECANCELED } from './errors';
 import { validateFd, validateInt, validateSignal, toPosition } from './validate';
 import type { Pipe, PipePool } from './pipes';
@@ -80,16 +80,6 @@ export interface TransferOptions {
 }
 
 /**
- * Cancels every request whose file is `fd` (IORING_ASYNC_CANCEL_FD | ALL).
- * Used on the write end of a transfer's own pipe, which no one else uses.
- */
-function cancelByFd(ring: Ring, fd: number): Promise<number> {
-  if (ring.destroyed) return Promise.resolve(0);
-  return ring.submit({ opcode: Op.ASYNC_CANCEL, fd, opFlags: CancelFlag.FD | CancelFlag.ALL, syscall: 'cancel' })
-    .catch(() => 0);
-}
-
-/**
  * Moves `length` bytes from `srcFd` (at `srcOffset`, or its file position
  * when null) to `dstFd` (at `dstOffset`, or its position / a socket or pipe
  * when null) through a pipe from `pool`: each round is two splices linked
@@ -118,12 +108,8 @@ export function transfer(ring: Ring, srcFd: number, srcOffset: number | bigint |
 async function run(ring: Ring, srcFd: number, srcPos: number, dstFd: number, dstPos: number, length: number,
   pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
   const pipe = pool.acquire();
-  let onAbort: (() => void) | undefined;
   try {
-    if (signal) {
-      onAbort = () => { void cancelByFd(ring, pipe.writeFd); };
-      signal.addEventListener('abort', onAbort, { once: true });
-    }
+    // Every splice carries `signal`: the ring cancels what is in flight when it fires.
     let done = 0;
     let ended = false;
     while (done < length && !ended) {
@@ -165,8 +151,6 @@ async function run(ring: Ring, srcFd: number, srcPos: number, dstFd: number, dst
   } catch (e) {
     pool.discard(pipe);
     throw e;
-  } finally {
-    if (signal && onAbort) signal.removeEventListener('abort', onAbort);
   }
 }
 
