@@ -128,9 +128,9 @@ const KIND_TIMEOUT = 3; // -ETIME is success
 const KIND_HANDLER = 4; // a CqeHandler decides
 const KIND_RAW = 5; // resolve with the raw result, even negative (linked chains)
 
-const GEN_MASK = 0xfffff;
+const GEN_MASK = 0xfffff; // keeps gen * 2^32 + slot an exact double
 /** Opcodes whose result is a new file descriptor. */
-const FD_RESULT_OPS = new Set<number>([Op.OPENAT, Op.OPENAT2, Op.SOCKET, Op.ACCEPT]); // keeps gen * 2^32 + slot an exact double
+const FD_RESULT_OPS = new Set<number>([Op.OPENAT, Op.OPENAT2, Op.SOCKET, Op.ACCEPT]);
 const ETIME = 62;
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
