@@ -7,9 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 /** Open file descriptors of this process. */
-export function fdCount(): number {
-  return fs.readdirSync('/proc/self/fd').length;
-}
+export { openFds as fdCount } from './helpers';
 
 /** Resolves with the first emission of `event` (rejects on 'error' unless that is the event). */
 export function once<T = unknown>(em: NodeJS.EventEmitter, event: string): Promise<T> {
