@@ -237,6 +237,9 @@ test('setTimeout emits timeout after inactivity', async () => {
 
 test('async iteration reads until end', async () => {
   const srv = net.createServer((s) => {
+    // Seen once in ~30 runs: a late EPIPE on this server socket after the client had all the
+    // bytes (cause not found yet, see the issue note); it must not crash the whole test file.
+    s.on('error', () => undefined);
     s.end(Buffer.alloc(300_000, 3));
   });
   srv.listen(0, '127.0.0.1');
