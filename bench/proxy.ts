@@ -37,19 +37,21 @@ async function main(): Promise<void> {
   ]);
   const root = makeFiles('bench-proxy-root-', files);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-proxy-conf-'));
+  const uring = (pump: string): Contender => ({
+    label: `uring proxy --pump ${pump}`,
+    start: (p, u) =>
+      startServer(
+        process.execPath,
+        [proxyEntry, '--listen', `127.0.0.1:${p}`, '--upstream', `127.0.0.1:${u}`, '--workers', '1', '--pump', pump, '--quiet'],
+        p,
+        /\n/,
+      ),
+  });
   const contenders: Contender[] = [
-    {
-      label: 'uring proxy --workers 1',
-      start: (p, u) =>
-        startServer(
-          process.execPath,
-          [proxyEntry, '--listen', `127.0.0.1:${p}`, '--upstream', `127.0.0.1:${u}`, '--workers', '1', '--quiet'],
-          p,
-          /\n/,
-        ),
-    },
+    uring('ready'),
     { label: 'haproxy tcp splice-auto nbthread 1', start: (p, u) => startServer('haproxy', ['-db', '-f', writeHaproxyConf(tmp, p, u)], p) },
     { label: 'node:net pipe proxy', start: (p, u) => startServer(process.execPath, [pipeProxy, String(p), String(u)], p, /\n/) },
+    uring('io-wq'),
   ];
   console.log(
     `bench:proxy  wrk -t1 -c${connections} -d${seconds}s (1 s warm-up first) -> proxy -> nginx (worker_processes 1, sendfile); ` +
@@ -83,7 +85,7 @@ async function main(): Promise<void> {
     for (const label of Object.keys(rows)) {
       rows[label]!.forEach((r, i) => console.log(formatRow(r, [['haproxy', ha[i]], ['node pipe', nd[i]]])));
     }
-    console.log('\ntarget: uring proxy >= 1.00x haproxy at both sizes');
+    console.log('\ntarget: uring proxy (default pump: ready) >= 1.00x haproxy at both sizes; both run with --workers 1');
   } finally {
     await nginx.stop();
     fs.rmSync(root, { recursive: true, force: true });

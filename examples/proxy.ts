@@ -1,6 +1,8 @@
 /**
  * TCP proxy example: `node dist/examples/proxy.js --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080`.
- * Bytes move with splice through pooled pipes and never enter user space.
+ * Bytes move with splice through pooled pipes and never enter user space
+ * (`--pump ready`, the default: ring readiness + non-blocking splice(2);
+ * `--pump io-wq`: IORING_OP_SPLICE).
  * With `--workers N` each worker_thread runs its own ring and listener on
  * the same port (SO_REUSEPORT), so the kernel spreads connections over them.
  */
@@ -12,7 +14,7 @@ async function serve(cli: ProxyCli, reusePort: boolean, tag: string): Promise<vo
   const log = cli.quiet ? undefined : (m: string): void => console.log(`${tag}${m}`);
   const proxy = await createProxy({ listenHost: cli.listenHost, listenPort: cli.listenPort,
     upstreamHost: cli.upstreamHost, upstreamPort: cli.upstreamPort, idleTimeoutMs: cli.idleTimeoutMs,
-    maxConnections: cli.maxConnections, reusePort, log });
+    maxConnections: cli.maxConnections, pump: cli.pump, reusePort, log });
   const a = proxy.address();
   if (parentPort) parentPort.postMessage({ port: a.port });
   else console.log(`proxy listening on ${a.address}:${a.port} -> ${cli.upstreamHost}:${cli.upstreamPort}`);

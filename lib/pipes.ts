@@ -5,6 +5,9 @@
  * state (an error mid-transfer, data still inside) is closed, never reused.
  */
 import { native } from './native';
+import { uringError } from './errors';
+
+const EAGAIN = 11;
 
 /** One pipe from the pool. */
 export interface Pipe {
@@ -103,4 +106,26 @@ let threadPool: PipePool | undefined;
 export function pipePool(): PipePool {
   if (!threadPool) threadPool = new PipePool();
   return threadPool;
+}
+
+/**
+ * One non-blocking splice(2) on the calling thread: moves up to `length`
+ * bytes from `fdIn` to `fdOut` (one of them a pipe). Returns the bytes
+ * moved, 0 at end of stream, or -1 when nothing can move without waiting
+ * (wait for readiness with `ring.poll`, then call again). A socket involved
+ * must be O_NONBLOCK, else the call may block. Other failures throw a
+ * Node-shaped error (`syscall: 'splice'`).
+ *
+ * Why not IORING_OP_SPLICE: io_uring always runs a splice in an io-wq
+ * worker thread, and for small transfers that hand-off costs more than the
+ * copy splice saves. Readiness from the ring plus this call is what an
+ * epoll server does, with no payload in user space.
+ *
+ * @param more - pass SPLICE_F_MORE (more data follows: the socket may hold a partial segment back)
+ */
+export function trySplice(fdIn: number, fdOut: number, length: number, more = false): number {
+  const n = native.spliceNow(fdIn, fdOut, length, more);
+  if (n >= 0) return n;
+  if (n === -EAGAIN) return -1;
+  throw uringError(-n, 'splice');
 }

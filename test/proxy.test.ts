@@ -1,7 +1,9 @@
 /**
  * The splice proxy example with real sockets: 100 MiB each way with sha256
- * equality, half-close both ways, upstream down, client abort mid-transfer
- * (fds and pipes counted afterwards), idle timeout, connection limit, CLI.
+ * equality, half-close both ways, backpressure, upstream down, client abort
+ * mid-transfer (fds and pipes counted afterwards), idle timeout, connection
+ * limit, CLI. Runs with the default pump ('ready'); proxy-io-wq.test.ts runs
+ * this same file with PROXY_TEST_PUMP=io-wq.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -9,11 +11,12 @@ import * as net from 'node:net';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
-import { createProxy, type Proxy } from '../examples/proxy/proxy';
+import { createProxy, type Proxy, type PumpKind } from '../examples/proxy/proxy';
 import { parseProxyArgs } from '../examples/proxy/cli';
 import { openFds, runNode } from './helpers';
 
 const MiB = 1 << 20;
+const PUMP = (process.env.PROXY_TEST_PUMP ?? 'ready') as PumpKind;
 
 /** What this process's fds point at, for failure messages. */
 function fdList(): string {
@@ -40,7 +43,7 @@ async function withProxy(upstream: net.Server, fn: (p: Proxy, logs: string[]) =>
   const upPort = await listen(upstream);
   const logs: string[] = [];
   const p = await createProxy({ listenHost: '127.0.0.1', listenPort: 0, upstreamHost: '127.0.0.1', upstreamPort: upPort,
-    log: (m) => logs.push(m), ...opts });
+    log: (m) => logs.push(m), pump: PUMP, ...opts });
   try {
     await fn(p, logs);
   } finally {
@@ -106,6 +109,51 @@ test('100 MiB upstream -> client arrives intact (sha256)', async () => {
       c.on('error', reject);
     });
     assert.is(n, 100 * MiB);
+    assert.is(got.digest('hex'), sent.digest('hex'));
+  });
+});
+
+test('backpressure: a client that does not read stalls the upstream; nothing is lost', async () => {
+  const sent = crypto.createHash('sha256');
+  let upstreamSocket: net.Socket | undefined;
+  const total = 64 * MiB;
+  const upstream = net.createServer((s) => {
+    upstreamSocket = s;
+    let i = 0;
+    const write = (): void => {
+      while (i < total / (64 * 1024)) {
+        const b = block(i++);
+        sent.update(b);
+        if (!s.write(b)) return void s.once('drain', write);
+      }
+      s.end();
+    };
+    write();
+  });
+  await withProxy(upstream, async (p) => {
+    const c = net.connect(p.address().port, '127.0.0.1');
+    c.pause(); // read nothing yet
+    await new Promise((r) => c.once('connect', r));
+    // Wait until the upstream's writes stop making progress: socket buffers and one pipe are full.
+    let last = -1;
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = upstreamSocket ? upstreamSocket.bytesWritten - upstreamSocket.writableLength : 0;
+      if (now > 0 && now === last) break;
+      last = now;
+    }
+    const inFlight = upstreamSocket!.bytesWritten - upstreamSocket!.writableLength;
+    // Kernel socket buffers on loopback grow to a few MiB each; the proxy adds at most one pipe.
+    assert.ok(inFlight < 32 * MiB, `upstream got ${inFlight} bytes out while the client read nothing`);
+    const got = crypto.createHash('sha256');
+    let n = 0;
+    await new Promise<void>((resolve, reject) => {
+      c.on('data', (d: Buffer) => { got.update(d); n += d.length; });
+      c.on('end', resolve);
+      c.on('error', reject);
+      c.resume();
+    });
+    assert.is(n, total);
     assert.is(got.digest('hex'), sent.digest('hex'));
   });
 });
@@ -227,6 +275,9 @@ test('command line: required flags and clear errors', () => {
   assert.throws(() => parseProxyArgs(['--upstream', 'x:1']), /--listen/);
   assert.throws(() => parseProxyArgs(['--listen', 'nohost', '--upstream', 'x:1']), /HOST:PORT/);
   assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--workers', '0']), /--workers/);
+  assert.is(c.pump, 'ready');
+  assert.is(parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'io-wq']).pump, 'io-wq');
+  assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'fast']), /--pump wants 'ready' or 'io-wq', got 'fast'/);
   const r = runNode(`process.argv.splice(1, 0, 'proxy'); require(${JSON.stringify(path.join(__dirname, '..', 'examples', 'proxy.js'))})`,
     { args: [], timeout: 10_000 });
   assert.is(r.status, 2, r.stderr);

@@ -9,6 +9,8 @@ import type { PipePool } from '../../lib/pipes';
 import { native } from '../../lib/native';
 import type { Resolved } from '../../lib/net/address';
 import { pump, type PumpResult } from './splice-pump';
+import { readyPump } from './ready-pump';
+import type { PumpKind } from './proxy';
 
 const K = native.socketConstants;
 
@@ -36,6 +38,7 @@ export class ProxyConnection {
     private readonly pool: PipePool,
     private readonly log: ProxyLog,
     private readonly totals: ProxyTotals,
+    private readonly pumpKind: PumpKind = 'ready',
   ) {}
 
   /** Runs the connection to its end; never rejects. */
@@ -71,8 +74,20 @@ export class ProxyConnection {
       try { native.setsockopt(fd, K.IPPROTO_TCP!, K.TCP_NODELAY!, 1); } catch { /* not fatal */ }
     }
     const touch = (): void => { this.lastActive = Date.now(); };
-    const up = pump(ring, clientFd, this.#upFd, this.pool, touch).then((r) => this.#ended('client -> upstream', r));
-    const down = pump(ring, this.#upFd, clientFd, this.pool, touch).then((r) => this.#ended('upstream -> client', r));
+    let move = pump;
+    if (this.pumpKind === 'ready') {
+      // Non-blocking splice(2) takes its blocking mode from the socket's file flags.
+      try {
+        for (const fd of [clientFd, this.#upFd]) native.setNonBlocking(fd, true);
+      } catch (e) {
+        this.log(`fcntl O_NONBLOCK failed (${(e as NodeJS.ErrnoException).code}): closing client fd ${clientFd}`);
+        await this.#closeAll();
+        return;
+      }
+      move = readyPump;
+    }
+    const up = move(ring, clientFd, this.#upFd, this.pool, touch).then((r) => this.#ended('client -> upstream', r));
+    const down = move(ring, this.#upFd, clientFd, this.pool, touch).then((r) => this.#ended('upstream -> client', r));
     await Promise.all([up, down]);
     await this.#closeAll();
   }

@@ -11,6 +11,17 @@ import type { AcceptStream } from '../../lib/ops-net';
 import { ProxyConnection, type ProxyLog, type ProxyTotals } from './connection';
 
 const K = native.socketConstants;
+/** Capacity of each pooled pipe: one pipe-ful is what a direction buffers at most. */
+const PIPE_SIZE = Number(process.env.URING_PROXY_PIPE_SIZE) || 1 << 16;
+
+/**
+ * How a proxy moves bytes: `'ready'` waits for readiness on the ring
+ * (IORING_OP_POLL_ADD) and then splices on the event-loop thread without
+ * blocking; `'io-wq'` submits IORING_OP_SPLICE, which the kernel always
+ * runs in an io-wq worker thread (one hand-off per splice). Both keep the
+ * payload out of user space. bench/RESULTS.md compares them.
+ */
+export type PumpKind = 'ready' | 'io-wq';
 
 /** Options for {@link createProxy}. */
 export interface ProxyOptions {
@@ -26,6 +37,8 @@ export interface ProxyOptions {
   idleTimeoutMs?: number;
   /** Refuse (close at once) connections beyond this many. Default 10000. */
   maxConnections?: number;
+  /** How splices run (default 'ready'). */
+  pump?: PumpKind;
   /** Listen with SO_REUSEPORT (several workers on one port). */
   reusePort?: boolean;
   /** Where to log connection events (default: nowhere). */
@@ -59,6 +72,9 @@ function validate(o: ProxyOptions): void {
   if (o.idleTimeoutMs !== undefined && (!Number.isFinite(o.idleTimeoutMs) || o.idleTimeoutMs < 0)) {
     throw new RangeError(`idleTimeoutMs must be a number >= 0, got ${String(o.idleTimeoutMs)}`);
   }
+  if (o.pump !== undefined && o.pump !== 'ready' && o.pump !== 'io-wq') {
+    throw new RangeError(`pump must be 'ready' or 'io-wq', got ${String(o.pump)}`);
+  }
   if (o.maxConnections !== undefined && (!Number.isInteger(o.maxConnections) || o.maxConnections < 1)) {
     throw new RangeError(`maxConnections must be an integer >= 1, got ${String(o.maxConnections)}`);
   }
@@ -89,7 +105,8 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   const log = options.log ?? (() => undefined);
   const idleMs = options.idleTimeoutMs ?? 60_000;
   const max = options.maxConnections ?? 10_000;
-  const pool = new PipePool({ pipeSize: 1 << 16, maxIdle: 256 });
+  const pump = options.pump ?? 'ready';
+  const pool = new PipePool({ pipeSize: PIPE_SIZE, maxIdle: 256 });
   const upstream = { ...(await resolve(options.upstreamHost, options.upstreamPort)), port: options.upstreamPort };
   const at = await resolve(options.listenHost, options.listenPort);
   const lfd = listenSocket(at, options.listenPort, options.reusePort ?? false);
@@ -109,7 +126,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
       void ring.close(fd).catch(() => undefined);
       return;
     }
-    const c = new ProxyConnection(ring, fd, upstream, pool, log, totals);
+    const c = new ProxyConnection(ring, fd, upstream, pool, log, totals, pump);
     live.add(c);
     const p = c.run().then(() => { live.delete(c); });
     finished.push(p);

@@ -12,9 +12,9 @@
  * Known cost: io_uring always hands IORING_OP_SPLICE to an io-wq worker, so
  * each pending splice parks a kernel thread; for small request/response
  * traffic that costs more CPU than the copy it saves (bench/RESULTS.md,
- * "HTTP servers"). A splice-auto variant (copy small exchanges, splice bulk)
- * measured 0.93x HAProxy at 4 KiB but hung a test under load and was taken
- * out until that is understood.
+ * "HTTP servers"). The proxy's default is therefore ready-pump.ts (ring
+ * readiness + non-blocking splice(2) on the loop thread); this pump is kept
+ * as `--pump io-wq`, which spreads large transfers over io-wq threads.
  */
 import type { Ring } from '../../lib/ring';
 import type { Pipe, PipePool } from '../../lib/pipes';

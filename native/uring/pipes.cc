@@ -47,7 +47,35 @@ static Napi::Value CloseFd(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+/* spliceNow(fdIn, fdOut, len, more) -> bytes moved, 0 at end of stream, or
+ * -errno (-EAGAIN: nothing to move without blocking). One side must be a
+ * pipe. A plain non-blocking splice(2) on this thread, for callers that
+ * learned readiness from the ring (IORING_OP_POLL_ADD): io_uring's own
+ * IORING_OP_SPLICE always runs in an io-wq worker, a thread hand-off per
+ * call that costs more than a small transfer. The socket side must be
+ * O_NONBLOCK (setNonBlocking) for the call never to wait: for a socket,
+ * splice(2) takes its blocking mode from the file, not from the flags. */
+static Napi::Value SpliceNow(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    Napi::TypeError::New(env, "spliceNow(fdIn, fdOut, len, more?) expects three numbers").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int in = info[0].As<Napi::Number>().Int32Value();
+  int out = info[1].As<Napi::Number>().Int32Value();
+  int64_t len = info[2].As<Napi::Number>().Int64Value();
+  if (len <= 0) return Napi::Number::New(env, 0);
+  unsigned flags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+  if (info.Length() > 3 && info[3].ToBoolean()) flags |= SPLICE_F_MORE;
+  ssize_t n;
+  do {
+    n = splice(in, NULL, out, NULL, (size_t)len, flags);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n < 0 ? -errno : (double)n);
+}
+
 void InitPipes(Napi::Env env, Napi::Object exports) {
+  exports.Set("spliceNow", Napi::Function::New(env, SpliceNow, "spliceNow"));
   exports.Set("makePipe", Napi::Function::New(env, MakePipe, "makePipe"));
   exports.Set("pendingBytes", Napi::Function::New(env, PendingBytes, "pendingBytes"));
   exports.Set("closeFd", Napi::Function::New(env, CloseFd, "closeFd"));

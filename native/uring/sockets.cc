@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -146,6 +147,19 @@ static Napi::Value SetSockOpt(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+/* setNonBlocking(fd, on): sets or clears O_NONBLOCK on a file. */
+static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd;
+  if (!ArgInt(info, 0, &fd)) return env.Undefined();
+  bool on = info.Length() < 2 || info[1].ToBoolean();
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return ThrowErrno(env, -errno, "fcntl");
+  int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+  if (want != fl && fcntl(fd, F_SETFL, want) < 0) return ThrowErrno(env, -errno, "fcntl");
+  return env.Undefined();
+}
+
 /* getsockopt(fd, level, name) -> integer value. */
 static Napi::Value GetSockOpt(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -180,6 +194,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt, "setsockopt"));
+  exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
   exports.Set("getsockname", Napi::Function::New(env, GetSockName, "getsockname"));
   exports.Set("getpeername", Napi::Function::New(env, GetPeerName, "getpeername"));

@@ -1,0 +1,136 @@
+/**
+ * Readiness on the ring (Ring.poll, IORING_OP_POLL_ADD) and the non-blocking
+ * splice(2) that follows it (trySplice): results, end of stream, would-block,
+ * cancellation, errors, and no fd left behind.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import { once } from 'node:events';
+import { Ring } from '../lib/ring';
+import '../lib/ops-poll';
+import '../lib/ops-net';
+import { PollEvent } from '../lib/ops-poll';
+import { PipePool, trySplice } from '../lib/pipes';
+import { native } from '../lib/native';
+import { openFds } from './helpers';
+
+type SysErr = Error & { code: string; syscall: string };
+
+test('poll: a writable pipe is ready at once; a read end waits until data arrives', async () => {
+  const ring = new Ring();
+  const pool = new PipePool({ pipeSize: 65536 });
+  const p = pool.acquire();
+  try {
+    const out = await ring.poll(p.writeFd, PollEvent.OUT);
+    assert.ok(out & PollEvent.OUT, `revents ${out}`);
+    let ready = false;
+    const waiting = ring.poll(p.readFd, PollEvent.IN).then((r) => { ready = true; return r; });
+    await new Promise((r) => setTimeout(r, 30));
+    assert.is(ready, false, 'an empty pipe is not readable');
+    fs.writeSync(p.writeFd, 'x');
+    assert.ok((await waiting) & PollEvent.IN);
+  } finally {
+    pool.discard(p);
+    ring.destroy();
+  }
+});
+
+test('poll: an AbortSignal cancels a pending poll (AbortError), the ring keeps working', async () => {
+  const ring = new Ring();
+  const pool = new PipePool({ pipeSize: 65536 });
+  const p = pool.acquire();
+  try {
+    const ac = new AbortController();
+    const pending = ring.poll(p.readFd, PollEvent.IN, { signal: ac.signal });
+    setTimeout(() => ac.abort(), 10);
+    const err = await pending.then(() => null, (e: Error) => e);
+    assert.is(err?.name, 'AbortError');
+    assert.ok((await ring.poll(p.writeFd, PollEvent.OUT)) & PollEvent.OUT);
+  } finally {
+    pool.discard(p);
+    ring.destroy();
+  }
+});
+
+test('poll: bad arguments are refused before submit', () => {
+  const ring = new Ring();
+  try {
+    assert.throws(() => ring.poll(-1, PollEvent.IN), /fd/);
+    assert.throws(() => ring.poll(0, 0), (e: Error) => e instanceof RangeError && /events/.test(e.message));
+  } finally {
+    ring.destroy();
+  }
+});
+
+test('trySplice: moves what is there, -1 when it would block, 0 at end of stream', () => {
+  const pool = new PipePool({ pipeSize: 65536 });
+  const a = pool.acquire();
+  const b = pool.acquire();
+  try {
+    assert.is(trySplice(a.readFd, b.writeFd, 4096), -1, 'empty source: would block, does not wait');
+    fs.writeSync(a.writeFd, Buffer.from('hello world'));
+    assert.is(trySplice(a.readFd, b.writeFd, 5), 5);
+    assert.is(trySplice(a.readFd, b.writeFd, 4096), 6);
+    const got = Buffer.alloc(64);
+    assert.is(fs.readSync(b.readFd, got, 0, 64, null), 11);
+    assert.is(got.subarray(0, 11).toString(), 'hello world');
+    native.closeFd(a.writeFd);
+    assert.is(trySplice(a.readFd, b.writeFd, 4096), 0, 'writer closed: end of stream');
+  } finally {
+    try { native.closeFd(a.readFd); } catch { /* closed */ }
+    pool.discard(b);
+  }
+});
+
+test('trySplice: a closed fd is a Node-shaped EBADF error', () => {
+  const pool = new PipePool({ pipeSize: 65536 });
+  const a = pool.acquire();
+  pool.discard(a);
+  const err = (() => { try { trySplice(a.readFd, a.writeFd, 1); } catch (e) { return e as SysErr; } return null; })();
+  assert.is(err?.code, 'EBADF');
+  assert.is(err?.syscall, 'splice');
+});
+
+test('poll + trySplice move a socket stream through a pipe without blocking the loop', async () => {
+  const fdsBefore = openFds();
+  const ring = new Ring();
+  const pool = new PipePool({ pipeSize: 65536 });
+  const payload = Buffer.alloc(300_000, 7);
+  const server = net.createServer((s) => s.end(payload));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const K = native.socketConstants;
+  const fd = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+  const pipe = pool.acquire();
+  try {
+    await ring.connect(fd, native.encodeSockaddr('127.0.0.1', (server.address() as net.AddressInfo).port)!);
+    native.setNonBlocking(fd, true);
+    let total = 0;
+    for (;;) {
+      const n = trySplice(fd, pipe.writeFd, pipe.size);
+      if (n < 0) {
+        assert.ok((await ring.poll(fd, PollEvent.IN)) & (PollEvent.IN | PollEvent.HUP));
+        continue;
+      }
+      if (n === 0) break;
+      total += n;
+      // Drain the pipe so the next splice has room.
+      const sink = Buffer.alloc(n);
+      let got = 0;
+      while (got < n) got += fs.readSync(pipe.readFd, sink, got, n - got, null);
+      assert.ok(sink.every((x) => x === 7));
+    }
+    assert.is(total, payload.length);
+  } finally {
+    pool.release(pipe);
+    pool.close();
+    await ring.close(fd);
+    ring.destroy();
+    await new Promise((r) => server.close(r)); // after its last connection closed
+  }
+  assert.ok(openFds() <= fdsBefore, `fds before ${fdsBefore}, after ${openFds()}`);
+});
+
+test.run();
