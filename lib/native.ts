@@ -50,7 +50,9 @@ export interface NativeAddon {
   makePipe(size: number): [number, number, number];
   pendingBytes(fd: number): number;
   closeFd(fd: number): void;
-  spliceNow(fdIn: number, fdOut: number, len: number, more?: boolean): number;
+  spliceNow(fdIn: number, fdOut: number, len: number, more?: boolean, offIn?: number): number;
+  cachedRange(fd: number, offset: number, length: number): number;
+  fadvise(fd: number, offset: number, length: number, advice: number): void;
   // sockets.cc
   encodeSockaddr(host: string, port: number): Buffer | null;
   decodeSockaddr(bytes: Bytes): NativeSockAddr | undefined;
@@ -59,7 +61,7 @@ export interface NativeAddon {
   listen(fd: number, backlog: number): void;
   setsockopt(fd: number, level: number, name: number, value: number): void;
   getsockopt(fd: number, level: number, name: number): number;
-  setNonBlocking(fd: number, on?: boolean): void;
+  setNonBlocking(fd: number, on?: boolean): boolean;
   getsockname(fd: number): NativeSockAddr;
   getpeername(fd: number): NativeSockAddr;
   socketConstants: Readonly<Record<string, number>>;

@@ -116,7 +116,12 @@ declare module './ring' {
      * Resolves with the bytes sent once the buffer may be reused.
      */
     sendAuto(fd: number, buffer: ArrayBufferView, options?: SendOptions & { offset?: number; length?: number }): Promise<number>;
-    /** Shuts down part of a full-duplex connection (`how`: 0 read, 1 write, 2 both). */
+    /**
+     * Shuts down part of a full-duplex connection (`how`: 0 read, 1 write, 2 both).
+     * The kernel runs this in an io-wq worker and resolves the fd number only
+     * there: wait for the promise before closing the fd, or a new file that
+     * reuses the number may be the one shut down.
+     */
     shutdown(fd: number, how: number, options?: OpOptions): Promise<void>;
   }
 }

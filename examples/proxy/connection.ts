@@ -29,6 +29,14 @@ export class ProxyConnection {
   lastActive = Date.now();
   #upFd = -1;
   #closing = false;
+  /** Set once the fds are being closed: nothing may address them by number after that. */
+  #fdsClosed = false;
+  /**
+   * Pending shutdowns. IORING_OP_SHUTDOWN runs in an io-wq worker that looks
+   * the fd number up only then; closing first could let a new connection
+   * reuse the number and receive the shutdown. #closeAll waits for these.
+   */
+  #shutdowns: Promise<void> = Promise.resolve();
   #done: Promise<void> | undefined;
 
   constructor(
@@ -98,7 +106,7 @@ export class ProxyConnection {
     this.totals.splicedBytes += r.splicedBytes;
     const dst = direction === 'client -> upstream' ? this.#upFd : this.clientFd;
     if (r.reason === 'eof') {
-      await this.ring.shutdown(dst, K.SHUT_WR!).catch(() => undefined);
+      await this.#shutdown(dst, K.SHUT_WR!);
       return;
     }
     if (!this.#closing) {
@@ -112,11 +120,21 @@ export class ProxyConnection {
   #shutdownBoth(): void {
     // shutdown wakes splices blocked on either socket, so both pumps end.
     for (const fd of [this.clientFd, this.#upFd]) {
-      if (fd >= 0) void this.ring.shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
+      if (fd >= 0) void this.#shutdown(fd, K.SHUT_RDWR!);
     }
   }
 
+  /** A shutdown that #closeAll waits for; none once the fds are being closed. Never rejects. */
+  #shutdown(fd: number, how: number): Promise<void> {
+    if (this.#fdsClosed) return Promise.resolve();
+    const p = this.ring.shutdown(fd, how).catch(() => undefined);
+    this.#shutdowns = this.#shutdowns.then(() => p);
+    return p;
+  }
+
   async #closeAll(): Promise<void> {
+    this.#fdsClosed = true;
+    await this.#shutdowns;
     const fds = [this.clientFd, this.#upFd].filter((fd) => fd >= 0);
     this.#upFd = -1;
     await Promise.all(fds.map((fd) => this.ring.close(fd).catch(() => undefined)));

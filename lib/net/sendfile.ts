@@ -1,7 +1,15 @@
 /**
- * sendFile: file -> pooled pipe -> socket with two linked IORING_OP_SPLICE
- * per round, so file bytes never enter user space.
+ * sendFile: file -> pooled pipe -> socket with splice, so file bytes never
+ * enter user space. Two ways to run the splices (`options.mode`):
  *
+ * - `'ready'` (default): the file -> pipe half is a plain splice(2) on this
+ *   thread when cachestat(2) says the range is in the page cache, else an
+ *   IORING_OP_SPLICE (io-wq: a disk read never blocks the event loop); the
+ *   pipe -> socket half is a non-blocking splice(2), and when the socket is
+ *   full the ring waits for POLLOUT. No io-wq hand-off for cached files.
+ * - `'linked'`: described below; every splice runs in an io-wq worker.
+ *
+ * Linked mode:
  * Each round splices up to one pipe's capacity from the file into a pipe
  * from the thread's pool and, linked (IOSQE_IO_LINK), from the pipe into
  * the socket. A short first half cuts the chain (the second half completes
@@ -21,7 +29,10 @@ import { netRing } from './ring';
 import '../ops-net';
 import { Op } from '../opcodes';
 import { uringError } from '../errors';
-import { pipePool, type PipePool } from '../pipes';
+import { isCached, pipePool, trySplice, type PipePool } from '../pipes';
+import { native } from '../native';
+import '../ops-poll';
+import { PollEvent } from '../ops-poll';
 import { MsgFlag } from '../ops-net';
 import { validateFd, validateInt } from '../validate';
 import { invalidArgType } from '../errors';
@@ -43,6 +54,12 @@ export interface SendFileOptions {
   ring?: Ring;
   /** Pipe pool to take the pipe from (default: the thread's pool). */
   pipes?: PipePool;
+  /**
+   * How the splices run (default `'ready'`, see the module notes): `'ready'`
+   * splices on this thread when that cannot block (cached file, socket
+   * ready), `'linked'` submits linked IORING_OP_SPLICE pairs (io-wq).
+   */
+  mode?: 'ready' | 'linked';
 }
 
 /** A socket, as the net facade or node:net hands it out, or a raw socket fd. */
@@ -90,6 +107,9 @@ export async function sendFile(socket: SendFileTarget, file: number | { fd: numb
   const start = options.start ?? 0;
   validateInt(start, 'options.start', 0, Number.MAX_SAFE_INTEGER);
   if (options.end !== undefined) validateInt(options.end, 'options.end', 0, Number.MAX_SAFE_INTEGER);
+  if (options.mode !== undefined && options.mode !== 'ready' && options.mode !== 'linked') {
+    throw invalidArgType('options.mode', "'ready' or 'linked'", options.mode);
+  }
   if (typeof socket !== 'number' && !(socket instanceof Socket)) return streamCopy(socket, fileFd, start, options);
 
   const ring = options.ring ?? netRing();
@@ -121,6 +141,7 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
     }
   }
   const pool = options.pipes ?? pipePool();
+  if (options.mode !== 'linked' && endPos > start) return transferReady(ring, sockFd, fileFd, start, endPos, pool);
   const pipe = pool.acquire();
   let inPipe = 0;
   let sent = 0;
@@ -162,6 +183,59 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
   }
   releasePipe(pool, pipe, inPipe);
   return sent;
+}
+
+/**
+ * The 'ready' transfer: splice(2) on this thread where it cannot block,
+ * the ring where it could (an uncached file range; a full socket).
+ */
+async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
+  pool: PipePool): Promise<number> {
+  // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK (io_uring's
+  // own socket operations do not care); the previous mode is restored afterwards.
+  const wasNonBlocking = native.setNonBlocking(sockFd, true);
+  const pipe = pool.acquire();
+  let inPipe = 0;
+  let sent = 0;
+  let pos = start;
+  try {
+    while (pos < endPos) {
+      const want = Math.min(endPos - pos, pipe.size);
+      let a = isCached(fileFd, pos, want) ? trySplice(fileFd, pipe.writeFd, want, false, pos) : -1;
+      if (a < 0) {
+        a = await ring.submit({ opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd,
+          opFlags: SPLICE_F_MOVE, syscall: 'sendfile' });
+      }
+      if (a === 0) throw truncatedError(pos, endPos, sent);
+      pos += a;
+      inPipe += a;
+      const more = pos < endPos;
+      while (inPipe > 0) {
+        const n = trySplice(pipe.readFd, sockFd, inPipe, more);
+        if (n < 0) {
+          await ring.poll(sockFd, PollEvent.OUT);
+          continue;
+        }
+        if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
+        inPipe -= n;
+        sent += n;
+      }
+    }
+  } catch (e) {
+    releasePipe(pool, pipe, inPipe);
+    restoreBlocking(sockFd, wasNonBlocking);
+    const err = e as NodeJS.ErrnoException;
+    // Report trySplice's failures like the ring's: as sendfile errors.
+    throw err.syscall === 'splice' && typeof err.errno === 'number' ? uringError(-err.errno, 'sendfile') : e;
+  }
+  releasePipe(pool, pipe, inPipe);
+  restoreBlocking(sockFd, wasNonBlocking);
+  return sent;
+}
+
+function restoreBlocking(fd: number, wasNonBlocking: boolean): void {
+  if (wasNonBlocking) return;
+  try { native.setNonBlocking(fd, false); } catch { /* the socket was closed meanwhile */ }
 }
 
 function releasePipe(pool: PipePool, pipe: ReturnType<PipePool['acquire']>, inPipe: number): void {

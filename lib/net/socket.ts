@@ -105,6 +105,14 @@ export class Socket extends Duplex {
   #promises: SocketPromises | undefined;
   #borrowers = 0;
   #deferredClose: (() => void) | undefined;
+  /**
+   * Settles when every shutdown submitted on the fd has completed. The kernel
+   * runs IORING_OP_SHUTDOWN in an io-wq worker and looks the fd number up
+   * only there: closing the fd first would let the number be reused by a new
+   * socket, and the late shutdown would hit that one (seen as a stray EPIPE
+   * or end of stream on an unrelated connection). So close waits for this.
+   */
+  #shutdowns: Promise<void> = Promise.resolve();
   /** Whether a connect() is in progress. */
   connecting = false;
   /** Bytes received. */
@@ -504,7 +512,7 @@ export class Socket extends Duplex {
       cb();
       return;
     }
-    this.#ring.shutdown(this.#fd, K.SHUT_WR!).then(() => cb(), (e: NodeJS.ErrnoException) => {
+    this.#shutdown(this.#fd, K.SHUT_WR!).then(() => cb(), (e: NodeJS.ErrnoException) => {
       cb(e.errno === -ENOTCONN ? null : connError(-(e.errno ?? 0), 'shutdown'));
     });
   }
@@ -530,22 +538,33 @@ export class Socket extends Duplex {
     // Cache the names for code that asks after close (as node:net does).
     try { this.#peerName(fd); this.#localName(fd); } catch { /* not connected */ }
     const closeNow = (): void => {
-      let closing: Promise<void>;
-      try {
-        closing = this.#ring.close(fd);
-      } catch {
-        try { native.closeFd(fd); } catch { /* already closed */ }
-        closing = Promise.resolve();
-      }
-      closing.then(emitClose, emitClose);
+      // Not before pending shutdowns ran: they find the fd by number (see #shutdowns).
+      void this.#shutdowns.then(() => {
+        let closing: Promise<void>;
+        try {
+          closing = this.#ring.close(fd);
+        } catch {
+          try { native.closeFd(fd); } catch { /* already closed */ }
+          closing = Promise.resolve();
+        }
+        closing.then(emitClose, emitClose);
+      });
     };
     if (this.#borrowers > 0) {
       // A transfer uses the fd: stop the connection now, close when it is returned.
-      this.#ring.shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
+      this.#shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
       this.#deferredClose = closeNow;
     } else {
       closeNow();
     }
+  }
+
+  /** A shutdown on the ring that close will wait for (see #shutdowns). */
+  #shutdown(fd: number, how: number): Promise<void> {
+    const p = this.#ring.shutdown(fd, how);
+    const settled = p.then(() => undefined, () => undefined);
+    this.#shutdowns = this.#shutdowns.then(() => settled);
+    return p;
   }
 
   #peerName(fd = this.#fd): NativeSockAddr | undefined {

@@ -147,7 +147,7 @@ static Napi::Value SetSockOpt(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-/* setNonBlocking(fd, on): sets or clears O_NONBLOCK on a file. */
+/* setNonBlocking(fd, on) -> whether O_NONBLOCK was set before; sets or clears it. */
 static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   int fd;
@@ -157,7 +157,7 @@ static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
   if (fl < 0) return ThrowErrno(env, -errno, "fcntl");
   int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
   if (want != fl && fcntl(fd, F_SETFL, want) < 0) return ThrowErrno(env, -errno, "fcntl");
-  return env.Undefined();
+  return Napi::Boolean::New(env, (fl & O_NONBLOCK) != 0);
 }
 
 /* getsockopt(fd, level, name) -> integer value. */
