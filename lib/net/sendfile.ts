@@ -134,8 +134,10 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
   Promise<number> {
   const endPos = options.end !== undefined ? options.end + 1 : (await ring.fstat(fileFd)).size;
   if (options.headers && options.headers.byteLength > 0) {
-    let off = 0;
     const h = options.headers;
+    // Ready mode: try a non-blocking send(2) first (saves a loop turn); the ring sends what remains.
+    let off = options.mode === 'linked' ? 0 : Math.max(0, native.sendNow(sockFd, h, 0, h.byteLength,
+      endPos > start ? MsgFlag.MORE : 0));
     while (off < h.byteLength) {
       off += await ring.send(sockFd, h, off, h.byteLength - off, { flags: endPos > start ? MsgFlag.MORE : 0 });
     }

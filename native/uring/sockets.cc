@@ -147,6 +147,33 @@ static Napi::Value SetSockOpt(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+/* sendNow(fd, bytes, offset, length, flags) -> bytes sent or -errno (-EAGAIN:
+ * the socket is full). A plain send(2) with MSG_DONTWAIT | MSG_NOSIGNAL added,
+ * for a few bytes (response headers) where a ring round trip would cost a
+ * loop turn. The bytes are copied by the kernel before it returns. */
+static Napi::Value SendNow(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd, off, len, flags;
+  if (!ArgInt(info, 0, &fd) || info.Length() < 2 || !info[1].IsTypedArray() || !ArgInt(info, 2, &off) ||
+      !ArgInt(info, 3, &len) || !ArgInt(info, 4, &flags)) {
+    if (!env.IsExceptionPending())
+      Napi::TypeError::New(env, "sendNow(fd, bytes, offset, length, flags)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  size_t size = ta.ByteLength();
+  if (off < 0 || len < 0 || (size_t)off + (size_t)len > size) {
+    Napi::RangeError::New(env, "sendNow: offset/length outside the buffer").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  const char *base = static_cast<const char *>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+  ssize_t n;
+  do {
+    n = send(fd, base + off, (size_t)len, flags | MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (n < 0 && errno == EINTR);
+  return Napi::Number::New(env, n < 0 ? -errno : (double)n);
+}
+
 /* setNonBlocking(fd, on) -> whether O_NONBLOCK was set before; sets or clears it. */
 static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -194,6 +221,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt, "setsockopt"));
+  exports.Set("sendNow", Napi::Function::New(env, SendNow, "sendNow"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
   exports.Set("getsockname", Napi::Function::New(env, GetSockName, "getsockname"));
