@@ -466,7 +466,7 @@ function cacheLabel(c: CacheMode): string {
 /** Grouped bar charts of GB/s: one row of panels per cache mode, one panel per sink; hand-written SVG. */
 function svgChart(cells: Cell[], methods: Map<string, string>): string {
   const colors = ['#4e79a7', '#f28e2b', '#e15759', '#76b7b2', '#59a14f', '#edc948', '#b07aa1', '#ff9da7', '#9c755f',
-    '#bab0ac', '#1b3a5c', '#8c564b'];
+    '#bab0ac', '#1b3a5c', '#bcbd22'];
   const methodList = [...methods.keys()];
   const color = (m: string) => colors[methodList.indexOf(m) % colors.length]!;
   const panelW = 560, panelH = 260, left = 60, top = 40, gap = 90, rowGap = 80;
