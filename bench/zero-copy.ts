@@ -16,16 +16,17 @@
  * accounting stopped meanwhile. The O_DIRECT methods run in the cold mode
  * only (they never read through the page cache). The default run (5 runs,
  * 128 MiB warm, 16/128/512/512 MiB cold) is meant to finish in under 15
- * minutes on the 2-core test machine (3 runs with half the cold totals took
- * 3 min 38 s); the elapsed time is printed and recorded.
+ * minutes on the 2-core test machine (it took 7 min 16 s; 3 runs with half
+ * the cold totals took 3 min 38 s); the elapsed time is printed and recorded.
+ * In the cold mode, "vs warm" compares with the same method's warm cell.
  *
  * Methods: the plain system calls of bench/c/zc-sync.c (read+write, mmap+write,
- * sendfile, splice via a pipe, vmsplice, copy_file_range), and the runtime's
+ * sendfile, splice via a pipe, vmsplice, copy_file_range, O_DIRECT read + write), and the runtime's
  * own methods through RUNTIME_RUNNERS below, each included only when the
  * module it needs exists in dist/lib (nothing is simulated).
  *
  * Writes its section of bench/RESULTS.md (between the zero-copy markers) and bench/zero-copy.svg (trial runs with --lib-dir,
- * --methods or --no-write write them into bench/out/ instead).
+ * --methods, --cache or --no-write write them into bench/out/ instead).
  *
  * usage: node dist/bench/zero-copy.js [--runs 5] [--total-mib 128] [--sizes 4096,65536,1048576,67108864]
  *          [--sinks tcp,file] [--cache warm,cold] [--cold-total-mib N] [--methods rw,mmap,...]
