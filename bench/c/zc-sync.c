@@ -10,20 +10,35 @@
  *   splice    splice(2) file -> pipe -> sink (pipe raised to 1 MiB with F_SETPIPE_SZ)
  *   vmsplice  mmap(2) the file, vmsplice(2) the mapping into a pipe, splice(2) pipe -> sink
  *   cfr       copy_file_range(2) (file sink only)
+ *   direct    read(2) from a second descriptor opened with O_DIRECT into a
+ *             1 MiB aligned buffer (less for smaller files), write(2) it out
+ *   none      moves nothing (measures the per-repetition cost of the
+ *             cold-cache handshake below, for the system-call counts)
  *
  * Each repetition moves the whole source file (offset 0 to its size); the
  * run repeats until `total` bytes have moved. File sink: the destination is
  * rewritten from offset 0 each time (page cache, no fsync).
  *
+ * Cold cache: with <request-fifo> <reply-fifo>, before every repetition the
+ * sender writes one byte to the request FIFO and waits for the 8-byte reply
+ * of bench/c/zc-cache.c's evictor (which waits for the reader to catch up,
+ * fdatasyncs the destination, evicts the source from the page cache and
+ * reports how many of its pages are still resident). The wall-clock and CPU
+ * time of that handshake are subtracted from the figures; the JSON line adds
+ * the largest residency seen ("residentMax", pages of "pages").
+ *
  * TCP sink: a reader process (this program in "reader" mode, started by the
  * caller) accepts one connection, drains and counts until EOF, replies with
- * the 8-byte count and prints its own CPU time. The sender stops its clock
+ * the 8-byte count and prints its own CPU time. With a <progress> file it
+ * also stores its running count there (a uint64 in shared memory, no system
+ * call) for the evictor. The sender stops its clock
  * when that reply arrives, so the time covers delivery, not just queueing.
  *
  * usage:
- *   zc-sync reader                                   prints {"port":P}, then {"bytes":B,"cpuSeconds":C}
- *   zc-sync send <method> <src> tcp <port> <total>   prints one JSON line of results
- *   zc-sync send <method> <src> file <dst> <total>
+ *   zc-sync reader [<progress>]                      prints {"port":P}, then {"bytes":B,"cpuSeconds":C}
+ *   zc-sync send <method> <src> tcp <port> <total> [<request-fifo> <reply-fifo>]
+ *   zc-sync send <method> <src> file <dst> <total> [<request-fifo> <reply-fifo>]
+ *                                                    prints one JSON line of results
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -44,6 +59,7 @@
 #include <unistd.h>
 
 #define RW_CHUNK (128 * 1024)
+#define DIRECT_CHUNK (1024 * 1024)
 #define PIPE_SIZE (1024 * 1024)
 
 static void die(const char *what) {
@@ -66,7 +82,16 @@ static double cpu_seconds(void) {
 
 /* ------------------------------------------------------------------ reader */
 
-static int reader(void) {
+static int reader(const char *progress) {
+  volatile uint64_t *shared = NULL;
+  if (progress) {
+    int pfd = open(progress, O_RDWR | O_CLOEXEC);
+    if (pfd < 0) die("open progress file");
+    void *p = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE, MAP_SHARED, pfd, 0);
+    if (p == MAP_FAILED) die("mmap progress file");
+    shared = p;
+    close(pfd);
+  }
   int lfd = socket(AF_INET, SOCK_STREAM, 0);
   if (lfd < 0) die("socket");
   struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
@@ -90,6 +115,7 @@ static int reader(void) {
     }
     if (n == 0) break;
     total += (uint64_t)n;
+    if (shared) __atomic_store_n(shared, total, __ATOMIC_RELEASE);
   }
   if (write(fd, &total, sizeof(total)) != (ssize_t)sizeof(total)) die("reader reply");
   close(fd);
@@ -130,6 +156,8 @@ struct ctx {
   int src, out, file_sink;
   size_t size;
   char *buf;
+  int dsrc; /* the source opened with O_DIRECT (method "direct") */
+  char *dbuf;
   int pipe_r, pipe_w;
   size_t pipe_cap;
 };
@@ -214,6 +242,53 @@ static void once_cfr(struct ctx *c) {
   }
 }
 
+static void once_direct(struct ctx *c) {
+  off_t in = 0, pos = 0;
+  size_t chunk = c->size < DIRECT_CHUNK ? c->size : DIRECT_CHUNK;
+  while ((size_t)in < c->size) {
+    ssize_t n = pread(c->dsrc, c->dbuf, chunk, in);
+    if (n < 0) die("pread O_DIRECT");
+    if (n == 0) break;
+    in += n;
+    write_all(c->out, c->dbuf, (size_t)n, c->file_sink ? &pos : NULL);
+  }
+}
+
+static void once_none(struct ctx *c) { (void)c; }
+
+/* ---------------------------------------------------------- cold handshake */
+
+static double cpu_clock(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+struct cold {
+  int req, rep;
+  double wall, cpu;      /* spent in the handshake, subtracted */
+  uint32_t max_resident, pages;
+};
+
+/* Asks the evictor to evict the source; waits for its reply. */
+static void cold_evict(struct cold *k) {
+  double t0 = now(), c0 = cpu_clock();
+  if (write(k->req, "e", 1) != 1) die("write request fifo");
+  uint32_t reply[2];
+  char *p = (char *)reply;
+  size_t got = 0;
+  while (got < sizeof(reply)) {
+    ssize_t n = read(k->rep, p + got, sizeof(reply) - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) die("read reply fifo");
+    got += (size_t)n;
+  }
+  if (reply[0] > k->max_resident) k->max_resident = reply[0];
+  k->pages = reply[1];
+  k->cpu += cpu_clock() - c0;
+  k->wall += now() - t0;
+}
+
 static int sender(int argc, char **argv) {
   if (argc < 7) return 2;
   const char *method = argv[2], *src_path = argv[3], *sink = argv[4], *target = argv[5];
@@ -225,12 +300,14 @@ static int sender(int argc, char **argv) {
   else if (!strcmp(method, "splice")) once = once_splice;
   else if (!strcmp(method, "vmsplice")) once = once_vmsplice;
   else if (!strcmp(method, "cfr")) once = once_cfr;
+  else if (!strcmp(method, "direct")) once = once_direct;
+  else if (!strcmp(method, "none")) once = once_none;
   else {
     fprintf(stderr, "zc-sync: unknown method %s\n", method);
     return 2;
   }
 
-  struct ctx c = {.pipe_r = -1, .pipe_w = -1};
+  struct ctx c = {.pipe_r = -1, .pipe_w = -1, .dsrc = -1};
   c.src = open(src_path, O_RDONLY);
   if (c.src < 0) die("open source");
   struct stat st;
@@ -238,6 +315,11 @@ static int sender(int argc, char **argv) {
   c.size = (size_t)st.st_size;
   if (c.size == 0) die("empty source");
   c.buf = aligned_alloc(4096, RW_CHUNK);
+  if (once == once_direct) {
+    c.dsrc = open(src_path, O_RDONLY | O_DIRECT);
+    if (c.dsrc < 0) die("open source O_DIRECT");
+    c.dbuf = aligned_alloc(4096, DIRECT_CHUNK);
+  }
 
   if (!strcmp(sink, "tcp")) {
     c.out = socket(AF_INET, SOCK_STREAM, 0);
@@ -265,10 +347,23 @@ static int sender(int argc, char **argv) {
     c.pipe_cap = got > 0 ? (size_t)got : 65536;
   }
 
+  struct cold k = {.req = -1, .rep = -1};
+  int cold = argc >= 9;
+  if (cold) {
+    /* Same order as the evictor: request FIFO first, then the reply FIFO. */
+    k.req = open(argv[7], O_WRONLY | O_CLOEXEC);
+    if (k.req < 0) die("open request fifo");
+    k.rep = open(argv[8], O_RDONLY | O_CLOEXEC);
+    if (k.rep < 0) die("open reply fifo");
+  }
+
   unsigned long long reps = (total + c.size - 1) / c.size;
   if (reps == 0) reps = 1;
   double cpu0 = cpu_seconds(), t0 = now();
-  for (unsigned long long i = 0; i < reps; i++) once(&c);
+  for (unsigned long long i = 0; i < reps; i++) {
+    if (cold) cold_evict(&k);
+    once(&c);
+  }
   unsigned long long moved = reps * (unsigned long long)c.size;
   if (!c.file_sink) {
     shutdown(c.out, SHUT_WR);
@@ -280,23 +375,26 @@ static int sender(int argc, char **argv) {
       return 1;
     }
   }
-  double el = now() - t0, cpu = cpu_seconds() - cpu0;
+  double el = now() - t0 - k.wall, cpu = cpu_seconds() - cpu0 - k.cpu;
   printf("{\"method\":\"%s\",\"sink\":\"%s\",\"size\":%zu,\"reps\":%llu,\"bytes\":%llu,\"seconds\":%.6f,"
-         "\"cpuSeconds\":%.6f,\"pipeSize\":%zu}\n",
+         "\"cpuSeconds\":%.6f,\"pipeSize\":%zu",
          method, sink, c.size, reps, moved, el, cpu, c.pipe_cap);
+  if (cold) printf(",\"residentMax\":%u,\"pages\":%u,\"handshakeSeconds\":%.6f", k.max_resident, k.pages, k.wall);
+  printf("}\n");
   return 0;
 }
 
 int main(int argc, char **argv) {
-  if (argc >= 2 && !strcmp(argv[1], "reader")) return reader();
+  if (argc >= 2 && !strcmp(argv[1], "reader")) return reader(argc >= 3 ? argv[2] : NULL);
   if (argc >= 2 && !strcmp(argv[1], "send")) {
     int r = sender(argc, argv);
     if (r != 2) return r;
   }
   fprintf(stderr,
-          "usage: %s reader\n"
-          "       %s send <rw|mmap|sendfile|splice|vmsplice|cfr> <src> tcp <port> <total-bytes>\n"
-          "       %s send <method> <src> file <dst> <total-bytes>\n",
+          "usage: %s reader [<progress-file>]\n"
+          "       %s send <rw|mmap|sendfile|splice|vmsplice|cfr|direct|none> <src> tcp <port> <total-bytes> "
+          "[<request-fifo> <reply-fifo>]\n"
+          "       %s send <method> <src> file <dst> <total-bytes> [<request-fifo> <reply-fifo>]\n",
           argv[0], argv[0], argv[0]);
   return 2;
 }
