@@ -1,6 +1,7 @@
 /**
  * File status from statx(2), shaped like Node's `fs.Stats`.
  */
+import { Stats as NodeStats } from 'node:fs';
 
 /** statx mask: STATX_BASIC_STATS | STATX_BTIME | STATX_DIOALIGN. @internal */
 export const STATX_MASK = 0x7ff | 0x800 | 0x2000;
@@ -78,3 +79,7 @@ export class Stats {
   /** True for a block device. */ isBlockDevice(): boolean { return (this.mode & S_IFMT) === 0o060000; }
   /** True for a character device. */ isCharacterDevice(): boolean { return (this.mode & S_IFMT) === 0o020000; }
 }
+
+// Code that checks `stats instanceof fs.Stats` (and util.inspect) sees a Node Stats;
+// every field and predicate above is this class's own.
+Object.setPrototypeOf(Stats.prototype, NodeStats.prototype);

@@ -36,6 +36,17 @@ test('the package root exports this module as fs', () => {
   assert.is(path.resolve(__dirname, '..', '..', pkg.exports['./fs'].default), path.resolve(__dirname, '..', 'lib', 'fs.js'));
 });
 
+test('stat results are instances of node:fs Stats, with our fields and predicates', async () => {
+  nodeFs.writeFileSync(p('stat-kind'), 'abc');
+  const st = await fs.stat(p('stat-kind'));
+  assert.ok(st instanceof nodeFs.Stats, 'instanceof fs.Stats');
+  assert.is(st.size, 3);
+  assert.ok(st.isFile());
+  assert.not.ok(st.isDirectory());
+  assert.ok((await fs.lstat(tmp.dir)).isDirectory());
+  assert.is(st.mtimeMs, nodeFs.statSync(p('stat-kind')).mtimeMs);
+});
+
 test('close() waits for reads in flight, which still get their data', async () => {
   const fh = await fs.open(p('big'));
   const fd = fh.fd;
