@@ -141,6 +141,34 @@ test('bad arguments are TypeErrors', async () => {
   assert.match((m as Error).message, /options\.mode/);
 });
 
+test('an AbortSignal stops a transfer stuck on a peer that does not read; the pipe is not leaked', async () => {
+  const file = path.join(dir, 'abort.bin');
+  fs.writeFileSync(file, Buffer.alloc(64 * 1024 * 1024, 3));
+  let peer: nodeNet.Socket | undefined;
+  const srv = nodeNet.createServer((s) => { peer = s; s.pause(); s.on('error', () => undefined); });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const c = await client((srv.address() as nodeNet.AddressInfo).port);
+  c.on('error', () => undefined);
+  const pool = pipePool();
+  const inUse = pool.inUse;
+  const fd = fs.openSync(file, 'r');
+  const pre = await sendFile(c, fd, { signal: AbortSignal.abort() }).then(() => null, (e: Error) => e);
+  assert.is(pre?.name, 'AbortError', 'an aborted signal refuses at once');
+  const ac = new AbortController();
+  const t0 = Date.now();
+  const p = sendFile(c, fd, { signal: ac.signal });
+  setTimeout(() => ac.abort(), 100);
+  const err = await p.then(() => null, (e: Error) => e);
+  assert.is(err?.name, 'AbortError');
+  assert.ok(Date.now() - t0 < 5000, 'settled soon after the abort');
+  assert.is(pool.inUse, inUse, 'pipe returned or closed');
+  fs.closeSync(fd);
+  c.destroy();
+  peer?.destroy();
+  await new Promise<void>((r) => srv.close(() => r()));
+});
+
 test('a file out of the page cache is sent intact (read by the ring, off the event loop)', async () => {
   const file = path.join(dir, 'cold.bin');
   const data = randomBytes(3 * 1024 * 1024 + 123);

@@ -35,7 +35,8 @@ import '../ops-poll';
 import { PollEvent } from '../ops-poll';
 import { MsgFlag } from '../ops-net';
 import { validateFd, validateInt } from '../validate';
-import { invalidArgType } from '../errors';
+import { abortError, invalidArgType } from '../errors';
+import { validateSignal } from '../validate';
 import { Socket, kBorrowFd, kReturnFd } from './socket';
 
 const SPLICE_F_MOVE = 1;
@@ -60,6 +61,12 @@ export interface SendFileOptions {
    * ready), `'linked'` submits linked IORING_OP_SPLICE pairs (io-wq).
    */
   mode?: 'ready' | 'linked';
+  /**
+   * Aborts the transfer: the promise rejects with an AbortError and the pipe
+   * is returned (or closed if bytes are left in it). Part of the body may
+   * already be on the wire, so the caller should destroy the connection.
+   */
+  signal?: AbortSignal;
 }
 
 /** A socket, as the net facade or node:net hands it out, or a raw socket fd. */
@@ -110,6 +117,8 @@ export async function sendFile(socket: SendFileTarget, file: number | { fd: numb
   if (options.mode !== undefined && options.mode !== 'ready' && options.mode !== 'linked') {
     throw invalidArgType('options.mode', "'ready' or 'linked'", options.mode);
   }
+  const signal = validateSignal(options.signal);
+  if (signal?.aborted) throw abortError(signal);
   if (typeof socket !== 'number' && !(socket instanceof Socket)) return streamCopy(socket, fileFd, start, options);
 
   const ring = options.ring ?? netRing();
@@ -139,11 +148,13 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
     let off = options.mode === 'linked' ? 0 : Math.max(0, native.sendNow(sockFd, h, 0, h.byteLength,
       endPos > start ? MsgFlag.MORE : 0));
     while (off < h.byteLength) {
-      off += await ring.send(sockFd, h, off, h.byteLength - off, { flags: endPos > start ? MsgFlag.MORE : 0 });
+      off += await ring.send(sockFd, h, off, h.byteLength - off, { flags: endPos > start ? MsgFlag.MORE : 0,
+        signal: options.signal });
     }
   }
   const pool = options.pipes ?? pipePool();
-  if (options.mode !== 'linked' && endPos > start) return transferReady(ring, sockFd, fileFd, start, endPos, pool);
+  const signal = options.signal;
+  if (options.mode !== 'linked' && endPos > start) return transferReady(ring, sockFd, fileFd, start, endPos, pool, signal);
   const pipe = pool.acquire();
   let inPipe = 0;
   let sent = 0;
@@ -151,7 +162,7 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
   const drain = async (more: boolean): Promise<void> => {
     while (inPipe > 0) {
       const n = await ring.submit({ opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: inPipe, fdIn: pipe.readFd,
-        opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile' });
+        opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile', signal });
       if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
       inPipe -= n;
       sent += n;
@@ -163,10 +174,16 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
       const more = pos + want < endPos;
       const [a, b] = await ring.submitLinked([
         { opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd, opFlags: SPLICE_F_MOVE,
-          syscall: 'sendfile' },
+          syscall: 'sendfile', signal },
         { opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: want, fdIn: pipe.readFd,
-          opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile' },
+          opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile', signal },
       ]) as [number, number];
+      if (signal?.aborted) {
+        // The chain settled, but the caller gave up: account what moved, then stop.
+        if (a > 0) { pos += a; inPipe += a; }
+        if (b > 0) { inPipe -= b; sent += b; }
+        throw abortError(signal);
+      }
       if (a < 0) throw uringError(-a, 'sendfile');
       if (a === 0) throw truncatedError(pos, endPos, sent);
       pos += a;
@@ -192,7 +209,7 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
  * the ring where it could (an uncached file range; a full socket).
  */
 async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
-  pool: PipePool): Promise<number> {
+  pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
   // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK (io_uring's
   // own socket operations do not care); the previous mode is restored afterwards.
   const wasNonBlocking = native.setNonBlocking(sockFd, true);
@@ -202,11 +219,12 @@ async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: 
   let pos = start;
   try {
     while (pos < endPos) {
+      if (signal?.aborted) throw abortError(signal);
       const want = Math.min(endPos - pos, pipe.size);
       let a = isCached(fileFd, pos, want) ? trySplice(fileFd, pipe.writeFd, want, false, pos) : -1;
       if (a < 0) {
         a = await ring.submit({ opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd,
-          opFlags: SPLICE_F_MOVE, syscall: 'sendfile' });
+          opFlags: SPLICE_F_MOVE, syscall: 'sendfile', signal });
       }
       if (a === 0) throw truncatedError(pos, endPos, sent);
       pos += a;
@@ -215,7 +233,7 @@ async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: 
       while (inPipe > 0) {
         const n = trySplice(pipe.readFd, sockFd, inPipe, more);
         if (n < 0) {
-          await ring.poll(sockFd, PollEvent.OUT);
+          await ring.poll(sockFd, PollEvent.OUT, { signal });
           continue;
         }
         if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
@@ -254,7 +272,7 @@ async function streamCopy(socket: NodeJS.WritableStream, fd: number, start: numb
   let sent = 0;
   const rs = fs.createReadStream('', { fd, start, end: options.end, autoClose: false });
   rs.on('data', (c) => (sent += c.length));
-  await pipeline(rs, socket, { end: false });
+  await pipeline(rs, socket, { end: false, signal: options.signal });
   if (options.end !== undefined && sent < options.end + 1 - start) {
     throw truncatedError(start + sent, options.end + 1, sent);
   }
