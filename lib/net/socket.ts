@@ -14,6 +14,13 @@
  *
  * Writing: each write is one IORING_OP_SEND; corked or queued writes go out
  * together as one IORING_OP_SENDMSG. Short sends are continued.
+ *
+ * Closing: the fd is closed only once no IORING_OP_SHUTDOWN naming it is in
+ * flight. The kernel runs every shutdown in an io-wq worker and looks the fd
+ * number up only there, so a close submitted behind it usually runs first;
+ * had the number been closed, a socket opened or accepted meanwhile would
+ * get it and the late shutdown would hit that unrelated connection (its
+ * writes then fail with EPIPE).
  */
 import { Duplex } from 'node:stream';
 import { type Ring, type StreamOp } from '../ring';
@@ -104,15 +111,9 @@ export class Socket extends Duplex {
   #bytesWritten = 0;
   #promises: SocketPromises | undefined;
   #borrowers = 0;
+  /** IORING_OP_SHUTDOWNs in flight on #fd (see the file comment: the close waits for them). */
+  #shutdowns = 0;
   #deferredClose: (() => void) | undefined;
-  /**
-   * Settles when every shutdown submitted on the fd has completed. The kernel
-   * runs IORING_OP_SHUTDOWN in an io-wq worker and looks the fd number up
-   * only there: closing the fd first would let the number be reused by a new
-   * socket, and the late shutdown would hit that one (seen as a stray EPIPE
-   * or end of stream on an unrelated connection). So close waits for this.
-   */
-  #shutdowns: Promise<void> = Promise.resolve();
   /** Whether a connect() is in progress. */
   connecting = false;
   /** Bytes received. */
@@ -358,11 +359,37 @@ export class Socket extends Duplex {
 
   /** @internal */
   [kReturnFd](): void {
-    if (--this.#borrowers === 0 && this.#deferredClose) {
+    this.#borrowers--;
+    this.#closeIfUnused();
+  }
+
+  /** Runs the close that _destroy deferred, once nothing uses the fd number any more. */
+  #closeIfUnused(): void {
+    if (this.#borrowers === 0 && this.#shutdowns === 0 && this.#deferredClose) {
       const close = this.#deferredClose;
       this.#deferredClose = undefined;
       close();
     }
+  }
+
+  /**
+   * shutdown(2) through the ring, counted so that _destroy closes the fd only
+   * after the kernel has run it (it resolves the fd number late, in io-wq).
+   */
+  #shutdown(fd: number, how: number): Promise<void> {
+    let p: Promise<void>;
+    try {
+      p = this.#ring.shutdown(fd, how);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#shutdowns++;
+    const done = (): void => {
+      this.#shutdowns--;
+      this.#closeIfUnused();
+    };
+    p.then(done, done);
+    return p;
   }
 
   // ------------------------------------------------------------------ reading
@@ -489,6 +516,10 @@ export class Socket extends Duplex {
       }
       this.#bytesWritten += n;
       if (this.#timer) this.#timer.refresh();
+      // Destroyed while the send ran: the fd is closed (or about to be) and its
+      // number may already name another socket. Stop; node:net calls the write
+      // callback without an error for a socket destroyed under a write.
+      if (this.#fd !== fd) return;
       // Drop what was sent, and empty chunks (http ends responses with one).
       while (bufs.length > 0 && (n > 0 || bufs[0]!.length === 0)) {
         const b = bufs[0]!;
@@ -538,33 +569,25 @@ export class Socket extends Duplex {
     // Cache the names for code that asks after close (as node:net does).
     try { this.#peerName(fd); this.#localName(fd); } catch { /* not connected */ }
     const closeNow = (): void => {
-      // Not before pending shutdowns ran: they find the fd by number (see #shutdowns).
-      void this.#shutdowns.then(() => {
-        let closing: Promise<void>;
-        try {
-          closing = this.#ring.close(fd);
-        } catch {
-          try { native.closeFd(fd); } catch { /* already closed */ }
-          closing = Promise.resolve();
-        }
-        closing.then(emitClose, emitClose);
-      });
+      let closing: Promise<void>;
+      try {
+        closing = this.#ring.close(fd);
+      } catch {
+        try { native.closeFd(fd); } catch { /* already closed */ }
+        closing = Promise.resolve();
+      }
+      closing.then(emitClose, emitClose);
     };
     if (this.#borrowers > 0) {
       // A transfer uses the fd: stop the connection now, close when it is returned.
       this.#shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
+    }
+    if (this.#borrowers > 0 || this.#shutdowns > 0) {
+      // Close only after every shutdown naming this fd has run (and borrowers are done).
       this.#deferredClose = closeNow;
     } else {
       closeNow();
     }
-  }
-
-  /** A shutdown on the ring that close will wait for (see #shutdowns). */
-  #shutdown(fd: number, how: number): Promise<void> {
-    const p = this.#ring.shutdown(fd, how);
-    const settled = p.then(() => undefined, () => undefined);
-    this.#shutdowns = this.#shutdowns.then(() => settled);
-    return p;
   }
 
   #peerName(fd = this.#fd): NativeSockAddr | undefined {
