@@ -129,6 +129,17 @@ const KIND_HANDLER = 4; // a CqeHandler decides
 const KIND_RAW = 5; // resolve with the raw result, even negative (linked chains)
 
 const GEN_MASK = 0xfffff; // keeps gen * 2^32 + slot an exact double
+/**
+ * Opcodes that can wait without limit for a peer, a timer or readiness
+ * (socket I/O, poll, accept, connect, timeouts). They are not counted
+ * against the CQ-sized in-flight cap: a server holds one per idle
+ * connection, and if they filled the cap, operations queued behind them
+ * (including the ones that would unblock them) would never be submitted.
+ * A burst of their completions beyond the CQ goes to the kernel's NODROP
+ * overflow list and is delivered on the next reap.
+ */
+const WAITING_OPS = new Set<number>([Op.POLL_ADD, Op.RECV, Op.RECVMSG, Op.SEND, Op.SENDMSG, Op.SEND_ZC,
+  Op.SENDMSG_ZC, Op.ACCEPT, Op.CONNECT, Op.TIMEOUT]);
 /** Opcodes whose result is a new file descriptor. */
 const FD_RESULT_OPS = new Set<number>([Op.OPENAT, Op.OPENAT2, Op.SOCKET, Op.ACCEPT]);
 const ETIME = 62;
@@ -148,6 +159,8 @@ class Slot {
   /** The result is a new fd (open, socket, accept): close it if the caller aborted. */
   fdResult = false;
   kind = KIND_VALUE;
+  /** Not counted against the in-flight cap (multishots, ops that wait on a peer: see WAITING_OPS). */
+  uncapped = false;
   resolve: ((v: unknown) => void) | undefined = undefined;
   reject: ((e: unknown) => void) | undefined = undefined;
   handler: CqeHandler | undefined = undefined;
@@ -202,7 +215,7 @@ export class Ring {
   #backlogHead = 0;
   /** Operations in the kernel that count against the CQ-sized cap. */
   #inflight = 0;
-  /** Multi-completion operations in the kernel (multishot recv/accept, zero-copy send): not capped. */
+  /** Operations in the kernel that are not capped: multishots, zero-copy sends, WAITING_OPS. */
   #streams = 0;
   readonly #maxInflight: number;
   #destroyed = false;
@@ -569,6 +582,7 @@ export class Ring {
     }
     s.busy = true;
     s.kind = kind;
+    s.uncapped = kind === KIND_HANDLER || kind === KIND_TIMEOUT;
     s.syscall = syscall;
     s.aborted = signal !== undefined && signal.aborted;
     return s;
@@ -597,6 +611,7 @@ export class Ring {
     s.hold = op.hold === undefined ? [op.buf1, op.buf2, op.buf3] : [op.buf1, op.buf2, op.buf3, op.hold];
     s.path = op.path;
     s.dest = op.dest;
+    if (WAITING_OPS.has(op.opcode)) s.uncapped = true;
     const r = this.#rec;
     r[R.OPCODE] = op.opcode;
     r[R.FLAGS] = op.flags ?? 0;
@@ -641,11 +656,12 @@ export class Ring {
       s.onAbort = () => this.#abort(s, gen);
       signal.addEventListener('abort', s.onAbort, { once: true });
     }
-    // A multishot stays armed for a connection's life; capping those would
-    // stall everything once there are more connections than CQ entries, so
-    // they are not counted (the kernel's NODROP keeps any overflow).
-    const stream = s.kind === KIND_HANDLER;
-    if (this.#backlogHead === this.#backlog.length && (stream || this.#inflight + chain < this.#maxInflight) &&
+    // A multishot stays armed for a connection's life, and a recv, send or
+    // poll may wait as long on its peer; capping those would stall everything
+    // once there are more connections than CQ entries, so they are not
+    // counted (the kernel's NODROP keeps any overflow).
+    const uncapped = s.uncapped;
+    if (this.#backlogHead === this.#backlog.length && (uncapped || this.#inflight + chain < this.#maxInflight) &&
       (chain === 0 || this.#h.reserve(chain + 1)) && this.#prep(b1, b2, b3)) {
       this.#count(s);
     } else {
@@ -757,7 +773,7 @@ export class Ring {
 
   /** Counts slot `s` as submitted to the kernel. */
   #count(s: Slot): void {
-    if (s.kind === KIND_HANDLER) this.#streams++;
+    if (s.uncapped) this.#streams++;
     else this.#inflight++;
   }
 
@@ -777,7 +793,7 @@ export class Ring {
       const s = slots[idx];
       if (s === undefined || !s.busy || s.gen !== cq[o + C.GEN]) continue;
       if (last) {
-        if (s.kind === KIND_HANDLER) this.#streams--;
+        if (s.uncapped) this.#streams--;
         else this.#inflight--;
       }
       this.#settle(s, cq[o + C.RES]!, flags);
@@ -873,7 +889,7 @@ export class Ring {
         this.#backlogHead++; // settled while waiting (aborted)
         continue;
       }
-      const capped = !internal && s!.kind !== KIND_HANDLER;
+      const capped = !internal && !s!.uncapped;
       if (capped && this.#inflight + b.chain >= this.#maxInflight) break;
       if (b.chain > 0 && !this.#h.reserve(b.chain + 1)) break;
       this.#rec.set(b.rec);

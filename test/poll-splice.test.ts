@@ -54,6 +54,31 @@ test('poll: an AbortSignal cancels a pending poll (AbortError), the ring keeps w
   }
 });
 
+test('more waiting polls than CQ entries do not hold back other operations', async () => {
+  const ring = new Ring({ entries: 8, cqEntries: 16 });
+  const pool = new PipePool({ pipeSize: 65536, maxIdle: 0 });
+  const pipes = Array.from({ length: 64 }, () => pool.acquire());
+  try {
+    // 64 polls on empty pipes: they wait until someone writes, far more than the CQ holds.
+    const polls = pipes.map((p) => ring.poll(p.readFd, PollEvent.IN));
+    // A plain operation submitted after them must still run now, not after the polls.
+    const buf = Buffer.alloc(1);
+    let timer: NodeJS.Timeout | undefined;
+    const done = await Promise.race([
+      ring.nop().then(() => 'ran'),
+      new Promise((r) => { timer = setTimeout(() => r('stuck behind the polls'), 2000); }),
+    ]);
+    clearTimeout(timer);
+    assert.is(done, 'ran');
+    for (const p of pipes) fs.writeSync(p.writeFd, buf);
+    const events = await Promise.all(polls);
+    assert.ok(events.every((e) => (e & PollEvent.IN) !== 0), 'every poll saw its pipe readable');
+  } finally {
+    for (const p of pipes) pool.discard(p);
+    ring.destroy();
+  }
+});
+
 test('poll: bad arguments are refused before submit', () => {
   const ring = new Ring();
   try {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { Ring } from '../lib/ring';
+import { native } from '../lib/native';
 import { gc, LIB, openFds, runNode, tempDir } from './helpers';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -135,10 +136,17 @@ test('a linked chain with an aborted signal is not submitted at all', async () =
   ring.destroy();
 });
 
+/** Reads from an empty pipe: capped operations that wait until aborted (timeouts and socket ops are not capped). */
+function emptyPipe(): { readFd: number; close(): void } {
+  const [r, w] = native.makePipe(4096);
+  return { readFd: r, close: () => { native.closeFd(r); native.closeFd(w); } };
+}
+
 test('aborting queued (backlogged) operations never submits them', async () => {
   const ring = new Ring({ entries: 2, cqEntries: 2 });
   const ac = new AbortController();
-  const ps = Array.from({ length: 10 }, () => ring.timeout(60_000, { signal: ac.signal }));
+  const pipe = emptyPipe();
+  const ps = Array.from({ length: 10 }, () => ring.read(pipe.readFd, Buffer.alloc(1), 0, 1, null, { signal: ac.signal }));
   assert.ok(ring.info().queued > 0, 'some are queued in JS');
   ac.abort();
   const settled = await Promise.allSettled(ps);
@@ -148,12 +156,14 @@ test('aborting queued (backlogged) operations never submits them', async () => {
   }
   assert.is(ring.info().queued, 0);
   ring.destroy();
+  pipe.close();
 });
 
 test('destroy cancels what is in flight with ECANCELED and frees no fd it should not', async () => {
   const before = openFds();
   const ring = new Ring({ entries: 4, cqEntries: 8 });
-  const ps = Array.from({ length: 20 }, () => ring.timeout(60_000)); // 8 in flight, 12 queued
+  const pipe = emptyPipe();
+  const ps = Array.from({ length: 20 }, () => ring.read(pipe.readFd, Buffer.alloc(1), 0, 1, null)); // 8 in flight, 12 queued
   assert.is(ring.info().inflight, 8);
   assert.is(ring.info().queued, 12);
   const t0 = Date.now();
@@ -166,6 +176,7 @@ test('destroy cancels what is in flight with ECANCELED and frees no fd it should
     assert.is(err.code, 'ECANCELED');
     assert.is(err.errno, -125);
   }
+  pipe.close();
   assert.is(openFds(), before, 'ring fd and eventfd closed');
 });
 
