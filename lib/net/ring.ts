@@ -1,21 +1,16 @@
 /**
- * The ring the net facade runs on: one per thread, separate from
- * Ring.forThread(). Multishot recvs no longer count against a Ring's
- * in-flight cap, so idle connections would fit on the default ring (10,000
- * connections with a multishot recv each ran there without a lost CQE), but
- * sends still do, and the Ring's backlog is one FIFO: once more sends than
- * the cap are blocked on peers that stopped reading, the recv re-arms and
- * sends that would unblock them wait behind them for good. On the default
- * ring (CQ 2,048) 4,000 in-process connections echoing 1 MiB each stalled
- * that way; on this ring (CQ 65,536, the largest) the same run finished.
+ * The ring the net facade runs on: the thread's shared ring
+ * (Ring.forThread()). Socket operations that wait on a peer (multishot
+ * recv, send, accept, connect, poll) are not counted against a Ring's
+ * in-flight cap, so thousands of idle or blocked connections never hold
+ * back the operations that would unblock them (4,000 in-process
+ * connections echoing 1 MiB each finished on the default CQ of 2,048; before
+ * sends were uncapped the same run stalled there for good).
  * @internal
  */
 import { Ring } from '../ring';
 
-let ring: Ring | undefined;
-
-/** The calling thread's networking ring, created on first use. @internal */
+/** The calling thread's networking ring (the shared per-thread ring). @internal */
 export function netRing(): Ring {
-  if (!ring || ring.destroyed) ring = new Ring({ entries: 4096, cqEntries: 65536 });
-  return ring;
+  return Ring.forThread();
 }

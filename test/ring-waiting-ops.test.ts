@@ -1,0 +1,55 @@
+/**
+ * Socket operations that wait on a peer are not capped at the CQ size: with
+ * more of them blocked than the CQ holds, other operations (and the ones
+ * that would unblock them) still go to the kernel at once.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as nodeNet from 'node:net';
+import { once } from 'node:events';
+import { Ring } from '../lib/ring';
+import '../lib/ops-net';
+import { native } from '../lib/native';
+
+const K = native.socketConstants;
+
+test('more blocked sends and recvs than CQ entries do not hold back other operations', async () => {
+  const ring = new Ring({ entries: 8, cqEntries: 16 });
+  const peers: nodeNet.Socket[] = [];
+  const srv = nodeNet.createServer((s) => { s.pause(); peers.push(s); }); // reads nothing
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const addr = native.encodeSockaddr('127.0.0.1', (srv.address() as nodeNet.AddressInfo).port)!;
+  const fds: number[] = [];
+  try {
+    for (let i = 0; i < 24; i++) {
+      const fd = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+      fds.push(fd);
+      await ring.connect(fd, addr);
+    }
+    const big = Buffer.alloc(16 * 1024 * 1024, 1);
+    // 24 sends that cannot finish (the peers read nothing) and 24 recvs that wait for data: 48 > 16.
+    const sends = fds.map((fd) => ring.send(fd, big).catch((e: Error) => e));
+    const recvs = fds.map((fd) => ring.recv(fd, Buffer.alloc(16)).catch((e: Error) => e));
+    let timer: NodeJS.Timeout | undefined;
+    const verdict = await Promise.race([
+      ring.nop().then(() => 'ran'),
+      new Promise((r) => { timer = setTimeout(() => r('stuck behind the blocked socket ops'), 2000); }),
+    ]);
+    clearTimeout(timer);
+    assert.is(verdict, 'ran');
+    assert.is(ring.info().queued, 0, 'nothing waits in the JS backlog');
+    // Unblock: the peers go away; every send and recv settles.
+    while (peers.length < fds.length) await new Promise((r) => setTimeout(r, 5)); // node accepts lazily
+    for (const p of peers) p.destroy();
+    const results = await Promise.all([...sends, ...recvs]);
+    assert.is(results.length, 48);
+  } finally {
+    ring.destroy(); // cancels anything still pending, so a failure above cannot hang here
+    for (const fd of fds) { try { native.closeFd(fd); } catch { /* closed */ } }
+    for (const p of peers) p.destroy();
+    await new Promise((r) => srv.close(r));
+  }
+});
+
+test.run();
