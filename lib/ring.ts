@@ -131,7 +131,8 @@ const KIND_RAW = 5; // resolve with the raw result, even negative (linked chains
 const GEN_MASK = 0xfffff; // keeps gen * 2^32 + slot an exact double
 /**
  * Opcodes that can wait without limit for a peer, a timer or readiness
- * (socket I/O, poll, accept, connect, timeouts). They are not counted
+ * (socket I/O, poll, accept, connect, timeouts, splice/tee, which may read
+ * from a socket or a pipe). They are not counted
  * against the CQ-sized in-flight cap: a server holds one per idle
  * connection, and if they filled the cap, operations queued behind them
  * (including the ones that would unblock them) would never be submitted.
@@ -139,7 +140,7 @@ const GEN_MASK = 0xfffff; // keeps gen * 2^32 + slot an exact double
  * overflow list and is delivered on the next reap.
  */
 const WAITING_OPS = new Set<number>([Op.POLL_ADD, Op.RECV, Op.RECVMSG, Op.SEND, Op.SENDMSG, Op.SEND_ZC,
-  Op.SENDMSG_ZC, Op.ACCEPT, Op.CONNECT, Op.TIMEOUT]);
+  Op.SENDMSG_ZC, Op.ACCEPT, Op.CONNECT, Op.TIMEOUT, Op.SPLICE, Op.TEE]);
 /** Opcodes whose result is a new file descriptor. */
 const FD_RESULT_OPS = new Set<number>([Op.OPENAT, Op.OPENAT2, Op.SOCKET, Op.ACCEPT]);
 const ETIME = 62;
