@@ -12,7 +12,9 @@ import { Ring } from '../lib/ring';
 import '../lib/ops-poll';
 import '../lib/ops-net';
 import { PollEvent } from '../lib/ops-poll';
-import { PipePool, trySplice } from '../lib/pipes';
+import { PipePool, trySplice, isCached } from '../lib/pipes';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { native } from '../lib/native';
 import { openFds } from './helpers';
 
@@ -113,6 +115,20 @@ test('trySplice: moves what is there, -1 when it would block, 0 at end of stream
   } finally {
     try { native.closeFd(a.readFd); } catch { /* closed */ }
     pool.discard(b);
+  }
+});
+
+test('isCached: a file just written is in the page cache; a bad fd is simply "no"', () => {
+  const file = path.join(os.tmpdir(), `uring-iscached-${process.pid}`);
+  fs.writeFileSync(file, Buffer.alloc(100_000, 1));
+  const fd = fs.openSync(file, 'r');
+  try {
+    const known = native.cachedRange(fd, 0, 100_000) >= 0; // cachestat(2) exists (Linux 6.5+, not under valgrind)
+    if (known) assert.is(isCached(fd, 0, 100_000), true);
+    assert.is(isCached(-1, 0, 10), false);
+  } finally {
+    fs.closeSync(fd);
+    fs.rmSync(file, { force: true });
   }
 });
 
