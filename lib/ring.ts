@@ -342,11 +342,25 @@ export class Ring {
     validateInt(flags, 'flags', -0x80000000, 0x7fffffff);
     validateInt(mode, 'mode', 0, 0o7777);
     const signal = this.#signal(options);
+    // The kernel first tries an open with O_NONBLOCK added and returns what
+    // that gives unless it is EAGAIN; for a FIFO opened for writing with no
+    // reader yet that is ENXIO, where open(2) (and Node) would wait for a
+    // reader. Retry those in an io-wq worker (IOSQE_ASYNC), which opens the
+    // blocking way: a caller that asked for O_NONBLOCK still gets its ENXIO.
+    return this.#open(p, pb, flags, mode, signal, false).catch((e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENXIO' || signal?.aborted || this.#destroyed) throw e;
+      return this.#open(p, pb, flags, mode, signal, true);
+    });
+  }
+
+  #open(p: string, pb: Buffer, flags: number, mode: number, signal: AbortSignal | undefined, async: boolean):
+    Promise<number> {
     const s = this.#begin('open', KIND_VALUE, signal);
     s.hold = pb;
     s.path = p;
     s.fdResult = true;
     this.#fill(Op.OPENAT, AT_FDCWD, 0, 0, mode, (flags | O_CLOEXEC) >>> 0, s);
+    if (async) this.#rec[R.FLAGS] = SqeFlag.ASYNC;
     return this.#go(s, pb, undefined, undefined, signal);
   }
 
