@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import * as nodeNet from 'node:net';
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from '../lib/net';
-import { isCached, pipePool } from '../lib/pipes';
+import { pipePool } from '../lib/pipes';
 import { native } from '../lib/native';
 import { netRing } from '../lib/net/ring';
 import { fdCount, once } from './net-helpers';

@@ -7,7 +7,7 @@
  *   IORING_OP_SPLICE (io-wq: a disk read never blocks the event loop); the
  *   pipe -> socket half is a non-blocking splice(2), and when the socket is
  *   full the ring waits for POLLOUT. No io-wq hand-off for cached files.
- * - `'linked'`: described below; every splice runs in an io-wq worker.
+ * - `'linked'` (sendfile-linked.ts): described below; every splice runs in an io-wq worker.
  *
  * Linked mode:
  * Each round splices up to one pipe's capacity from the file into a pipe
@@ -27,21 +27,17 @@ import { pipeline } from 'node:stream/promises';
 import type { Ring } from '../ring';
 import { netRing } from './ring';
 import '../ops-net';
-import { Op } from '../opcodes';
-import { uringError } from '../errors';
-import { isCached, pipePool, trySplice, type PipePool } from '../pipes';
-import { native } from '../native';
-import '../ops-poll';
-import { PollEvent } from '../ops-poll';
 import { MsgFlag } from '../ops-net';
-import { validateFd, validateInt } from '../validate';
-import { abortError, invalidArgType } from '../errors';
-import { validateSignal } from '../validate';
+import { abortError, invalidArgType, uringError } from '../errors';
+import { pipePool, type PipePool } from '../pipes';
+import { native } from '../native';
+import { validateFd, validateInt, validateSignal } from '../validate';
 import { Socket, kBorrowFd, kReturnFd } from './socket';
+import { truncatedError, type FileTruncatedError } from './sendfile-common';
+import { transferLinked } from './sendfile-linked';
+import { transferReady } from './sendfile-ready';
 
-const SPLICE_F_MOVE = 1;
-const SPLICE_F_MORE = 4;
-const ECANCELED = 125;
+export type { FileTruncatedError };
 
 /** Options for {@link sendFile}. */
 export interface SendFileOptions {
@@ -71,21 +67,6 @@ export interface SendFileOptions {
 
 /** A socket, as the net facade or node:net hands it out, or a raw socket fd. */
 export type SendFileTarget = Socket | NodeJS.WritableStream | number;
-
-/** The error for a file that ended before the requested range did. */
-export interface FileTruncatedError extends Error {
-  code: 'ERR_FILE_TRUNCATED';
-  /** Body bytes that reached the socket. */
-  bytesSent: number;
-}
-
-function truncatedError(at: number, end: number, sent: number): FileTruncatedError {
-  const err = new Error(`sendFile: the file ended at byte ${at} before the requested end (byte ${end - 1}); ` +
-    `it was probably truncated during the transfer. ${sent} bytes of the body were sent.`) as FileTruncatedError;
-  err.code = 'ERR_FILE_TRUNCATED';
-  err.bytesSent = sent;
-  return err;
-}
 
 function fdOf(file: unknown): number {
   if (typeof file === 'number') {
@@ -155,112 +136,7 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
   const pool = options.pipes ?? pipePool();
   const signal = options.signal;
   if (options.mode !== 'linked' && endPos > start) return transferReady(ring, sockFd, fileFd, start, endPos, pool, signal);
-  const pipe = pool.acquire();
-  let inPipe = 0;
-  let sent = 0;
-  let pos = start;
-  const drain = async (more: boolean): Promise<void> => {
-    while (inPipe > 0) {
-      const n = await ring.submit({ opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: inPipe, fdIn: pipe.readFd,
-        opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile', signal });
-      if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
-      inPipe -= n;
-      sent += n;
-    }
-  };
-  try {
-    while (pos < endPos) {
-      const want = Math.min(endPos - pos, pipe.size);
-      const more = pos + want < endPos;
-      const [a, b] = await ring.submitLinked([
-        { opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd, opFlags: SPLICE_F_MOVE,
-          syscall: 'sendfile', signal },
-        { opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: want, fdIn: pipe.readFd,
-          opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile', signal },
-      ]) as [number, number];
-      if (signal?.aborted) {
-        // The chain settled, but the caller gave up: account what moved, then stop.
-        if (a > 0) { pos += a; inPipe += a; }
-        if (b > 0) { inPipe -= b; sent += b; }
-        throw abortError(signal);
-      }
-      if (a < 0) throw uringError(-a, 'sendfile');
-      if (a === 0) throw truncatedError(pos, endPos, sent);
-      pos += a;
-      inPipe += a;
-      if (b > 0) {
-        inPipe -= b;
-        sent += b;
-      } else if (b < 0 && b !== -ECANCELED) {
-        throw uringError(-b, 'sendfile');
-      }
-      await drain(pos < endPos);
-    }
-  } catch (e) {
-    releasePipe(pool, pipe, inPipe);
-    throw e;
-  }
-  releasePipe(pool, pipe, inPipe);
-  return sent;
-}
-
-/**
- * The 'ready' transfer: splice(2) on this thread where it cannot block,
- * the ring where it could (an uncached file range; a full socket).
- */
-async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
-  pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
-  // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK (io_uring's
-  // own socket operations do not care); the previous mode is restored afterwards.
-  const wasNonBlocking = native.setNonBlocking(sockFd, true);
-  const pipe = pool.acquire();
-  let inPipe = 0;
-  let sent = 0;
-  let pos = start;
-  try {
-    while (pos < endPos) {
-      if (signal?.aborted) throw abortError(signal);
-      const want = Math.min(endPos - pos, pipe.size);
-      let a = isCached(fileFd, pos, want) ? trySplice(fileFd, pipe.writeFd, want, false, pos) : -1;
-      if (a < 0) {
-        a = await ring.submit({ opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd,
-          opFlags: SPLICE_F_MOVE, syscall: 'sendfile', signal });
-      }
-      if (a === 0) throw truncatedError(pos, endPos, sent);
-      pos += a;
-      inPipe += a;
-      const more = pos < endPos;
-      while (inPipe > 0) {
-        const n = trySplice(pipe.readFd, sockFd, inPipe, more);
-        if (n < 0) {
-          await ring.poll(sockFd, PollEvent.OUT, { signal });
-          continue;
-        }
-        if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
-        inPipe -= n;
-        sent += n;
-      }
-    }
-  } catch (e) {
-    releasePipe(pool, pipe, inPipe);
-    restoreBlocking(sockFd, wasNonBlocking);
-    const err = e as NodeJS.ErrnoException;
-    // Report trySplice's failures like the ring's: as sendfile errors.
-    throw err.syscall === 'splice' && typeof err.errno === 'number' ? uringError(-err.errno, 'sendfile') : e;
-  }
-  releasePipe(pool, pipe, inPipe);
-  restoreBlocking(sockFd, wasNonBlocking);
-  return sent;
-}
-
-function restoreBlocking(fd: number, wasNonBlocking: boolean): void {
-  if (wasNonBlocking) return;
-  try { native.setNonBlocking(fd, false); } catch { /* the socket was closed meanwhile */ }
-}
-
-function releasePipe(pool: PipePool, pipe: ReturnType<PipePool['acquire']>, inPipe: number): void {
-  if (inPipe === 0) pool.release(pipe); // release() checks emptiness again
-  else pool.discard(pipe);
+  return transferLinked(ring, sockFd, fileFd, start, endPos, pool, signal);
 }
 
 /** The node:net fallback: a plain stream copy (headers first). */

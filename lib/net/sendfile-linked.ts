@@ -1,0 +1,66 @@
+/**
+ * sendFile's 'linked' mode: each round is a linked pair of IORING_OP_SPLICE
+ * (file -> pipe, pipe -> socket), both run by io-wq workers. A short first
+ * half cuts the chain (the second completes with -ECANCELED); whatever sits
+ * in the pipe is then drained into the socket before the next round.
+ * @internal
+ */
+import type { Ring } from '../ring';
+import { Op } from '../opcodes';
+import { abortError, uringError } from '../errors';
+import type { PipePool } from '../pipes';
+import { releasePipe, truncatedError, SPLICE_F_MORE, SPLICE_F_MOVE } from './sendfile-common';
+
+const ECANCELED = 125;
+
+/** Sends file bytes [start, endPos) to the socket; resolves with the bytes sent. @internal */
+export async function transferLinked(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
+  pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
+  const pipe = pool.acquire();
+  let inPipe = 0;
+  let sent = 0;
+  let pos = start;
+  const drain = async (more: boolean): Promise<void> => {
+    while (inPipe > 0) {
+      const n = await ring.submit({ opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: inPipe, fdIn: pipe.readFd,
+        opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile', signal });
+      if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
+      inPipe -= n;
+      sent += n;
+    }
+  };
+  try {
+    while (pos < endPos) {
+      const want = Math.min(endPos - pos, pipe.size);
+      const more = pos + want < endPos;
+      const [a, b] = await ring.submitLinked([
+        { opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd, opFlags: SPLICE_F_MOVE,
+          syscall: 'sendfile', signal },
+        { opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: want, fdIn: pipe.readFd,
+          opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile', signal },
+      ]) as [number, number];
+      if (signal?.aborted) {
+        // The chain settled, but the caller gave up: account what moved, then stop.
+        if (a > 0) { pos += a; inPipe += a; }
+        if (b > 0) { inPipe -= b; sent += b; }
+        throw abortError(signal);
+      }
+      if (a < 0) throw uringError(-a, 'sendfile');
+      if (a === 0) throw truncatedError(pos, endPos, sent);
+      pos += a;
+      inPipe += a;
+      if (b > 0) {
+        inPipe -= b;
+        sent += b;
+      } else if (b < 0 && b !== -ECANCELED) {
+        throw uringError(-b, 'sendfile');
+      }
+      await drain(pos < endPos);
+    }
+  } catch (e) {
+    releasePipe(pool, pipe, inPipe);
+    throw e;
+  }
+  releasePipe(pool, pipe, inPipe);
+  return sent;
+}

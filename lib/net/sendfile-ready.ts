@@ -1,0 +1,68 @@
+/**
+ * sendFile's 'ready' mode (the default): splice(2) on the loop thread where
+ * it cannot block, the ring where it could.
+ * @internal
+ */
+import type { Ring } from '../ring';
+import { Op } from '../opcodes';
+import { abortError, uringError } from '../errors';
+import { isCached, trySplice, type PipePool } from '../pipes';
+import { native } from '../native';
+import '../ops-poll';
+import { PollEvent } from '../ops-poll';
+import { releasePipe, truncatedError, SPLICE_F_MOVE } from './sendfile-common';
+
+/**
+ * The 'ready' transfer: splice(2) on this thread where it cannot block,
+ * the ring where it could (an uncached file range; a full socket).
+ * @internal
+ */
+export async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
+  pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
+  // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK (io_uring's
+  // own socket operations do not care); the previous mode is restored afterwards.
+  const wasNonBlocking = native.setNonBlocking(sockFd, true);
+  const pipe = pool.acquire();
+  let inPipe = 0;
+  let sent = 0;
+  let pos = start;
+  try {
+    while (pos < endPos) {
+      if (signal?.aborted) throw abortError(signal);
+      const want = Math.min(endPos - pos, pipe.size);
+      let a = isCached(fileFd, pos, want) ? trySplice(fileFd, pipe.writeFd, want, false, pos) : -1;
+      if (a < 0) {
+        a = await ring.submit({ opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd,
+          opFlags: SPLICE_F_MOVE, syscall: 'sendfile', signal });
+      }
+      if (a === 0) throw truncatedError(pos, endPos, sent);
+      pos += a;
+      inPipe += a;
+      const more = pos < endPos;
+      while (inPipe > 0) {
+        const n = trySplice(pipe.readFd, sockFd, inPipe, more);
+        if (n < 0) {
+          await ring.poll(sockFd, PollEvent.OUT, { signal });
+          continue;
+        }
+        if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
+        inPipe -= n;
+        sent += n;
+      }
+    }
+  } catch (e) {
+    releasePipe(pool, pipe, inPipe);
+    restoreBlocking(sockFd, wasNonBlocking);
+    const err = e as NodeJS.ErrnoException;
+    // Report trySplice's failures like the ring's: as sendfile errors.
+    throw err.syscall === 'splice' && typeof err.errno === 'number' ? uringError(-err.errno, 'sendfile') : e;
+  }
+  releasePipe(pool, pipe, inPipe);
+  restoreBlocking(sockFd, wasNonBlocking);
+  return sent;
+}
+
+function restoreBlocking(fd: number, wasNonBlocking: boolean): void {
+  if (wasNonBlocking) return;
+  try { native.setNonBlocking(fd, false); } catch { /* the socket was closed meanwhile */ }
+}
