@@ -42,6 +42,16 @@ async function sink(): Promise<{ port: number; received: Promise<Buffer>; close(
   };
 }
 
+/** A node:net server running `onConnection`, and a facade client connected to it (errors ignored). */
+async function peer(onConnection: (s: nodeNet.Socket) => void): Promise<{ srv: nodeNet.Server; c: net.Socket }> {
+  const srv = nodeNet.createServer(onConnection);
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const c = await client((srv.address() as nodeNet.AddressInfo).port);
+  c.on('error', () => undefined);
+  return { srv, c };
+}
+
 async function client(port: number): Promise<net.Socket> {
   const c = net.connect(port, '127.0.0.1');
   await once(c, 'connect');
@@ -116,11 +126,7 @@ test('a file truncated during the transfer ends with a short count and a clear e
 test('a peer that goes away is an EPIPE/ECONNRESET error and the pipe is not leaked', async () => {
   const file = path.join(dir, 'big.bin');
   fs.writeFileSync(file, Buffer.alloc(16 * 1024 * 1024, 1));
-  const srv = nodeNet.createServer((s) => s.once('data', () => s.destroy()));
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const c = await client((srv.address() as nodeNet.AddressInfo).port);
-  c.on('error', () => undefined);
+  const { srv, c } = await peer((s) => s.once('data', () => s.destroy()));
   const pool = pipePool();
   const inUse = pool.inUse;
   const fd = fs.openSync(file, 'r');
@@ -144,12 +150,8 @@ test('bad arguments are TypeErrors', async () => {
 test('an AbortSignal stops a transfer stuck on a peer that does not read; the pipe is not leaked', async () => {
   const file = path.join(dir, 'abort.bin');
   fs.writeFileSync(file, Buffer.alloc(64 * 1024 * 1024, 3));
-  let peer: nodeNet.Socket | undefined;
-  const srv = nodeNet.createServer((s) => { peer = s; s.pause(); s.on('error', () => undefined); });
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const c = await client((srv.address() as nodeNet.AddressInfo).port);
-  c.on('error', () => undefined);
+  let remote: nodeNet.Socket | undefined;
+  const { srv, c } = await peer((s) => { remote = s; s.pause(); s.on('error', () => undefined); });
   const pool = pipePool();
   const inUse = pool.inUse;
   const fd = fs.openSync(file, 'r');
@@ -165,7 +167,7 @@ test('an AbortSignal stops a transfer stuck on a peer that does not read; the pi
   assert.is(pool.inUse, inUse, 'pipe returned or closed');
   fs.closeSync(fd);
   c.destroy();
-  peer?.destroy();
+  remote?.destroy();
   await new Promise<void>((r) => srv.close(() => r()));
 });
 

@@ -38,6 +38,20 @@ function block(i: number): Buffer {
   return b;
 }
 
+/** Writes blocks 0..count-1 to `s` with backpressure, hashing them into `hash`, then ends. */
+function sendBlocks(s: net.Socket, count: number, hash: crypto.Hash): void {
+  let i = 0;
+  const write = (): void => {
+    while (i < count) {
+      const b = block(i++);
+      hash.update(b);
+      if (!s.write(b)) return void s.once('drain', write);
+    }
+    s.end();
+  };
+  write();
+}
+
 async function withProxy(upstream: net.Server, fn: (p: Proxy, logs: string[]) => Promise<void>,
   opts: { idleTimeoutMs?: number; maxConnections?: number } = {}): Promise<void> {
   const upPort = await listen(upstream);
@@ -87,18 +101,7 @@ test('100 MiB client -> upstream arrives intact (sha256), half-close propagates'
 
 test('100 MiB upstream -> client arrives intact (sha256)', async () => {
   const sent = crypto.createHash('sha256');
-  const upstream = net.createServer((s) => {
-    let i = 0;
-    const write = (): void => {
-      while (i < 1600) {
-        const b = block(i++);
-        sent.update(b);
-        if (!s.write(b)) return void s.once('drain', write);
-      }
-      s.end();
-    };
-    write();
-  });
+  const upstream = net.createServer((s) => sendBlocks(s, 1600, sent));
   await withProxy(upstream, async (p) => {
     const got = crypto.createHash('sha256');
     let n = 0;
@@ -119,16 +122,7 @@ test('backpressure: a client that does not read stalls the upstream; nothing is 
   const total = 64 * MiB;
   const upstream = net.createServer((s) => {
     upstreamSocket = s;
-    let i = 0;
-    const write = (): void => {
-      while (i < total / (64 * 1024)) {
-        const b = block(i++);
-        sent.update(b);
-        if (!s.write(b)) return void s.once('drain', write);
-      }
-      s.end();
-    };
-    write();
+    sendBlocks(s, total / (64 * 1024), sent);
   });
   await withProxy(upstream, async (p) => {
     const c = net.connect(p.address().port, '127.0.0.1');
