@@ -10,6 +10,7 @@
         "native/uring/complete.cc",
         "native/uring/register.cc",
         "native/uring/pipes.cc",
+        "native/uring/pagecache.cc",
         "native/uring/sockets.cc",
         "native/uring/pbuf.cc"
       ],

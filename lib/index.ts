@@ -25,7 +25,8 @@ export { openDirect, DirectFile, directAlignment, checkDirectAlignment, logicalB
 export type { DirectAlignment, DirectAlignmentError, AlignmentSource } from './direct';
 export { SpliceFlag, transfer } from './ops-splice';
 export type { TransferOptions } from './ops-splice';
-export { PipePool, pipePool, trySplice, isCached } from './pipes';
+export { PipePool, pipePool, trySplice } from './pipes';
+export { isCached } from './pagecache';
 import './ops-poll';
 export { PollEvent } from './ops-poll';
 export type { Pipe, PipePoolOptions } from './pipes';

@@ -123,7 +123,7 @@ export function pipePool(): PipePool {
  *
  * A regular file as the source never reports "would block": splice(2)
  * waits for the disk when its pages are not cached. Check with
- * {@link isCached} first and hand uncached ranges to the ring
+ * `isCached` (lib/pagecache.ts) first and hand uncached ranges to the ring
  * (IORING_OP_SPLICE runs in an io-wq thread, off the event loop).
  *
  * @param more - pass SPLICE_F_MORE (more data follows: the socket may hold a partial segment back)
@@ -134,15 +134,4 @@ export function trySplice(fdIn: number, fdOut: number, length: number, more = fa
   if (n >= 0) return n;
   if (n === -EAGAIN) return -1;
   throw uringError(-n, 'splice');
-}
-
-/**
- * Whether every page of `[position, position + length)` of the file `fd` is
- * in the page cache right now (cachestat(2), Linux 6.5; no I/O). Returns
- * false when the kernel cannot tell. The answer can go stale at once (memory
- * pressure may evict pages), so it is a hint for choosing a fast path, never
- * a guarantee.
- */
-export function isCached(fd: number, position: number, length: number): boolean {
-  return native.cachedRange(fd, position, length) === 1;
 }

@@ -6,7 +6,8 @@
 import type { Ring } from '../ring';
 import { Op } from '../opcodes';
 import { abortError, uringError } from '../errors';
-import { isCached, trySplice, type PipePool } from '../pipes';
+import { trySplice, type PipePool } from '../pipes';
+import { isCached } from '../pagecache';
 import { native } from '../native';
 import '../ops-poll';
 import { PollEvent } from '../ops-poll';

@@ -9,6 +9,7 @@
 
 void InitRegisterHelpers(Napi::Env env, Napi::Object exports);
 void InitPipes(Napi::Env env, Napi::Object exports);
+void InitPageCache(Napi::Env env, Napi::Object exports);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitPbuf(Napi::Env env, Napi::Object exports);
 
@@ -16,6 +17,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RingHandle", RingHandle::Define(env));
   InitRegisterHelpers(env, exports);
   InitPipes(env, exports);
+  InitPageCache(env, exports);
   InitSockets(env, exports);
   InitPbuf(env, exports);
   Napi::Object c = Napi::Object::New(env);

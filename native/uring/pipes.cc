@@ -5,10 +5,7 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
-#include <string.h>
 #include <sys/ioctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "ring_handle.h"
@@ -64,10 +61,7 @@ static Napi::Value CloseFd(const Napi::CallbackInfo &info) {
  * cachedRange first. */
 static Napi::Value SpliceNow(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "spliceNow(fdIn, fdOut, len, more?) expects three numbers").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
+  if (!NumberArgs(info, 3, "spliceNow(fdIn, fdOut, len, more?, offIn?)")) return env.Undefined();
   int in = info[0].As<Napi::Number>().Int32Value();
   int out = info[1].As<Napi::Number>().Int32Value();
   int64_t len = info[2].As<Napi::Number>().Int64Value();
@@ -83,51 +77,7 @@ static Napi::Value SpliceNow(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, n < 0 ? -errno : (double)n);
 }
 
-#ifndef SYS_cachestat
-#define SYS_cachestat 451 /* the same number on every architecture (Linux 6.5) */
-#endif
-struct ur_cachestat_range { uint64_t off, len; };
-struct ur_cachestat { uint64_t nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted; };
-
-/* cachedRange(fd, offset, length) -> 1 when every page of the range is in
- * the page cache, 0 when some are not, -errno when the kernel cannot tell
- * (-ENOSYS before Linux 6.5). One cachestat(2) call, no I/O. */
-static Napi::Value CachedRange(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
-    Napi::TypeError::New(env, "cachedRange(fd, offset, length) expects three numbers").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int64_t off = info[1].As<Napi::Number>().Int64Value();
-  int64_t len = info[2].As<Napi::Number>().Int64Value();
-  if (off < 0 || len <= 0) return Napi::Number::New(env, len == 0 ? 1 : -EINVAL);
-  struct ur_cachestat_range range = { (uint64_t)off, (uint64_t)len };
-  struct ur_cachestat cs;
-  memset(&cs, 0, sizeof(cs));
-  if (syscall(SYS_cachestat, fd, &range, &cs, 0) < 0) return Napi::Number::New(env, -errno);
-  long page = sysconf(_SC_PAGESIZE);
-  uint64_t pages = (uint64_t)((off + len - 1) / page - off / page + 1);
-  return Napi::Number::New(env, cs.nr_cache >= pages ? 1 : 0);
-}
-
-/* fadvise(fd, offset, length, advice): posix_fadvise(2); throws on failure.
- * POSIX_FADV_DONTNEED (4) drops clean cached pages of the range. */
-static Napi::Value Fadvise(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 4 || !info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsNumber()) {
-    Napi::TypeError::New(env, "fadvise(fd, offset, length, advice) expects four numbers").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  int r = posix_fadvise(info[0].As<Napi::Number>().Int32Value(), info[1].As<Napi::Number>().Int64Value(),
-                        info[2].As<Napi::Number>().Int64Value(), info[3].As<Napi::Number>().Int32Value());
-  if (r != 0) return ThrowErrno(env, -r, "fadvise");
-  return env.Undefined();
-}
-
 void InitPipes(Napi::Env env, Napi::Object exports) {
-  exports.Set("fadvise", Napi::Function::New(env, Fadvise, "fadvise"));
-  exports.Set("cachedRange", Napi::Function::New(env, CachedRange, "cachedRange"));
   exports.Set("spliceNow", Napi::Function::New(env, SpliceNow, "spliceNow"));
   exports.Set("makePipe", Napi::Function::New(env, MakePipe, "makePipe"));
   exports.Set("pendingBytes", Napi::Function::New(env, PendingBytes, "pendingBytes"));

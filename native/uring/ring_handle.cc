@@ -12,6 +12,13 @@
 
 #include "prep.h"
 
+bool NumberArgs(const Napi::CallbackInfo &info, size_t n, const char *usage) {
+  bool ok = info.Length() >= n;
+  for (size_t i = 0; ok && i < n; i++) ok = info[i].IsNumber();
+  if (!ok) Napi::TypeError::New(info.Env(), std::string(usage) + " expects numbers").ThrowAsJavaScriptException();
+  return ok;
+}
+
 Napi::Value ThrowErrno(Napi::Env env, int neg_errno, const char *syscall) {
   int e = neg_errno < 0 ? -neg_errno : neg_errno;
   Napi::Error err = Napi::Error::New(env, std::string(syscall) + ": " + strerror(e));

@@ -97,6 +97,10 @@ void ReleaseFixedMemory(RingHandle *ring);
 /* Throws a JS Error with errno/syscall set; returns undefined. */
 Napi::Value ThrowErrno(Napi::Env env, int neg_errno, const char *syscall);
 
+/* True when the first `n` arguments are numbers; else throws a TypeError
+ * naming the call (`usage`) and returns false. */
+bool NumberArgs(const Napi::CallbackInfo &info, size_t n, const char *usage);
+
 /* Pointer and length of a Buffer / TypedArray / DataView / ArrayBuffer.
  * TryBytes returns false for anything else; GetBytes also throws TypeError. */
 bool TryBytes(napi_env env, napi_value v, uint8_t **data, size_t *len);
