@@ -65,7 +65,11 @@ export interface RingInfo {
   queued: number;
   /** io_uring_enter calls made so far (submissions and completion harvests). */
   enters: number;
-  /** CQEs the kernel had to hold back because the CQ was full (should stay 0). */
+  /**
+   * CQEs the kernel dropped (cq.koverflow): it could not keep them on its
+   * overflow list. Non-zero means some operation will never settle: a bug.
+   * (CQEs held back while the CQ was full are not counted; they arrive.)
+   */
   cqOverflow: number;
 }
 
@@ -149,6 +153,9 @@ const AT_SYMLINK_NOFOLLOW = 0x100;
 const AT_EMPTY_PATH = 0x1000;
 const AT_REMOVEDIR = 0x200;
 const O_CLOEXEC = 0o2000000;
+const O_ACCMODE = 0o3;
+const O_WRONLY = 0o1;
+const O_NONBLOCK = 0o4000;
 const EMPTY_PATH = Buffer.from('\0');
 
 /** Per-slot state, allocated once per slot and reused. */
@@ -346,8 +353,10 @@ export class Ring {
     // that gives unless it is EAGAIN; for a FIFO opened for writing with no
     // reader yet that is ENXIO, where open(2) (and Node) would wait for a
     // reader. Retry those in an io-wq worker (IOSQE_ASYNC), which opens the
-    // blocking way: a caller that asked for O_NONBLOCK still gets its ENXIO.
-    return this.#open(p, pb, flags, mode, signal, false).catch((e: NodeJS.ErrnoException) => {
+    // blocking way. Only write-only opens without O_NONBLOCK can meet this.
+    const opened = this.#open(p, pb, flags, mode, signal, false);
+    if ((flags & (O_ACCMODE | O_NONBLOCK)) !== O_WRONLY) return opened;
+    return opened.catch((e: NodeJS.ErrnoException) => {
       if (e.code !== 'ENXIO' || signal?.aborted || this.#destroyed) throw e;
       return this.#open(p, pb, flags, mode, signal, true);
     });
@@ -364,9 +373,20 @@ export class Ring {
     return this.#go(s, pb, undefined, undefined, signal);
   }
 
-  /** Closes a file descriptor. */
+  /**
+   * Closes a file descriptor. On a destroyed ring it closes at once with
+   * close(2) (cleanup paths must not leak fds because the ring is gone).
+   */
   close(fd: number, options?: OpOptions): Promise<void> {
     validateFd(fd);
+    if (this.#destroyed) {
+      try {
+        native.closeFd(fd);
+      } catch (e) {
+        return Promise.reject(uringError(-((e as NodeJS.ErrnoException).errno ?? 0), 'close'));
+      }
+      return Promise.resolve();
+    }
     const signal = this.#signal(options);
     const s = this.#begin('close', KIND_VOID, signal);
     this.#fill(Op.CLOSE, fd, 0, 0, 0, 0, s);
@@ -497,10 +517,14 @@ export class Ring {
     const aborted = ops.find((op) => this.#signal(op)?.aborted);
     if (aborted) return Promise.reject(abortError(aborted.signal));
     const promises: Promise<number>[] = [];
+    // One cap class for the whole chain, or a capped link could wait in the
+    // backlog while the link before it is already in the kernel.
+    const waiting = ops.some((op) => WAITING_OPS.has(op.opcode));
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       const signal = this.#signal(op);
       const s = this.#begin(op.syscall, KIND_RAW, signal);
+      s.uncapped = waiting;
       const last = i === ops.length - 1;
       promises.push(this.#raw(s, { ...op, flags: (op.flags ?? 0) | (last ? 0 : SqeFlag.IO_LINK) }, signal,
         last ? 0 : ops.length - 1 - i));
@@ -622,7 +646,8 @@ export class Ring {
   }
 
   #raw(s: Slot, op: RawOp, signal: AbortSignal | undefined, chain = 0): Promise<number> {
-    s.fdResult = FD_RESULT_OPS.has(op.opcode);
+    // With a file_index (fdIn) the result is a slot in the fixed-file table, not an fd.
+    s.fdResult = FD_RESULT_OPS.has(op.opcode) && !op.fdIn;
     s.hold = op.hold === undefined ? [op.buf1, op.buf2, op.buf3] : [op.buf1, op.buf2, op.buf3, op.hold];
     s.path = op.path;
     s.dest = op.dest;

@@ -4,6 +4,7 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
 import { Ring } from '../lib/ring';
 import { describeSetupFailure } from '../lib/errors';
 
@@ -81,6 +82,17 @@ test('a rejected argument submits nothing', () => {
   const after = ring.info();
   assert.is(after.inflight, before.inflight);
   assert.is(after.queued, before.queued);
+});
+
+test('close() on a destroyed ring still closes the fd (cleanup paths leak nothing)', async () => {
+  const r = new Ring({ entries: 4 });
+  r.destroy();
+  const fd = fs.openSync(__filename, 'r');
+  await r.close(fd);
+  assert.throws(() => fs.fstatSync(fd), (e: NodeJS.ErrnoException) => e.code === 'EBADF');
+  const err = await r.close(fd).then(() => null, (e: NodeJS.ErrnoException) => e);
+  assert.is(err?.code, 'EBADF');
+  assert.is(err?.syscall, 'close');
 });
 
 test('a destroyed ring throws ERR_RING_DESTROYED for every operation', () => {

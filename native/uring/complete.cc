@@ -37,8 +37,11 @@ unsigned RingHandle::Drain(bool sync_call) {
   Napi::Env env(env_);
   unsigned total = 0;
   for (int round = 0; round < kMaxRounds && alive_; round++) {
-    /* With DEFER_TASKRUN completions are posted only when we ask. */
-    SubmitPending(deferred_);
+    /* With DEFER_TASKRUN completions are posted only when we ask. Without
+     * it, CQEs the kernel held back when the CQ was full (NODROP) reach the
+     * CQ only through an enter with GETEVENTS: ask when it says so. */
+    bool overflowed = (__atomic_load_n(ring_.sq.kflags, __ATOMIC_ACQUIRE) & IORING_SQ_CQ_OVERFLOW) != 0;
+    SubmitPending(deferred_ || overflowed);
     unsigned ready = ur_cq_ready(&ring_);
     if (ready == 0) break;
     unsigned n = 0;
