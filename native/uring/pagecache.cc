@@ -35,7 +35,7 @@ static Napi::Value CachedRange(const Napi::CallbackInfo &info) {
   struct ur_cachestat cs;
   memset(&cs, 0, sizeof(cs));
   if (syscall(SYS_cachestat, fd, &range, &cs, 0) < 0) return Napi::Number::New(env, -errno);
-  long page = sysconf(_SC_PAGESIZE);
+  static const long page = sysconf(_SC_PAGESIZE);
   uint64_t pages = (uint64_t)((off + len - 1) / page - off / page + 1);
   return Napi::Number::New(env, cs.nr_cache >= pages ? 1 : 0);
 }

@@ -23,6 +23,13 @@
 
 #include "ring_handle.h"
 
+/* io_uring_buf_reg's 16-bit field after bgid is `pad` in headers before
+ * Linux 6.4 and `flags` after; write it by position so both build. */
+static void SetRegFlags(struct io_uring_buf_reg *reg, uint16_t flags) {
+  memcpy(reinterpret_cast<char *>(reg) + offsetof(struct io_uring_buf_reg, bgid) + sizeof(reg->bgid), &flags,
+         sizeof(flags));
+}
+
 struct PbufMemory {
   void *data;
   size_t data_bytes;
@@ -99,12 +106,12 @@ class PbufRing : public Napi::ObjectWrap<PbufRing> {
     reg.bgid = (uint16_t)bgid_;
     int r = -EINVAL;
     if (want_inc) {
-      reg.pad = IOU_PBUF_RING_INC;
+      SetRegFlags(&reg, IOU_PBUF_RING_INC);
       r = ur_sys_register(ring_->ring()->fd, IORING_REGISTER_PBUF_RING, &reg, 1);
       if (r == 0) incremental_ = true;
     }
     if (!incremental_) {
-      reg.pad = 0;
+      SetRegFlags(&reg, 0);
       r = ur_sys_register(ring_->ring()->fd, IORING_REGISTER_PBUF_RING, &reg, 1);
     }
     if (r < 0) {
@@ -168,13 +175,16 @@ class PbufRing : public Napi::ObjectWrap<PbufRing> {
   Napi::Value Recycle(const Napi::CallbackInfo &info) {
     if (!registered_) return info.Env().Undefined();
     size_t n = info.Length();
+    /* Check every id before publishing any: a bad one must not leave a
+     * partly written (or id-0) entry behind for the next call to publish. */
     for (size_t i = 0; i < n; i++) {
-      uint32_t bid = info[i].As<Napi::Number>().Uint32Value();
-      if (bid >= count_) {
-        Napi::RangeError::New(info.Env(), "buffer id out of range").ThrowAsJavaScriptException();
+      if (!info[i].IsNumber() || info[i].As<Napi::Number>().Uint32Value() >= count_) {
+        Napi::RangeError::New(info.Env(), "recycle(bid...): buffer id out of range").ThrowAsJavaScriptException();
         return info.Env().Undefined();
       }
-      Put((uint16_t)bid, tail_);
+    }
+    for (size_t i = 0; i < n; i++) {
+      Put((uint16_t)info[i].As<Napi::Number>().Uint32Value(), tail_);
       tail_++;
     }
     __atomic_store_n(tailp_, tail_, __ATOMIC_RELEASE);

@@ -33,6 +33,7 @@ static Napi::Value MakePipe(const Napi::CallbackInfo &info) {
 /* pendingBytes(fd) -> bytes waiting in a pipe (FIONREAD). */
 static Napi::Value PendingBytes(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  if (!NumberArgs(info, 1, "pendingBytes(fd)")) return env.Undefined();
   int fd = info[0].As<Napi::Number>().Int32Value();
   int n = 0;
   if (ioctl(fd, FIONREAD, &n) < 0) return ThrowErrno(env, -errno, "ioctl");
@@ -42,6 +43,7 @@ static Napi::Value PendingBytes(const Napi::CallbackInfo &info) {
 /* closeFd(fd): close(2) now, for teardown paths that must not wait a loop turn. */
 static Napi::Value CloseFd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
+  if (!NumberArgs(info, 1, "closeFd(fd)")) return env.Undefined();
   int fd = info[0].As<Napi::Number>().Int32Value();
   if (close(fd) < 0 && errno != EINTR) return ThrowErrno(env, -errno, "close");
   return env.Undefined();

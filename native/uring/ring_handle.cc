@@ -122,7 +122,8 @@ RingHandle::RingHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingHa
   }
   Napi::Float64Array rec = info[2].As<Napi::Float64Array>();
   Napi::Int32Array cq = info[3].As<Napi::Int32Array>();
-  if (rec.ElementLength() < REC_FIELDS || cq.ElementLength() < CQE_FIELDS) {
+  /* Two records at least: a drain uses half the array (the other half is for a nested drain). */
+  if (rec.ElementLength() < REC_FIELDS || cq.ElementLength() < 2 * CQE_FIELDS) {
     Napi::RangeError::New(env, "record or completion array too small").ThrowAsJavaScriptException();
     return;
   }
