@@ -112,7 +112,8 @@ test('a file truncated during the transfer ends with a short count and a clear e
   assert.ok(err !== null, 'expected an error');
   assert.is(err!.code, 'ERR_FILE_TRUNCATED');
   assert.match(err!.message, /truncated/);
-  assert.ok(err!.bytesSent < size && err!.bytesSent >= 0);
+  // Bytes already in flight before the cut may exceed the new length; never the whole range.
+  assert.ok(err!.bytesSent < size, `sent ${err!.bytesSent} of ${size}`);
   assert.is(pool.inUse, inUse, 'pipe returned to the pool');
   c.end();
   const got = await s.received;

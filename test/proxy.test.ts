@@ -81,16 +81,7 @@ test('100 MiB client -> upstream arrives intact (sha256), half-close propagates'
       c.on('data', (d) => (out += d));
       c.on('end', () => resolve(out));
       c.on('error', reject);
-      let i = 0;
-      const write = (): void => {
-        while (i < 1600) {
-          const b = block(i++);
-          hash.update(b);
-          if (!c.write(b)) return void c.once('drain', write);
-        }
-        c.end(); // half-close: the reply must still come back
-      };
-      write();
+      sendBlocks(c, 1600, hash); // ends with a half-close: the reply must still come back
     });
     assert.is(received, 100 * MiB);
     assert.is(reply, hash.digest('hex'));
