@@ -52,7 +52,9 @@ class Conn {
   arm(): void {
     if (this.closed || this.recv) return;
     this.recv = ring.recvMultishot(this.fd, group, (res, bid, more) => {
-      if (res > 0) {
+      if (res > 0 && this.closed) {
+        group.recycle(bid); // arrived after close (the cancel had not landed yet): give it back
+      } else if (res > 0) {
         this.bids.push(bid);
         this.views.push(group.view(bid, 0, res));
         this.queued += res;
@@ -103,6 +105,13 @@ class Conn {
       }
       this.queued -= n;
       this.sending = false;
+      if (this.closed) {
+        // Closed while this send ran: whatever waits to go out never will.
+        for (const b of this.bids) group.recycle(b);
+        this.bids = [];
+        this.views = [];
+        return;
+      }
       if (this.views.length > 0) this.flush();
       if (!this.recv && this.queued <= MAX_QUEUED) this.arm();
     }, () => {

@@ -85,6 +85,15 @@ test('ECONNREFUSED is a Node-shaped error', async () => {
   await once(c, 'close');
 });
 
+test('a write queued while connecting settles (with an error) when the connect fails', async () => {
+  const port = await freePort();
+  const c = net.connect(port, '127.0.0.1');
+  c.on('error', () => undefined);
+  const err = await new Promise<Error | null | undefined>((resolve) => c.write('x', resolve));
+  assert.instance(err, Error, 'the write callback ran with an error');
+  await until(() => c.destroyed, 2000, 'the socket closed');
+});
+
 test('EADDRINUSE is a Node-shaped error', async () => {
   const other = nodeNet.createServer().listen(0, '127.0.0.1');
   await once(other, 'listening');

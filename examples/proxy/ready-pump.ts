@@ -35,8 +35,14 @@ const IORING_POLL_ADD_MULTI = 1;
  */
 export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
   onProgress: (bytes: number) => void): Promise<PumpResult> {
+  let pipe: Pipe;
+  try {
+    pipe = pool.acquire();
+  } catch (e) {
+    // Out of fds (EMFILE) for a pipe: this direction fails; the connection closes both sockets.
+    return Promise.resolve({ bytes: 0, splicedBytes: 0, reason: 'error', error: e as NodeJS.ErrnoException });
+  }
   return new Promise<PumpResult>((resolve) => {
-    const pipe: Pipe = pool.acquire();
     let buffered = 0;
     let bytes = 0;
     let fullRounds = 0;
@@ -63,8 +69,9 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
           while (buffered > 0) {
             const m = trySplice(pipe.readFd, dst, buffered);
             if (m < 0) {
+              const writable = ring.poll(dst, PollEvent.OUT); // may throw: then no wait is pending
               writeWait = true;
-              ring.poll(dst, PollEvent.OUT).then(() => {
+              writable.then(() => {
                 writeWait = false;
                 if (result) settleIfIdle();
                 else step();
@@ -100,7 +107,14 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
       }
     };
     const arm = (): void => {
-      readPoll = ring.submitStream({ opcode: Op.POLL_ADD, fd: src, len: IORING_POLL_ADD_MULTI,
+      try {
+        readPoll = armRead();
+      } catch (e) {
+        finish('error', e as NodeJS.ErrnoException); // the ring is gone
+      }
+    };
+    const armRead = (): StreamOp => {
+      return ring.submitStream({ opcode: Op.POLL_ADD, fd: src, len: IORING_POLL_ADD_MULTI,
         opFlags: PollEvent.IN | PollEvent.RDHUP, syscall: 'poll' }, (res, flags) => {
         const more = (flags & CqeFlag.MORE) !== 0;
         if (!more) readPoll = undefined;

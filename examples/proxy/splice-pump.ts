@@ -49,7 +49,12 @@ export function splice(ring: Ring, fdIn: number, fdOut: number, len: number): Pr
  */
 export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
   onProgress: (bytes: number) => void): Promise<PumpResult> {
-  const pipe: Pipe = pool.acquire();
+  let pipe: Pipe;
+  try {
+    pipe = pool.acquire();
+  } catch (e) {
+    return { bytes: 0, splicedBytes: 0, reason: 'error', error: e as NodeJS.ErrnoException };
+  }
   let buffered = 0;
   let bytes = 0;
   try {

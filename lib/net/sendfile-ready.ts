@@ -22,8 +22,14 @@ export async function transferReady(ring: Ring, sockFd: number, fileFd: number, 
   pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
   // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK (io_uring's
   // own socket operations do not care); the previous mode is restored afterwards.
-  const wasNonBlocking = native.setNonBlocking(sockFd, true);
-  const pipe = pool.acquire();
+  const pipe = pool.acquire(); // first: if it throws (EMFILE), the socket's mode is untouched
+  let wasNonBlocking: boolean;
+  try {
+    wasNonBlocking = native.setNonBlocking(sockFd, true);
+  } catch (e) {
+    pool.release(pipe);
+    throw e;
+  }
   let inPipe = 0;
   let sent = 0;
   let pos = start;

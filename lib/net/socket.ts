@@ -315,6 +315,7 @@ export class Socket extends Duplex {
     this.#timeoutMs = ms;
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.destroyed) return this; // as node:net: no timer on a closed socket
     if (ms > 0) {
       this.#timer = setTimeout(() => this.emit('timeout'), ms);
       this.#timer.unref();
@@ -489,6 +490,7 @@ export class Socket extends Duplex {
       };
       const onClose = (): void => {
         this.off('connect', onConnect);
+        cb(connError(ENOTCONN, 'write')); // the connect failed: the write must still settle
       };
       this.once('connect', onConnect);
       this.once('close', onClose);
