@@ -1,14 +1,8 @@
 /**
  * Pieces shared by sendFile's two transfer modes (sendfile-linked.ts,
- * sendfile-ready.ts): splice flags, the truncation error, and returning the
- * pipe to its pool.
+ * sendfile-ready.ts): the truncation error.
  * @internal
  */
-import type { PipePool } from '../pipes';
-
-export const SPLICE_F_MOVE = 1;
-export const SPLICE_F_MORE = 4;
-
 /** The error for a file that ended before the requested range did. */
 export interface FileTruncatedError extends Error {
   code: 'ERR_FILE_TRUNCATED';
@@ -23,10 +17,4 @@ export function truncatedError(at: number, end: number, sent: number): FileTrunc
   err.code = 'ERR_FILE_TRUNCATED';
   err.bytesSent = sent;
   return err;
-}
-
-/** A pipe goes back to the pool only when empty; else it is closed. @internal */
-export function releasePipe(pool: PipePool, pipe: ReturnType<PipePool['acquire']>, inPipe: number): void {
-  if (inPipe === 0) pool.release(pipe); // release() checks emptiness again
-  else pool.discard(pipe);
 }

@@ -7,11 +7,10 @@
  */
 import type { Ring } from '../ring';
 import { Op } from '../opcodes';
-import { abortError, uringError } from '../errors';
+import { abortError, uringError, ECANCELED } from '../errors';
 import type { PipePool } from '../pipes';
-import { releasePipe, truncatedError, SPLICE_F_MORE, SPLICE_F_MOVE } from './sendfile-common';
-
-const ECANCELED = 125;
+import { truncatedError } from './sendfile-common';
+import { SpliceFlag } from '../ops-splice';
 
 /** Sends file bytes [start, endPos) to the socket; resolves with the bytes sent. @internal */
 export async function transferLinked(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
@@ -23,7 +22,7 @@ export async function transferLinked(ring: Ring, sockFd: number, fileFd: number,
   const drain = async (more: boolean): Promise<void> => {
     while (inPipe > 0) {
       const n = await ring.submit({ opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: inPipe, fdIn: pipe.readFd,
-        opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile', signal });
+        opFlags: SpliceFlag.MOVE | (more ? SpliceFlag.MORE : 0), syscall: 'sendfile', signal });
       if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
       inPipe -= n;
       sent += n;
@@ -34,17 +33,12 @@ export async function transferLinked(ring: Ring, sockFd: number, fileFd: number,
       const want = Math.min(endPos - pos, pipe.size);
       const more = pos + want < endPos;
       const [a, b] = await ring.submitLinked([
-        { opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd, opFlags: SPLICE_F_MOVE,
+        { opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd, opFlags: SpliceFlag.MOVE,
           syscall: 'sendfile', signal },
         { opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: want, fdIn: pipe.readFd,
-          opFlags: SPLICE_F_MOVE | (more ? SPLICE_F_MORE : 0), syscall: 'sendfile', signal },
+          opFlags: SpliceFlag.MOVE | (more ? SpliceFlag.MORE : 0), syscall: 'sendfile', signal },
       ]) as [number, number];
-      if (signal?.aborted) {
-        // The chain settled, but the caller gave up: account what moved, then stop.
-        if (a > 0) { pos += a; inPipe += a; }
-        if (b > 0) { inPipe -= b; sent += b; }
-        throw abortError(signal);
-      }
+      if (signal?.aborted) throw abortError(signal); // the pipe's state is checked on release
       if (a < 0) throw uringError(-a, 'sendfile');
       if (a === 0) throw truncatedError(pos, endPos, sent);
       pos += a;
@@ -58,9 +52,9 @@ export async function transferLinked(ring: Ring, sockFd: number, fileFd: number,
       await drain(pos < endPos);
     }
   } catch (e) {
-    releasePipe(pool, pipe, inPipe);
+    pool.release(pipe); // reused only if empty, else closed
     throw e;
   }
-  releasePipe(pool, pipe, inPipe);
+  pool.release(pipe); // reused only if empty, else closed
   return sent;
 }

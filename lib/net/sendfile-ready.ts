@@ -11,7 +11,8 @@ import { isCached } from '../pagecache';
 import { native } from '../native';
 import '../ops-poll';
 import { PollEvent } from '../ops-poll';
-import { releasePipe, truncatedError, SPLICE_F_MOVE } from './sendfile-common';
+import { truncatedError } from './sendfile-common';
+import { SpliceFlag } from '../ops-splice';
 
 /**
  * The 'ready' transfer: splice(2) on this thread where it cannot block,
@@ -40,7 +41,7 @@ export async function transferReady(ring: Ring, sockFd: number, fileFd: number, 
       let a = isCached(fileFd, pos, want) ? trySplice(fileFd, pipe.writeFd, want, false, pos) : -1;
       if (a < 0) {
         a = await ring.submit({ opcode: Op.SPLICE, fd: pipe.writeFd, off: -1, addr: pos, len: want, fdIn: fileFd,
-          opFlags: SPLICE_F_MOVE, syscall: 'sendfile', signal });
+          opFlags: SpliceFlag.MOVE, syscall: 'sendfile', signal });
       }
       if (a === 0) throw truncatedError(pos, endPos, sent);
       pos += a;
@@ -58,13 +59,13 @@ export async function transferReady(ring: Ring, sockFd: number, fileFd: number, 
       }
     }
   } catch (e) {
-    releasePipe(pool, pipe, inPipe);
+    pool.release(pipe); // reused only if empty, else closed
     restoreBlocking(sockFd, wasNonBlocking);
     const err = e as NodeJS.ErrnoException;
     // Report trySplice's failures like the ring's: as sendfile errors.
     throw err.syscall === 'splice' && typeof err.errno === 'number' ? uringError(-err.errno, 'sendfile') : e;
   }
-  releasePipe(pool, pipe, inPipe);
+  pool.release(pipe); // reused only if empty, else closed
   restoreBlocking(sockFd, wasNonBlocking);
   return sent;
 }

@@ -30,6 +30,7 @@ import { native, type NativeSockAddr } from '../native';
 import { bufferGroup, type BufferGroup } from './bufgroup';
 import { connError, errorWithHostPort, resolve, validatePort } from './address';
 import { isIP } from 'node:net';
+import { ECANCELED } from '../errors';
 import * as dns from 'node:dns';
 
 const K = native.socketConstants;
@@ -44,7 +45,6 @@ export const kBorrowFd = Symbol('borrowFd');
 /** @internal */
 export const kReturnFd = Symbol('returnFd');
 const ENOBUFS = 105;
-const ECANCELED = 125;
 const ENOTCONN = 107;
 const ECONNREFUSED = 111;
 
