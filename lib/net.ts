@@ -90,7 +90,10 @@ export function createServer(options?: ServerOptions | ConnectionListener, liste
 export function connect(port: number | (ConnectOptions & SocketOptions), host?: string | (() => void),
   cb?: () => void): UringSocket {
   if (backend === 'node') {
-    return (nodeNet.connect as (...a: unknown[]) => nodeNet.Socket)(port, host, cb) as unknown as UringSocket;
+    // node:net takes its last argument as the callback: pass no trailing undefineds.
+    const args: unknown[] = [port, host, cb];
+    while (args.length > 1 && args[args.length - 1] === undefined) args.pop();
+    return (nodeNet.connect as (...a: unknown[]) => nodeNet.Socket)(...args) as unknown as UringSocket;
   }
   const sockOpts: SocketOptions = typeof port === 'object' && port !== null ? port : {};
   return new UringSocket(sockOpts).connect(port as number, host, cb);

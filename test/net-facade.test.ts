@@ -72,6 +72,19 @@ test('echo round trip with addresses and connect/end/close events', async () => 
   await close(srv);
 });
 
+test('connect(port, cb) and connect({ port, host }, cb) call cb on connect (both backends)', async () => {
+  const srv = nodeNet.createServer((s) => s.end());
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as nodeNet.AddressInfo).port;
+  for (const open of [(cb: () => void) => net.connect(port, cb), (cb: () => void) => net.connect({ port, host: '127.0.0.1' }, cb)]) {
+    let c: net.Socket | undefined;
+    await new Promise<void>((resolve) => { c = open(resolve); c.on('error', () => undefined); });
+    c!.destroy();
+  }
+  await new Promise((r) => srv.close(r));
+});
+
 test('ECONNREFUSED is a Node-shaped error', async () => {
   const port = await freePort();
   const c = net.connect(port, '127.0.0.1');
