@@ -85,6 +85,33 @@ test('connect(port, cb) and connect({ port, host }, cb) call cb on connect (both
   await new Promise((r) => srv.close(r));
 });
 
+test('destroy() while connecting cancels the connect in the kernel', async () => {
+  if (forcedFallback) return; // node:net's own connect; nothing on the ring to check
+  const { Ring } = await import('../lib/ring');
+  const K = native.socketConstants;
+  // A listener whose accept queue is full and never drained: a further connect waits (SYN retries).
+  const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
+  native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
+  native.listen(lfd, 0);
+  const port = native.getsockname(lfd).port;
+  const fill = Array.from({ length: 4 }, () => nodeNet.connect(port, '127.0.0.1').on('error', () => undefined));
+  try {
+    await new Promise((r) => setTimeout(r, 100));
+    const before = Ring.forThread().info().inflight;
+    const c = net.connect(port, '127.0.0.1');
+    c.on('error', () => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(c.connecting, 'the connect is still waiting');
+    assert.ok(Ring.forThread().info().inflight > before, 'a connect is in flight');
+    c.destroy();
+    await once(c, 'close');
+    await until(() => Ring.forThread().info().inflight <= before, 2000, 'the connect to be cancelled');
+  } finally {
+    for (const s of fill) s.destroy();
+    native.closeFd(lfd);
+  }
+});
+
 test('ECONNREFUSED is a Node-shaped error', async () => {
   const port = await freePort();
   const c = net.connect(port, '127.0.0.1');

@@ -114,6 +114,8 @@ export class Socket extends Duplex {
   /** IORING_OP_SHUTDOWNs in flight on #fd (see the file comment: the close waits for them). */
   #shutdowns = 0;
   #deferredClose: (() => void) | undefined;
+  /** Cancels the connect in flight (destroy() while connecting, as node:net stops at once). */
+  #connectAbort: AbortController | undefined;
   /** Whether a connect() is in progress. */
   connecting = false;
   /** Bytes received. */
@@ -250,7 +252,9 @@ export class Socket extends Duplex {
           return;
         }
         this.#fd = fd;
-        await this.#ring.connect(fd, r.sockaddr);
+        this.#connectAbort = new AbortController();
+        await this.#ring.connect(fd, r.sockaddr, { signal: this.#connectAbort.signal });
+        this.#connectAbort = undefined;
         if (this.destroyed) return;
         this.connecting = false;
         this.#applyOptions();
@@ -556,6 +560,8 @@ export class Socket extends Duplex {
     if (this.#timer) clearTimeout(this.#timer);
     this.#timer = undefined;
     this.connecting = false;
+    this.#connectAbort?.abort(); // a pending IORING_OP_CONNECT would keep the socket alive
+    this.#connectAbort = undefined;
     this.#stopRecv();
     const fd = this.#fd;
     this.#fd = -1;
