@@ -62,6 +62,7 @@ export interface NativeAddon {
   setsockopt(fd: number, level: number, name: number, value: number): void;
   getsockopt(fd: number, level: number, name: number): number;
   setNonBlocking(fd: number, on?: boolean): boolean;
+  shutdownSync(fd: number, how: number): void;
   sendNow(fd: number, bytes: Bytes, offset: number, length: number, flags: number): number;
   getsockname(fd: number): NativeSockAddr;
   getpeername(fd: number): NativeSockAddr;

@@ -31,12 +31,6 @@ export class ProxyConnection {
   #closing = false;
   /** Set once the fds are being closed: nothing may address them by number after that. */
   #fdsClosed = false;
-  /**
-   * Pending shutdowns. IORING_OP_SHUTDOWN runs in an io-wq worker that looks
-   * the fd number up only then; closing first could let a new connection
-   * reuse the number and receive the shutdown. #closeAll waits for these.
-   */
-  #shutdowns: Promise<void> = Promise.resolve();
   #done: Promise<void> | undefined;
 
   constructor(
@@ -106,7 +100,7 @@ export class ProxyConnection {
     this.totals.splicedBytes += r.splicedBytes;
     const dst = direction === 'client -> upstream' ? this.#upFd : this.clientFd;
     if (r.reason === 'eof') {
-      await this.#shutdown(dst, K.SHUT_WR!);
+      this.#shutdown(dst, K.SHUT_WR!);
       return;
     }
     if (!this.#closing) {
@@ -120,21 +114,23 @@ export class ProxyConnection {
   #shutdownBoth(): void {
     // shutdown wakes splices blocked on either socket, so both pumps end.
     for (const fd of [this.clientFd, this.#upFd]) {
-      if (fd >= 0) void this.#shutdown(fd, K.SHUT_RDWR!);
+      if (fd >= 0) this.#shutdown(fd, K.SHUT_RDWR!);
     }
   }
 
-  /** A shutdown that #closeAll waits for; none once the fds are being closed. Never rejects. */
-  #shutdown(fd: number, how: number): Promise<void> {
-    if (this.#fdsClosed) return Promise.resolve();
-    const p = this.ring.shutdown(fd, how).catch(() => undefined);
-    this.#shutdowns = this.#shutdowns.then(() => p);
-    return p;
+  /**
+   * shutdown(2) now (native shutdownSync: it never blocks on TCP); none once
+   * the fds are being closed. Not IORING_OP_SHUTDOWN: io-wq looks the fd
+   * number up late, so a shutdown could land on a new connection that reused
+   * the number after our close. Never throws.
+   */
+  #shutdown(fd: number, how: number): void {
+    if (this.#fdsClosed) return;
+    try { native.shutdownSync(fd, how); } catch { /* already gone */ }
   }
 
   async #closeAll(): Promise<void> {
     this.#fdsClosed = true;
-    await this.#shutdowns;
     const fds = [this.clientFd, this.#upFd].filter((fd) => fd >= 0);
     this.#upFd = -1;
     await Promise.all(fds.map((fd) => this.ring.close(fd).catch(() => undefined)));

@@ -15,12 +15,9 @@
  * Writing: each write is one IORING_OP_SEND; corked or queued writes go out
  * together as one IORING_OP_SENDMSG. Short sends are continued.
  *
- * Closing: the fd is closed only once no IORING_OP_SHUTDOWN naming it is in
- * flight. The kernel runs every shutdown in an io-wq worker and looks the fd
- * number up only there, so a close submitted behind it usually runs first;
- * had the number been closed, a socket opened or accepted meanwhile would
- * get it and the late shutdown would hit that unrelated connection (its
- * writes then fail with EPIPE).
+ * Closing: shutdowns are plain shutdown(2) calls (see #shutdown), so nothing
+ * can address the fd number after the close; a transfer that borrowed the fd
+ * (sendFile) delays the close until it returns it.
  */
 import { Duplex } from 'node:stream';
 import { type Ring, type StreamOp } from '../ring';
@@ -111,8 +108,6 @@ export class Socket extends Duplex {
   #bytesWritten = 0;
   #promises: SocketPromises | undefined;
   #borrowers = 0;
-  /** IORING_OP_SHUTDOWNs in flight on #fd (see the file comment: the close waits for them). */
-  #shutdowns = 0;
   #deferredClose: (() => void) | undefined;
   /** Cancels the connect in flight (destroy() while connecting, as node:net stops at once). */
   #connectAbort: AbortController | undefined;
@@ -370,7 +365,7 @@ export class Socket extends Duplex {
 
   /** Runs the close that _destroy deferred, once nothing uses the fd number any more. */
   #closeIfUnused(): void {
-    if (this.#borrowers === 0 && this.#shutdowns === 0 && this.#deferredClose) {
+    if (this.#borrowers === 0 && this.#deferredClose) {
       const close = this.#deferredClose;
       this.#deferredClose = undefined;
       close();
@@ -378,23 +373,18 @@ export class Socket extends Duplex {
   }
 
   /**
-   * shutdown(2) through the ring, counted so that _destroy closes the fd only
-   * after the kernel has run it (it resolves the fd number late, in io-wq).
+   * shutdown(2) now, on this thread (native shutdownSync; it never blocks on
+   * TCP). Not IORING_OP_SHUTDOWN: the kernel runs that in io-wq and looks the
+   * fd number up late, so a close right behind it let a new socket that
+   * reused the number receive the shutdown.
    */
   #shutdown(fd: number, how: number): Promise<void> {
-    let p: Promise<void>;
     try {
-      p = this.#ring.shutdown(fd, how);
+      native.shutdownSync(fd, how);
+      return Promise.resolve();
     } catch (e) {
       return Promise.reject(e);
     }
-    this.#shutdowns++;
-    const done = (): void => {
-      this.#shutdowns--;
-      this.#closeIfUnused();
-    };
-    p.then(done, done);
-    return p;
   }
 
   // ------------------------------------------------------------------ reading
@@ -587,11 +577,8 @@ export class Socket extends Duplex {
       closing.then(emitClose, emitClose);
     };
     if (this.#borrowers > 0) {
-      // A transfer uses the fd: stop the connection now, close when it is returned.
+      // A transfer uses the fd: stop the connection now (waking it), close when it is returned.
       this.#shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
-    }
-    if (this.#borrowers > 0 || this.#shutdowns > 0) {
-      // Close only after every shutdown naming this fd has run (and borrowers are done).
       this.#deferredClose = closeNow;
     } else {
       closeNow();

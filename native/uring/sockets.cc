@@ -174,6 +174,18 @@ static Napi::Value SendNow(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, n < 0 ? -errno : (double)n);
 }
 
+/* shutdownSync(fd, how): shutdown(2) now. It never blocks on TCP, and unlike
+ * IORING_OP_SHUTDOWN (run in io-wq, which looks the fd number up late) it
+ * cannot land on a new socket that reused the number after a close. */
+static Napi::Value ShutdownSync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!NumberArgs(info, 2, "shutdownSync(fd, how)")) return env.Undefined();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int how = info[1].As<Napi::Number>().Int32Value();
+  if (shutdown(fd, how) < 0) return ThrowErrno(env, -errno, "shutdown");
+  return env.Undefined();
+}
+
 /* setNonBlocking(fd, on) -> whether O_NONBLOCK was set before; sets or clears it. */
 static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -221,6 +233,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
   exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt, "setsockopt"));
+  exports.Set("shutdownSync", Napi::Function::New(env, ShutdownSync, "shutdownSync"));
   exports.Set("sendNow", Napi::Function::New(env, SendNow, "sendNow"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
