@@ -22,6 +22,7 @@ import { R, C, INTERNAL_SLOT } from './record';
 import { Op, OP_SINCE, SqeFlag, CqeFlag, CancelFlag, FSYNC_DATASYNC, type OpName } from './opcodes';
 import { abortError, ringClosedError, setupError, uringError, ECANCELED, outOfRange } from './errors';
 import { Stats, STATX_MASK, STATX_SIZE } from './stats';
+import { Backlog } from './backlog';
 import {
   validateBuffer, validateBufferList, validateFd, validateInt, validateRange, validateSignal, toPath, toPosition,
 } from './validate';
@@ -181,17 +182,6 @@ class Slot {
   constructor(readonly index: number) {}
 }
 
-/** An operation that could not go to the kernel yet. */
-interface Backlogged {
-  rec: Float64Array;
-  slot: number;
-  gen: number;
-  b1: Bytes | undefined;
-  b2: Bytes | undefined;
-  b3: Bytes | undefined;
-  chain: number; // SQEs in this link chain still to come after this one
-}
-
 /** Objects a destroyed ring could not prove the kernel has released. */
 const graveyard: unknown[] = [];
 
@@ -219,8 +209,15 @@ export class Ring {
   readonly #cq: Int32Array;
   readonly #slots: Slot[] = [];
   readonly #free: number[] = [];
-  readonly #backlog: Backlogged[] = [];
-  #backlogHead = 0;
+  /**
+   * Operations waiting for the kernel, in two queues so that one class never
+   * waits behind the other: uncapped ones (and the ring's own cancels) wait
+   * only for a free SQE; capped ones also for room under the cap. A capped
+   * read blocked on a pipe can then never hold back the recv or poll that
+   * would let the program make progress.
+   */
+  readonly #waitingQ = new Backlog();
+  readonly #cappedQ = new Backlog();
   /** Operations in the kernel that count against the CQ-sized cap. */
   #inflight = 0;
   /** Operations in the kernel that are not capped: multishots, zero-copy sends, WAITING_OPS. */
@@ -279,7 +276,7 @@ export class Ring {
       features: i.features,
       deferTaskrun: (i.setupFlags & (1 << 13)) !== 0,
       inflight: this.#inflight + this.#streams,
-      queued: this.#backlog.length - this.#backlogHead,
+      queued: this.#waitingQ.size + this.#cappedQ.size,
       enters: i.enters,
       cqOverflow: i.cqOverflow,
     };
@@ -568,13 +565,10 @@ export class Ring {
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
-    for (let i = this.#backlogHead; i < this.#backlog.length; i++) {
-      const b = this.#backlog[i]!;
+    for (const b of [...this.#waitingQ.takeAll(), ...this.#cappedQ.takeAll()]) {
       const s = this.#slots[b.slot];
       if (s && s.busy && s.gen === b.gen) this.#settleError(s, ECANCELED);
     }
-    this.#backlog.length = 0;
-    this.#backlogHead = 0;
     if (this.#inflight + this.#streams > 0) {
       this.#h.cancelAll();
       this.#h.wait(2000);
@@ -701,12 +695,13 @@ export class Ring {
     // once there are more connections than CQ entries, so they are not
     // counted (the kernel's NODROP keeps any overflow).
     const uncapped = s.uncapped;
-    if (this.#backlogHead === this.#backlog.length && (uncapped || this.#inflight + chain < this.#maxInflight) &&
+    const queue = uncapped ? this.#waitingQ : this.#cappedQ;
+    if (queue.size === 0 && (uncapped || this.#inflight + chain < this.#maxInflight) &&
       (chain === 0 || this.#h.reserve(chain + 1)) && this.#prep(b1, b2, b3)) {
       this.#count(s);
     } else {
       s.queued = true;
-      this.#backlog.push({ rec: this.#rec.slice(), slot: s.index, gen: s.gen, b1, b2, b3, chain });
+      queue.push({ rec: this.#rec.slice(), slot: s.index, gen: s.gen, b1, b2, b3, chain });
     }
     return p;
   }
@@ -807,7 +802,7 @@ export class Ring {
     if (this.#h.prep()) {
       this.#inflight++;
     } else {
-      this.#backlog.push({ rec: r.slice(), slot: -1, gen: 0, b1: undefined, b2: undefined, b3: undefined, chain: 0 });
+      this.#waitingQ.push({ rec: r.slice(), slot: -1, gen: 0, b1: undefined, b2: undefined, b3: undefined, chain: 0 });
     }
   }
 
@@ -838,7 +833,7 @@ export class Ring {
       }
       this.#settle(s, cq[o + C.RES]!, flags);
     }
-    if (this.#backlogHead < this.#backlog.length && !this.#destroyed) this.#drainBacklog();
+    if (this.#waitingQ.size + this.#cappedQ.size > 0 && !this.#destroyed) this.#drainBacklog();
   }
 
   #settle(s: Slot, res: number, flags: number): void {
@@ -918,34 +913,36 @@ export class Ring {
     this.#free.push(s.index);
   }
 
-  /** Moves backlogged operations to the kernel while the CQ has room. */
+  /**
+   * Moves backlogged operations to the kernel: the uncapped queue while SQEs
+   * are free, then the capped one while the CQ also has room.
+   */
   #drainBacklog(): void {
-    const bl = this.#backlog;
-    while (this.#backlogHead < bl.length) {
-      const b = bl[this.#backlogHead]!;
+    if (this.#drainQueue(this.#waitingQ)) this.#drainQueue(this.#cappedQ);
+  }
+
+  /** Submits from `q` in order; false when the SQ ran out of room (stop draining). */
+  #drainQueue(q: Backlog): boolean {
+    for (let b = q.peek(); b !== undefined; b = q.peek()) {
       const internal = b.slot === -1;
       const s = internal ? undefined : this.#slots[b.slot];
       if (!internal && (!s || !s.busy || s.gen !== b.gen || !s.queued)) {
-        this.#backlogHead++; // settled while waiting (aborted)
+        q.shift(); // settled while waiting (aborted)
         continue;
       }
-      const capped = !internal && !s!.uncapped;
-      if (capped && this.#inflight + b.chain >= this.#maxInflight) break;
-      if (b.chain > 0 && !this.#h.reserve(b.chain + 1)) break;
+      if (s && !s.uncapped && this.#inflight + b.chain >= this.#maxInflight) return true;
+      if (b.chain > 0 && !this.#h.reserve(b.chain + 1)) return false;
       this.#rec.set(b.rec);
-      if (!this.#prep(b.b1, b.b2, b.b3)) break;
-      if (s) this.#count(s);
-      else this.#inflight++;
-      if (s) s.queued = false;
-      this.#backlogHead++;
+      if (!this.#prep(b.b1, b.b2, b.b3)) return false;
+      if (s) {
+        this.#count(s);
+        s.queued = false;
+      } else {
+        this.#inflight++;
+      }
+      q.shift();
     }
-    if (this.#backlogHead === bl.length) {
-      bl.length = 0;
-      this.#backlogHead = 0;
-    } else if (this.#backlogHead > 1024 && this.#backlogHead * 2 > bl.length) {
-      bl.splice(0, this.#backlogHead);
-      this.#backlogHead = 0;
-    }
+    return true;
   }
 }
 

@@ -9,6 +9,9 @@ import * as nodeNet from 'node:net';
 import { once } from 'node:events';
 import { Ring } from '../lib/ring';
 import '../lib/ops-net';
+import '../lib/ops-poll';
+import { PollEvent } from '../lib/ops-poll';
+import * as fs from 'node:fs';
 import { native } from '../lib/native';
 
 const K = native.socketConstants;
@@ -53,6 +56,38 @@ test('more blocked sends and recvs than CQ entries do not hold back other operat
     for (const fd of fds) { try { native.closeFd(fd); } catch { /* closed */ } }
     for (const p of peers) p.destroy();
     await new Promise((r) => srv.close(r));
+  }
+});
+
+test('a capped operation waiting in the backlog does not hold back waiting (uncapped) ones', async () => {
+  const ring = new Ring({ entries: 4, cqEntries: 8 });
+  const cap = ring.info().cqEntries;
+  const pipes: Array<[number, number]> = [];
+  try {
+    // cap + 1 reads on empty pipes: cap of them block in the kernel, the last one waits in the backlog.
+    for (let i = 0; i <= cap; i++) {
+      const [r, w] = native.makePipe(4096);
+      pipes.push([r, w]);
+    }
+    const reads = pipes.map(([r]) => ring.read(r, Buffer.alloc(8), 0, 8, -1));
+    await new Promise((r) => setImmediate(r));
+    assert.is(ring.info().queued, 1, 'one read waits for room under the cap');
+    // A poll that is ready at once must not queue behind that read.
+    let timer: NodeJS.Timeout | undefined;
+    const verdict = await Promise.race([
+      ring.poll(pipes[0]![1], PollEvent.OUT).then(() => 'ran'),
+      new Promise((r) => { timer = setTimeout(() => r('stuck behind the capped read'), 2000); }),
+    ]);
+    clearTimeout(timer);
+    assert.is(verdict, 'ran');
+    // Feed every pipe: all reads finish, including the one from the backlog, with the right bytes.
+    for (let i = 0; i < pipes.length; i++) fs.writeSync(pipes[i]![1], Buffer.from(`pipe${i}`));
+    const got = await Promise.all(reads);
+    assert.equal(got, pipes.map((_, i) => `pipe${i}`.length));
+    assert.is(ring.info().queued, 0);
+  } finally {
+    ring.destroy();
+    for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); }
   }
 });
 
