@@ -53,6 +53,11 @@ export interface NativeAddon {
   spliceNow(fdIn: number, fdOut: number, len: number, more?: boolean, offIn?: number): number;
   cachedRange(fd: number, offset: number, length: number): number;
   fadvise(fd: number, offset: number, length: number, advice: number): void;
+  // bigbuf.cc
+  recycledBuffer(length: number): Buffer | undefined;
+  recycledIdleBytes(): number;
+  recycledTrim(maxIdleMs: number): [idle: number, inUse: number];
+  recycledMinBytes: number;
   // sockets.cc
   encodeSockaddr(host: string, port: number): Buffer | null;
   decodeSockaddr(bytes: Bytes): NativeSockAddr | undefined;

@@ -9,6 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Ring } from '../ring';
 import { checkAborted } from './args';
 import { readSized as readAt } from './read-async';
+import { resultBuffer } from './recycled';
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -51,7 +52,7 @@ export async function readWholeFd(ring: Ring, fd: number, encoding: BufferEncodi
 
   if (size > 0 && size <= CHUNK) {
     // The common case: one read of the whole file; a short read is its end.
-    const buf = Buffer.allocUnsafeSlow(size);
+    const buf = resultBuffer(size);
     const n = await readAt(ring, fd, buf, 0, size, -1);
     const out = n === size ? buf : buf.subarray(0, n);
     return encoding ? out.toString(encoding) : out;
@@ -69,7 +70,7 @@ export async function readWholeFd(ring: Ring, fd: number, encoding: BufferEncodi
  * offsets. A short piece marks the end of the file (it shrank meanwhile).
  */
 async function readPieces(ring: Ring, fd: number, size: number): Promise<Buffer> {
-  const buf = Buffer.allocUnsafeSlow(size);
+  const buf = resultBuffer(size);
   const reads: Promise<number>[] = [];
   for (let off = 0; off < size; off += PIECE) reads.push(readAt(ring, fd, buf, off, Math.min(PIECE, size - off), off));
   const got = await Promise.all(reads);
@@ -98,7 +99,7 @@ async function readSized(ring: Ring, fd: number, size: number, encoding: BufferE
       result += decoder.write(buf.subarray(0, n));
     }
   }
-  const buf = Buffer.allocUnsafeSlow(size);
+  const buf = resultBuffer(size);
   let total = 0;
   for (;;) {
     checkAborted(signal);

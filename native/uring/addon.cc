@@ -12,6 +12,7 @@ void InitPipes(Napi::Env env, Napi::Object exports);
 void InitPageCache(Napi::Env env, Napi::Object exports);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitPbuf(Napi::Env env, Napi::Object exports);
+void InitBigBuf(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("RingHandle", RingHandle::Define(env));
@@ -20,6 +21,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitPageCache(env, exports);
   InitSockets(env, exports);
   InitPbuf(env, exports);
+  InitBigBuf(env, exports);
   Napi::Object c = Napi::Object::New(env);
   c.Set("IORING_SETUP_SQPOLL", Napi::Number::New(env, IORING_SETUP_SQPOLL));
   c.Set("IORING_SETUP_SUBMIT_ALL", Napi::Number::New(env, IORING_SETUP_SUBMIT_ALL));

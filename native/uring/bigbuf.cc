@@ -1,0 +1,165 @@
+/*
+ * bigbuf.cc - large Buffers whose memory is recycled.
+ *
+ * A fresh multi-megabyte Buffer is expensive before a single byte is read
+ * into it: the allocator maps new pages, the first write to each 4 KiB page
+ * faults and the kernel zeroes it, and when V8 frees the Buffer the pages are
+ * unmapped again. For whole-file reads of large cached files that costs about
+ * as much as the copy from the page cache itself.
+ *
+ * recycledBuffer(length) hands out a Buffer over a chunk from a process-wide
+ * free list of page-aligned chunks that were used before (already faulted
+ * in). A chunk goes back to the list only from the Buffer's finalizer, i.e.
+ * once V8 has released the backing store and no JavaScript anywhere can see
+ * the memory. At most kMaxIdleBytes sit idle in the list; beyond that chunks
+ * are unmapped, and recycledTrim(ms) (called from an unref'd timer in
+ * JavaScript) unmaps chunks nobody took for that long, so the memory goes
+ * back to the system once large reads stop. The contents of a recycled chunk are whatever its previous
+ * user left there (like Buffer.allocUnsafe): callers overwrite the bytes they
+ * expose.
+ *
+ * The list is shared by every thread (worker_threads) and locked: a finalizer
+ * runs on the thread that created the Buffer, but chunks may be taken by any.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include <map>
+#include <mutex>
+#include <vector>
+
+#include "ring_handle.h"
+
+namespace {
+
+constexpr size_t kMinBytes = 128 * 1024;
+constexpr size_t kMaxBytes = 64u << 20;
+constexpr size_t kMaxIdleBytes = 256u << 20;
+
+std::mutex g_lock;
+struct Idle {
+  void *p;
+  int64_t since_ms; /* when it went idle (CLOCK_MONOTONIC) */
+};
+std::map<size_t, std::vector<Idle>> g_idle; /* capacity -> idle chunks, oldest first */
+size_t g_idle_bytes = 0;
+size_t g_live_bytes = 0; /* handed out, not yet finalized */
+
+/* Capacity class for a request: 64 KiB steps up to 1 MiB, then four steps per
+ * power of two (at most 25% over the request), so files of similar sizes share chunks. */
+int64_t NowMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+size_t ClassFor(size_t n) {
+  const size_t step64k = 64 * 1024;
+  if (n <= (1u << 20)) return (n + step64k - 1) / step64k * step64k;
+  size_t p = 1u << 20;
+  while (p * 2 < n) p *= 2;
+  size_t quarter = p / 4;
+  return (n + quarter - 1) / quarter * quarter;
+}
+
+void *TakeChunk(size_t cap) {
+  {
+    std::lock_guard<std::mutex> g(g_lock);
+    auto it = g_idle.find(cap);
+    if (it != g_idle.end() && !it->second.empty()) {
+      void *p = it->second.back().p; /* the most recently used: its pages are the warmest */
+      it->second.pop_back();
+      g_idle_bytes -= cap;
+      g_live_bytes += cap;
+      return p;
+    }
+  }
+  void *p = mmap(nullptr, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  std::lock_guard<std::mutex> g(g_lock);
+  g_live_bytes += cap;
+  return p;
+}
+
+void GiveBack(void *p, size_t cap) {
+  {
+    std::lock_guard<std::mutex> g(g_lock);
+    g_live_bytes -= cap;
+    if (g_idle_bytes + cap <= kMaxIdleBytes) {
+      g_idle[cap].push_back(Idle{p, NowMs()});
+      g_idle_bytes += cap;
+      return;
+    }
+  }
+  munmap(p, cap);
+}
+
+void Finalize(napi_env, void *data, void *hint) { GiveBack(data, (size_t)(uintptr_t)hint); }
+
+/* recycledBuffer(length) -> Buffer of `length` bytes (contents unspecified), or
+ * undefined when `length` is outside [kMinBytes, kMaxBytes] or no memory could
+ * be had: the caller then allocates normally. */
+Napi::Value RecycledBuffer(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!NumberArgs(info, 1, "recycledBuffer(length)")) return env.Undefined();
+  double len = info[0].As<Napi::Number>().DoubleValue();
+  if (!(len >= (double)kMinBytes && len <= (double)kMaxBytes)) return env.Undefined();
+  size_t n = (size_t)len;
+  size_t cap = ClassFor(n);
+  void *p = TakeChunk(cap);
+  if (p == nullptr) return env.Undefined();
+  napi_value out;
+  if (napi_create_external_buffer(env, n, p, Finalize, (void *)(uintptr_t)cap, &out) != napi_ok) {
+    GiveBack(p, cap);
+    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+    return env.Undefined();
+  }
+  return Napi::Value(env, out);
+}
+
+/* recycledTrim(maxIdleMs) -> [idle bytes left, bytes still in use] after
+ * unmapping every chunk that has been idle for at least maxIdleMs (0: all). */
+Napi::Value RecycledTrim(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!NumberArgs(info, 1, "recycledTrim(maxIdleMs)")) return env.Undefined();
+  int64_t cutoff = NowMs() - info[0].As<Napi::Number>().Int64Value();
+  std::vector<std::pair<void *, size_t>> drop;
+  size_t left, live;
+  {
+    std::lock_guard<std::mutex> g(g_lock);
+    for (auto &kv : g_idle) {
+      auto &v = kv.second;
+      size_t keep_from = 0;
+      while (keep_from < v.size() && v[keep_from].since_ms <= cutoff) {
+        drop.emplace_back(v[keep_from].p, kv.first);
+        keep_from++;
+      }
+      v.erase(v.begin(), v.begin() + (long)keep_from);
+      g_idle_bytes -= keep_from * kv.first;
+    }
+    left = g_idle_bytes;
+    live = g_live_bytes;
+  }
+  for (auto &d : drop) munmap(d.first, d.second); /* outside the lock */
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, (double)left));
+  out.Set(1u, Napi::Number::New(env, (double)live));
+  return out;
+}
+
+/* recycledIdleBytes() -> bytes of idle chunks held for reuse. */
+Napi::Value RecycledIdleBytes(const Napi::CallbackInfo &info) {
+  std::lock_guard<std::mutex> g(g_lock);
+  return Napi::Number::New(info.Env(), (double)g_idle_bytes);
+}
+
+}  // namespace
+
+void InitBigBuf(Napi::Env env, Napi::Object exports) {
+  exports.Set("recycledBuffer", Napi::Function::New(env, RecycledBuffer, "recycledBuffer"));
+  exports.Set("recycledTrim", Napi::Function::New(env, RecycledTrim, "recycledTrim"));
+  exports.Set("recycledIdleBytes", Napi::Function::New(env, RecycledIdleBytes, "recycledIdleBytes"));
+  exports.Set("recycledMinBytes", Napi::Number::New(env, (double)kMinBytes));
+}

@@ -1,0 +1,116 @@
+/**
+ * fs.readFile results of 128 KiB and more come from recycled native chunks
+ * (lib/fs/recycled.ts, native/uring/bigbuf.cc). These tests pin what a user
+ * relies on: the bytes are the file's, a result still held is never reused
+ * underneath its owner, released memory is reused and then given back, and
+ * the process can still exit and transfer results to workers.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as crypto from 'node:crypto';
+import * as nodeFs from 'node:fs';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import * as fs from '../lib/fs';
+import { native } from '../lib/native';
+import { recycledBytes } from '../lib/fs/recycled';
+import { gc, LIB, runNode, tempDir } from './helpers';
+
+const { dir, cleanup } = tempDir('uring-recycled-');
+const MIN = native.recycledMinBytes;
+
+function file(name: string, size: number): { p: string; data: Buffer } {
+  const data = crypto.randomBytes(size);
+  const p = path.join(dir, name);
+  nodeFs.writeFileSync(p, data);
+  return { p, data };
+}
+
+/** gc(), then a loop turn so the Buffers' finalizers (posted by Node) have run. */
+async function collect(): Promise<void> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((r) => setImmediate(r));
+  }
+}
+
+test.after(cleanup);
+
+test('sizes around the recycled classes read byte for byte', async () => {
+  for (const size of [MIN - 1, MIN, MIN + 1, 1 << 20, (1 << 20) + 1, 3 * 1024 * 1024 + 123]) {
+    const { p, data } = file(`s${size}`, size);
+    for (let round = 0; round < 3; round++) { // later rounds get recycled memory
+      const got = await fs.readFile(p);
+      assert.is(got.length, size);
+      assert.ok(got.equals(data), `size ${size} round ${round}`);
+      await collect();
+    }
+  }
+});
+
+test('a result that is still held is never handed out again', async () => {
+  const a = file('held', 1 << 20);
+  const held = await fs.readFile(a.p);
+  const others = Array.from({ length: 8 }, (_, i) => file(`other${i}`, 1 << 20));
+  for (let round = 0; round < 4; round++) {
+    await Promise.all(others.map((o) => fs.readFile(o.p))); // results dropped at once
+    await collect();
+  }
+  assert.ok(held.equals(a.data), 'the held result still has its own file bytes');
+});
+
+test('released results are reused, and idle memory is given back', async () => {
+  nodeFs.writeFileSync(path.join(dir, 'reuse'), crypto.randomBytes(1 << 20));
+  native.recycledTrim(0);
+  await Promise.all(Array.from({ length: 4 }, () => fs.readFile(path.join(dir, 'reuse'))));
+  await collect();
+  const idle = recycledBytes().idle;
+  assert.ok(idle >= 4 << 20, `the four released results are idle for reuse (${idle} bytes)`);
+  const again = await fs.readFile(path.join(dir, 'reuse'));
+  assert.is(recycledBytes().idle, idle - (1 << 20), 'the next read took one of them');
+  assert.is(again.length, 1 << 20);
+  const [left] = native.recycledTrim(0);
+  assert.is(left, 0, 'trim gives every idle chunk back');
+});
+
+test('the trim timer does not keep the process alive, and it unmaps idle chunks', () => {
+  const script = `
+    const fs = require(${JSON.stringify(path.join(LIB, 'fs'))});
+    const { native } = require(${JSON.stringify(path.join(LIB, 'native'))});
+    const f = ${JSON.stringify(path.join(dir, 'reuse'))};
+    fs.readFile(f).then(async () => {
+      for (let i = 0; i < 3; i++) { gc(); await new Promise((r) => setImmediate(r)); }
+      const before = native.recycledTrim(1e12)[0];
+      setTimeout(() => { console.log(before, native.recycledTrim(1e12)[0]); }, 2500).unref();
+      setTimeout(() => {}, 2600); // keep alive just long enough to look once the trim ran
+    });`;
+  const t0 = Date.now();
+  const r = runNode(script, { args: ['--expose-gc'], timeout: 15000 });
+  assert.is(r.status, 0, r.stderr);
+  const [before, after] = r.stdout.trim().split(' ').map(Number);
+  assert.ok(before! >= 1 << 20, `idle after release: ${before}`);
+  assert.is(after, 0, 'unmapped by the timer');
+  assert.ok(Date.now() - t0 < 10000, 'exited on its own');
+});
+
+test('a recycled result listed in postMessage\'s transfer list reaches the worker intact', async () => {
+  const { p, data } = file('xfer', 1 << 20);
+  const buf = await fs.readFile(p);
+  const w = new Worker(`require('node:worker_threads').parentPort.once('message', (m) => {
+    require('node:worker_threads').parentPort.postMessage(require('node:crypto').createHash('sha256').update(new Uint8Array(m)).digest('hex'));
+  });`, { eval: true });
+  try {
+    const ab = buf.buffer as ArrayBuffer;
+    w.postMessage(ab, [ab]);
+    const [digest] = await new Promise<unknown[]>((resolve, reject) => {
+      w.once('message', (m) => resolve([m]));
+      w.once('error', reject);
+    });
+    assert.is(digest, crypto.createHash('sha256').update(data).digest('hex'));
+    assert.ok(buf.length === 0 || buf.equals(data), 'the sender keeps an intact copy (or a detached buffer)');
+  } finally {
+    await w.terminate();
+  }
+});
+
+test.run();
