@@ -18,16 +18,16 @@ export interface Resolved {
 
 /** Resolves `host` (name or literal) and encodes it with `port`. */
 export async function resolve(host: string, port: number): Promise<Resolved> {
-  let address = host;
-  let family = isIP(host);
-  if (family === 0) {
-    const r = await dns.promises.lookup(host);
-    address = r.address;
-    family = r.family;
-  }
+  if (isIP(host) !== 0) return literal(host, port);
+  const r = await dns.promises.lookup(host);
+  return literal(r.address, port);
+}
+
+/** Encodes the IP literal `address` with `port`, with no lookup (throws ERR_INVALID_IP_ADDRESS otherwise). */
+export function literal(address: string, port: number): Resolved {
   const sockaddr = native.encodeSockaddr(address, port);
   if (sockaddr === null) throw Object.assign(new Error(`Invalid IP address: ${address}`), { code: 'ERR_INVALID_IP_ADDRESS' });
-  return { address, family: family === 6 ? 6 : 4, sockaddr };
+  return { address, family: isIP(address) === 6 ? 6 : 4, sockaddr };
 }
 
 /** Node-style system error with host and port, e.g. `connect ECONNREFUSED 127.0.0.1:1`. */

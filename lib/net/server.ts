@@ -3,6 +3,13 @@
  * socket is set up with plain system calls (socket, setsockopt, bind,
  * listen); connections arrive through one multishot accept, re-armed
  * whenever the kernel ends it.
+ *
+ * Lifecycle as node:net (Node 20): without a host the socket is bound in the
+ * listen() call itself; with one, after the lookup, which a close() or another
+ * listen() in the meantime makes void. close() stops accepting at once;
+ * 'close' follows once the listening socket is really closed (the kernel has
+ * dropped the multishot accept, which holds the socket: until then the port
+ * stays bound) and every connection has closed.
  */
 import { EventEmitter } from 'node:events';
 import type { Ring } from '../ring';
@@ -10,7 +17,7 @@ import { netRing } from './ring';
 import '../ops-net';
 import type { AcceptStream } from '../ops-net';
 import { native } from '../native';
-import { errorWithHostPort, resolve, validatePort, type Resolved } from './address';
+import { errorWithHostPort, literal, resolve, validatePort, type Resolved } from './address';
 import { Socket, type AddressInfo } from './socket';
 
 const K = native.socketConstants;
@@ -53,13 +60,18 @@ export class Server extends EventEmitter {
   readonly #ring: Ring;
   readonly #options: ServerOptions;
   readonly #conns = new Set<Socket>();
+  /** The listening socket (node:net's handle), or -1. */
   #fd = -1;
   #accept: AcceptStream | undefined;
   #address: AddressInfo | undefined;
-  #closing = false;
-  #fdClosed = true;
-  /** Whether the server is accepting connections. */
-  listening = false;
+  /** Bumped by listen() and close(): a listen() still resolving its host gives up when it changed. */
+  #listenId = 0;
+  /** Listening sockets close() let go of whose multishot accept the kernel has not dropped yet. */
+  #releasing = 0;
+  /** 'close' events due once those sockets are closed (one per drained close(), as node:net). */
+  #owedCloses = 0;
+  /** Listens waiting for those sockets to be closed (the port may be the same). */
+  #afterRelease: (() => void)[] = [];
   /** Refuse connections beyond this many (as node:net). */
   maxConnections: number | undefined;
 
@@ -74,12 +86,25 @@ export class Server extends EventEmitter {
     if (listener) this.on('connection', listener);
   }
 
+  /** Whether the server has a listening socket (from listen() until close()). */
+  get listening(): boolean {
+    return this.#fd >= 0;
+  }
+
   /**
    * Starts listening: `listen(port?, host?, backlog?, cb?)` or
-   * `listen({ port, host, backlog, reusePort, ipv6Only }, cb?)`. Errors
+   * `listen({ port, host, backlog, reusePort, ipv6Only }, cb?)`. Without a
+   * host the socket is bound before this returns; with one, after the
+   * lookup. Throws ERR_SERVER_ALREADY_LISTEN while a socket is listening
+   * (a listen() whose lookup is still pending is replaced instead). Errors
    * (EADDRINUSE, EACCES, ...) are emitted as 'error', shaped like node:net's.
    */
   listen(...args: unknown[]): this {
+    if (this.#fd >= 0) {
+      const err = new Error('Listen method has been called more than once without closing.') as Error & { code: string };
+      err.code = 'ERR_SERVER_ALREADY_LISTEN';
+      throw err;
+    }
     let cb: (() => void) | undefined;
     if (typeof args[args.length - 1] === 'function') cb = args.pop() as () => void;
     let opts: ListenOptions;
@@ -92,25 +117,32 @@ export class Server extends EventEmitter {
       if (typeof args[2] === 'number') opts.backlog = args[2];
     }
     const port = opts.port === undefined || opts.port === null ? 0 : validatePort(opts.port);
-    if (this.listening || this.#fd >= 0) {
-      const err = new Error('Listen method has been called more than once without closing.') as Error & { code: string };
-      err.code = 'ERR_SERVER_ALREADY_LISTEN';
-      throw err;
-    }
     if (cb) this.once('listening', cb);
-    this.#closing = false;
-    void this.#listen(port, opts).catch((err: Error) => this.emit('error', err));
+    const id = ++this.#listenId;
+    if ((opts.host === undefined || opts.host === '') && this.#releasing === 0) {
+      this.#bind(anyAddress(port), port, opts);
+    } else {
+      void this.#listenLater(id, port, opts);
+    }
     return this;
   }
 
-  async #listen(port: number, opts: ListenOptions): Promise<void> {
-    const backlog = opts.backlog ?? 511;
+  /** Resolves the host, waits for sockets close() let go of, then binds unless listen()/close() came since. */
+  async #listenLater(id: number, port: number, opts: ListenOptions): Promise<void> {
     let targets: Resolved[];
-    if (opts.host === undefined || opts.host === '') {
-      targets = [await resolve('::', port), await resolve('0.0.0.0', port)];
-    } else {
-      targets = [await resolve(opts.host, port)];
+    try {
+      targets = opts.host === undefined || opts.host === '' ? anyAddress(port) : [await resolve(opts.host, port)];
+    } catch (err) {
+      if (id === this.#listenId) this.emit('error', err);
+      return;
     }
+    if (this.#releasing > 0) await new Promise<void>((r) => this.#afterRelease.push(r));
+    if (id === this.#listenId) this.#bind(targets, port, opts);
+  }
+
+  /** Binds and listens on the first target that works; 'listening' or 'error' follows on the next tick. */
+  #bind(targets: Resolved[], port: number, opts: ListenOptions): void {
+    const backlog = opts.backlog ?? 511;
     let lastErr: Error | undefined;
     for (const t of targets) {
       let fd = -1;
@@ -132,24 +164,25 @@ export class Server extends EventEmitter {
         lastErr = typeof err.errno === 'number' ? errorWithHostPort(-err.errno, step, t.address, port, true) : err;
         // No IPv6 on this machine: try IPv4.
         if (err.errno === -97 /* EAFNOSUPPORT */ || err.errno === -99 /* EADDRNOTAVAIL */) continue;
-        throw lastErr;
-      }
-      if (this.#closing) {
-        native.closeFd(fd);
-        return;
+        break;
       }
       this.#fd = fd;
-      this.#fdClosed = false;
       this.#address = native.getsockname(fd);
-      this.listening = true;
-      this.#accept = this.#ring.acceptMultishot(fd, (err, cfd) => this.#onAccept(err, cfd));
-      this.emit('listening');
+      const accept: AcceptStream = this.#ring.acceptMultishot(fd, (err, cfd) => this.#onAccept(accept, err, cfd));
+      this.#accept = accept;
+      process.nextTick(() => {
+        if (this.#accept === accept) this.emit('listening'); // not when close() came first
+      });
       return;
     }
-    throw lastErr ?? new Error('listen failed');
+    const err = lastErr ?? new Error('listen failed');
+    process.nextTick(() => this.emit('error', err));
   }
 
-  #onAccept(err: Error | null, fd: number): void {
+  #onAccept(from: AcceptStream, err: Error | null, fd: number): void {
+    // A multishot accept close() has cancelled: its errors are nobody's concern (and the ring
+    // closes what it accepts after the cancel).
+    if (from !== this.#accept) return;
     if (err) {
       this.emit('error', err);
       return;
@@ -167,7 +200,7 @@ export class Server extends EventEmitter {
     this.#conns.add(socket);
     socket.once('close', () => {
       this.#conns.delete(socket);
-      this.#maybeClosed();
+      this.#emitCloseIfDrained();
     });
     if (o.pauseOnConnect) socket.pause();
     else socket.read(0); // start reading, as node:net does
@@ -176,7 +209,7 @@ export class Server extends EventEmitter {
 
   /** The bound address: `{ address, family, port }`, or null when not listening. */
   address(): AddressInfo | null {
-    return this.listening && this.#address ? { ...this.#address } : null;
+    return this.#fd >= 0 && this.#address ? { ...this.#address } : null;
   }
 
   /** Number of open connections. */
@@ -187,12 +220,16 @@ export class Server extends EventEmitter {
   }
 
   /**
-   * Stops accepting. Connections already open stay open; 'close' is emitted
-   * once the listening socket is closed and every connection has closed.
+   * Stops accepting at once (a listen() still resolving its host is
+   * dropped). Connections already open stay open; 'close' is emitted once
+   * the listening socket is closed and every connection has closed. As
+   * node:net, `cb` gets ERR_SERVER_NOT_RUNNING when there was no listening
+   * socket, and each close() that finds no connection open emits a 'close'.
    */
   close(cb?: (err?: Error) => void): this {
+    this.#listenId++;
     if (cb) {
-      if (!this.listening) {
+      if (this.#fd < 0) {
         const err = new Error('Server is not running.') as Error & { code: string };
         err.code = 'ERR_SERVER_NOT_RUNNING';
         this.once('close', () => cb(err));
@@ -200,36 +237,40 @@ export class Server extends EventEmitter {
         this.once('close', () => cb());
       }
     }
-    if (this.#closing) return this;
-    this.#closing = true;
-    this.listening = false;
-    const accept = this.#accept;
-    const fd = this.#fd;
-    this.#accept = undefined;
-    if (accept) {
-      accept.cancel();
-      // Close the listening fd only after the kernel dropped its multishot accept.
-      void accept.done.then(() => this.#closeListener(fd));
-    } else {
-      this.#closeListener(fd);
-    }
+    if (this.#fd >= 0) this.#release();
+    this.#emitCloseIfDrained();
     return this;
   }
 
-  #closeListener(fd: number): void {
-    if (fd >= 0) {
-      try { native.closeFd(fd); } catch { /* already closed */ }
-    }
+  /**
+   * Lets go of the listening socket: cancels the multishot accept and closes
+   * the fd once the kernel has dropped it (the kernel resolves the fd number
+   * only when it arms an accept; closing earlier could hand a reused number
+   * to a re-arm). Then pays the 'close' events owed and runs waiting listens.
+   */
+  #release(): void {
+    const fd = this.#fd;
+    const accept = this.#accept!;
     this.#fd = -1;
-    this.#fdClosed = true;
-    this.#maybeClosed();
+    this.#accept = undefined;
+    this.#address = undefined;
+    this.#releasing++;
+    accept.cancel();
+    void accept.done.then(() => {
+      try { native.closeFd(fd); } catch { /* already closed */ }
+      if (--this.#releasing > 0) return;
+      for (; this.#owedCloses > 0; this.#owedCloses--) process.nextTick(() => this.emit('close'));
+      const waiting = this.#afterRelease;
+      this.#afterRelease = [];
+      for (const resume of waiting) resume();
+    });
   }
 
-  #maybeClosed(): void {
-    if (this.#closing && this.#fdClosed && this.#conns.size === 0) {
-      this.#closing = false;
-      process.nextTick(() => this.emit('close'));
-    }
+  /** node:net's _emitCloseIfDrained: 'close' when nothing listens and no connection is open. */
+  #emitCloseIfDrained(): void {
+    if (this.#fd >= 0 || this.#conns.size > 0) return;
+    if (this.#releasing > 0) this.#owedCloses++;
+    else process.nextTick(() => this.emit('close'));
   }
 
   /** Kept for API compatibility (see Socket.ref). */
@@ -242,9 +283,14 @@ export class Server extends EventEmitter {
     return this;
   }
 
-  /** Closes the server and waits for 'close'. */
+  /** Closes the server and waits for 'close' (nothing to do when it is not listening, as node:net). */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.listening && !this.#closing) return;
-    await new Promise<void>((res) => this.close(() => res()));
+    if (this.#fd < 0) return;
+    await new Promise<void>((res, rej) => this.close((err) => (err ? rej(err) : res())));
   }
+}
+
+/** The unspecified addresses tried without a host: '::' (IPv4 mapped), then '0.0.0.0'. */
+function anyAddress(port: number): Resolved[] {
+  return [literal('::', port), literal('0.0.0.0', port)];
 }
