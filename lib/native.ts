@@ -66,6 +66,7 @@ export interface NativeAddon {
   listen(fd: number, backlog: number): void;
   setsockopt(fd: number, level: number, name: number, value: number): void;
   getsockopt(fd: number, level: number, name: number): number;
+  sendQueueBytes(fd: number): number;
   setNonBlocking(fd: number, on?: boolean): boolean;
   shutdownSync(fd: number, how: number): void;
   sendNow(fd: number, bytes: Bytes, offset: number, length: number, flags: number): number;

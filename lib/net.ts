@@ -22,7 +22,8 @@ import { Server as UringServer, type ServerOptions, type ConnectionListener } fr
 
 export type { SocketOptions, ConnectOptions, AddressInfo, SocketPromises } from './net/socket';
 export type { ServerOptions, ListenOptions, ConnectionListener } from './net/server';
-export { sendFile, type SendFileOptions, type SendFileTarget, type FileTruncatedError } from './net/sendfile';
+export { sendFile, type SendFileOptions, type SendFileTarget, type FileTruncatedError,
+  type SendFileTimeoutError } from './net/sendfile';
 export { isIP, isIPv4, isIPv6 } from 'node:net';
 
 /** Buffer group id used once to check that the kernel has provided-buffer rings. */

@@ -125,18 +125,19 @@ test('CLI arguments: defaults, values, errors naming the option', () => {
   assert.throws(() => parseArgs(['--bogus'], '/r'), /unknown option "--bogus"/);
 });
 
-test('sendBody hands the inclusive range and the head to a zero-copy sendFile', async () => {
+test('sendBody hands the inclusive range, the head and the stall timeout to a zero-copy sendFile', async () => {
   const calls: unknown[] = [];
   const socket = {} as SocketLike;
   const file = { fd: 99 } as FileLike;
   const head = Buffer.from('HTTP/1.1 200 OK\r\n\r\n');
   await sendBody(socket, file, 10, 19, {
     head,
+    stallTimeoutMs: 250,
     sendFile: async (s, f, o) => {
       calls.push([s, f, o]);
     },
   });
-  assert.equal(calls, [[socket, file, { start: 10, end: 19, headers: head }]]);
+  assert.equal(calls, [[socket, file, { start: 10, end: 19, headers: head, stallTimeout: 250 }]]);
 });
 
 test.run();

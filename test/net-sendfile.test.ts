@@ -9,7 +9,7 @@ import * as net from '../lib/net';
 import { pipePool } from '../lib/pipes';
 import { native } from '../lib/native';
 import { netRing } from '../lib/net/ring';
-import { fdCount, once } from './net-helpers';
+import { fdCount, once, until } from './net-helpers';
 
 /** sendFile's mode under test; net-sendfile-linked.test.ts reruns this file with 'linked'. */
 const MODE = (process.env.SENDFILE_TEST_MODE ?? 'ready') as 'ready' | 'linked';
@@ -146,6 +146,11 @@ test('bad arguments are TypeErrors', async () => {
   const m = await net.sendFile(0, 0, { mode: 'fast' as 'ready' }).catch((x: Error) => x);
   assert.instance(m, TypeError);
   assert.match((m as Error).message, /options\.mode/);
+  for (const [bad, type] of [[-1, RangeError], [1.5, RangeError], [2 ** 31, RangeError], ['300', TypeError]] as const) {
+    const e2 = await net.sendFile(0, 0, { stallTimeout: bad as number }).catch((x: Error) => x);
+    assert.instance(e2, type, `stallTimeout ${String(bad)}`);
+    assert.match((e2 as Error).message, /options\.stallTimeout/);
+  }
 });
 
 test('an AbortSignal stops a transfer stuck on a peer that does not read; the pipe is not leaked', async () => {
@@ -167,6 +172,160 @@ test('an AbortSignal stops a transfer stuck on a peer that does not read; the pi
   assert.ok(Date.now() - t0 < 5000, 'settled soon after the abort');
   assert.is(pool.inUse, inUse, 'pipe returned or closed');
   fs.closeSync(fd);
+  c.destroy();
+  remote?.destroy();
+  await new Promise<void>((r) => srv.close(() => r()));
+});
+
+/** A node:net peer that reads `perTick` bytes (rounded up to a read) every `ms`, collecting them. */
+function slowReader(perTick: number, ms: number, done: (b: Buffer) => void): (s: nodeNet.Socket) => void {
+  return (s) => {
+    const chunks: Buffer[] = [];
+    let window = 0;
+    const tick = setInterval(() => {
+      window = 0;
+      s.resume();
+    }, ms);
+    s.on('data', (d: Buffer) => {
+      chunks.push(d);
+      window += d.length;
+      if (window >= perTick) s.pause();
+    });
+    s.on('close', () => {
+      clearInterval(tick);
+      done(Buffer.concat(chunks));
+    });
+    s.on('end', () => s.end());
+    s.on('error', () => undefined);
+  };
+}
+
+test('stallTimeout: a peer that reads nothing is given up on with ETIMEDOUT; no pipe or fd left', async () => {
+  const file = path.join(dir, 'stall.bin');
+  const size = 64 * 1024 * 1024; // far more than the socket buffers and the pipe hold
+  fs.writeFileSync(file, '');
+  fs.truncateSync(file, size); // sparse
+  const pool = pipePool();
+  netRing();
+  const idleBefore = pool.idle;
+  const inUse = pool.inUse;
+  const beforeFds = fdCount();
+  let remote!: nodeNet.Socket;
+  const { srv, c } = await peer((s) => {
+    remote = s;
+    s.pause();
+    s.on('error', () => undefined);
+  });
+  const fd = fs.openSync(file, 'r');
+  const t0 = Date.now();
+  const err = await sendFile(c, fd, { stallTimeout: 300 }).then(() => null, (e: net.SendFileTimeoutError) => e);
+  const took = Date.now() - t0;
+  assert.ok(err !== null, 'expected an error');
+  assert.is(err!.code, 'ETIMEDOUT');
+  assert.is(err!.errno, -110);
+  assert.is(err!.syscall, 'sendfile');
+  assert.ok(err!.bytesSent > 0 && err!.bytesSent < size, `bytesSent ${err!.bytesSent}`);
+  assert.match(err!.message, /nothing for 300 ms/);
+  assert.match(err!.message, new RegExp(`${err!.bytesSent} bytes`));
+  assert.ok(took >= 300 && took < 3000, `gave up after ${took} ms`);
+  assert.is(pool.inUse, inUse, 'pipe returned or closed');
+  // The socket is left to the caller and still works: the peer gets what was sent, then the end.
+  let received = 0;
+  remote.on('data', (d: Buffer) => (received += d.length));
+  const ended = once(remote, 'end');
+  remote.resume();
+  c.end();
+  await ended;
+  if (MODE === 'ready') assert.is(received, err!.bytesSent, 'the count matches what the peer received');
+  else assert.ok(received >= err!.bytesSent, `at least the count reached the peer: ${received} >= ${err!.bytesSent}`);
+  fs.closeSync(fd);
+  c.destroy();
+  remote.destroy();
+  await new Promise<void>((r) => srv.close(() => r()));
+  await until(() => fdCount() <= beforeFds + 2 * (pool.idle - idleBefore), 2000, 'the fds to be closed')
+    .catch(() => assert.unreachable(`fd leaked: ${fdCount()} vs ${beforeFds}`));
+});
+
+test('stallTimeout: a slow but steady reader is not timed out and gets every byte', async () => {
+  const data = randomBytes(6 * 1024 * 1024); // more than socket buffers + pipe: the reader sets the pace
+  const file = path.join(dir, 'slow.bin');
+  fs.writeFileSync(file, data);
+  let got!: (b: Buffer) => void;
+  const received = new Promise<Buffer>((r) => (got = r));
+  const { srv, c } = await peer(slowReader(64 * 1024, 100, (b) => got(b)));
+  const fd = fs.openSync(file, 'r');
+  const t0 = Date.now();
+  const n = await sendFile(c, fd, { stallTimeout: 300 });
+  const took = Date.now() - t0;
+  assert.is(n, data.length);
+  // The transfer lasted many timeouts, with gaps of over a second between socket wake-ups.
+  assert.ok(took > 1500, `the reader set the pace (${took} ms)`);
+  c.end();
+  const all = await received;
+  assert.is(all.length, data.length);
+  assert.is(sha(all), sha(data));
+  fs.closeSync(fd);
+  c.destroy();
+  await new Promise<void>((r) => srv.close(() => r()));
+});
+
+test('stallTimeout: the caller\'s signal still aborts (AbortError, not ETIMEDOUT)', async () => {
+  const file = path.join(dir, 'stall-abort.bin');
+  fs.writeFileSync(file, '');
+  fs.truncateSync(file, 64 * 1024 * 1024);
+  let remote: nodeNet.Socket | undefined;
+  const { srv, c } = await peer((s) => { remote = s; s.pause(); s.on('error', () => undefined); });
+  const pool = pipePool();
+  const inUse = pool.inUse;
+  const fd = fs.openSync(file, 'r');
+  const ac = new AbortController();
+  setTimeout(() => ac.abort(), 100);
+  const err = await sendFile(c, fd, { stallTimeout: 60_000, signal: ac.signal }).then(() => null, (e: Error) => e);
+  assert.is(err?.name, 'AbortError');
+  assert.is(pool.inUse, inUse);
+  fs.closeSync(fd);
+  c.destroy();
+  remote?.destroy();
+  await new Promise<void>((r) => srv.close(() => r()));
+});
+
+test('stallTimeout also bounds the wait for writes queued before the call', async () => {
+  const file = path.join(dir, 'queued.bin');
+  fs.writeFileSync(file, Buffer.alloc(1000, 4));
+  let remote: nodeNet.Socket | undefined;
+  const { srv, c } = await peer((s) => { remote = s; s.pause(); s.on('error', () => undefined); });
+  c.write(Buffer.alloc(32 * 1024 * 1024)); // more than the socket buffers take: most of it stays queued
+  const fd = fs.openSync(file, 'r');
+  const t0 = Date.now();
+  const err = await sendFile(c, fd, { stallTimeout: 300 }).then(() => null, (e: net.SendFileTimeoutError) => e);
+  assert.is(err?.code, 'ETIMEDOUT');
+  assert.is(err!.bytesSent, 0);
+  assert.ok(Date.now() - t0 < 3000, `gave up after ${Date.now() - t0} ms`);
+  fs.closeSync(fd);
+  c.destroy();
+  remote?.destroy();
+  await new Promise<void>((r) => srv.close(() => r()));
+});
+
+test('stallTimeout on the node:net fallback (a stream copy): a peer that reads nothing gets ETIMEDOUT', async () => {
+  if (MODE === 'linked') return; // no splices there: once is enough
+  const file = path.join(dir, 'stall-stream.bin');
+  fs.writeFileSync(file, '');
+  fs.truncateSync(file, 64 * 1024 * 1024);
+  let remote: nodeNet.Socket | undefined;
+  const srv = nodeNet.createServer((s) => { remote = s; s.pause(); s.on('error', () => undefined); });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const c = nodeNet.connect((srv.address() as nodeNet.AddressInfo).port, '127.0.0.1');
+  c.on('error', () => undefined);
+  await once(c, 'connect');
+  const fd = fs.openSync(file, 'r');
+  const t0 = Date.now();
+  const err = await net.sendFile(c, fd, { stallTimeout: 300 }).then(() => null, (e: net.SendFileTimeoutError) => e);
+  assert.is(err?.code, 'ETIMEDOUT');
+  assert.ok(err!.bytesSent > 0 && err!.bytesSent < 64 * 1024 * 1024);
+  assert.ok(Date.now() - t0 < 3000);
+  fs.closeSync(fd); // still open: the stream copy does not close the caller's file
   c.destroy();
   remote?.destroy();
   await new Promise<void>((r) => srv.close(() => r()));

@@ -72,9 +72,10 @@ export interface SendBodyOptions {
   /** Bytes to send before the body (the response head). */
   head?: Buffer;
   /**
-   * Copy path: give up (reject with {@link SendTimeoutError}) when the client
-   * reads nothing for this long, ms; 0 waits forever. The zero-copy path has
-   * no progress signal and is not bounded by it.
+   * Give up when the client reads nothing for this long, ms; 0 waits
+   * forever. The copy path rejects with {@link SendTimeoutError}, the
+   * zero-copy path with the facade's `ETIMEDOUT` error (sendFile's
+   * `stallTimeout`); either way the caller destroys the socket.
    */
   stallTimeoutMs?: number;
 }
@@ -95,7 +96,7 @@ export async function sendBody(
 ): Promise<void> {
   const { sendFile, head, stallTimeoutMs = 0 } = options;
   if (sendFile && end >= start) {
-    await sendFile(socket, file, { start, end, headers: head });
+    await sendFile(socket, file, { start, end, headers: head, stallTimeout: stallTimeoutMs });
     return;
   }
   if (head) {

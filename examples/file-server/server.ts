@@ -24,8 +24,8 @@ export interface FileServerOptions {
   /** Close a connection whose next request head is not complete within this many ms. Default 10000. */
   headerTimeoutMs?: number;
   /**
-   * Drop a client that reads nothing of a response for this many ms (copied
-   * bodies; zero-copy transfers are not bounded). Default 30000; 0 disables.
+   * Drop a client that reads nothing of a response for this many ms, copied
+   * and zero-copy bodies alike. Default 30000; 0 disables.
    */
   sendTimeoutMs?: number;
   /** Largest request head in bytes (larger: 431). Default 8192. */

@@ -41,12 +41,13 @@ export interface ServerLike {
  * Zero-copy file -> socket transfer of `[start, end]` (inclusive end, like
  * node's `{start, end}`), sending `headers` first (the facade coalesces them
  * with the first body segment using MSG_MORE). Writes already queued on the
- * socket go out before it.
+ * socket go out before it. `stallTimeout` (ms, 0: none) makes it reject with
+ * an `ETIMEDOUT` error when the client takes nothing for that long.
  */
 export type SendFileFn = (
   socket: SocketLike,
   file: FileLike,
-  options: { start: number; end: number; headers?: Uint8Array },
+  options: { start: number; end: number; headers?: Uint8Array; stallTimeout?: number },
 ) => Promise<unknown>;
 
 /** The module: `createServer` like node:net's, `sendFile` when zero-copy is available. */

@@ -11,11 +11,13 @@ import { abortError, uringError, ECANCELED } from '../errors';
 import type { PipePool } from '../pipes';
 import { truncatedError } from './sendfile-common';
 import { SpliceFlag } from '../ops-splice';
+import type { StallWatch } from './sendfile-stall';
 
 /** Sends file bytes [start, endPos) to the socket; resolves with the bytes sent. @internal */
 export async function transferLinked(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
-  pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
+  pool: PipePool, watch: StallWatch): Promise<number> {
   const pipe = pool.acquire();
+  const signal = watch.signal;
   let inPipe = 0;
   let sent = 0;
   let pos = start;
@@ -26,6 +28,7 @@ export async function transferLinked(ring: Ring, sockFd: number, fileFd: number,
       if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
       inPipe -= n;
       sent += n;
+      watch.progress(sent);
     }
   };
   try {
@@ -46,6 +49,7 @@ export async function transferLinked(ring: Ring, sockFd: number, fileFd: number,
       if (b > 0) {
         inPipe -= b;
         sent += b;
+        watch.progress(sent);
       } else if (b < 0 && b !== -ECANCELED) {
         throw uringError(-b, 'sendfile');
       }

@@ -13,6 +13,7 @@ import '../ops-poll';
 import { PollEvent } from '../ops-poll';
 import { truncatedError } from './sendfile-common';
 import { SpliceFlag } from '../ops-splice';
+import type { StallWatch } from './sendfile-stall';
 
 /**
  * The 'ready' transfer: splice(2) on this thread where it cannot block,
@@ -20,7 +21,7 @@ import { SpliceFlag } from '../ops-splice';
  * @internal
  */
 export async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
-  pool: PipePool, signal: AbortSignal | undefined): Promise<number> {
+  pool: PipePool, watch: StallWatch): Promise<number> {
   // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK (io_uring's
   // own socket operations do not care); the previous mode is restored afterwards.
   const pipe = pool.acquire(); // first: if it throws (EMFILE), the socket's mode is untouched
@@ -31,6 +32,7 @@ export async function transferReady(ring: Ring, sockFd: number, fileFd: number, 
     pool.release(pipe);
     throw e;
   }
+  const signal = watch.signal;
   let inPipe = 0;
   let sent = 0;
   let pos = start;
@@ -56,6 +58,7 @@ export async function transferReady(ring: Ring, sockFd: number, fileFd: number, 
         if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
         inPipe -= n;
         sent += n;
+        watch.progress(sent);
       }
     }
   } catch (e) {

@@ -21,6 +21,10 @@
  *
  * Headers given in `options.headers` are sent first with MSG_MORE, so the
  * kernel coalesces them with the first body segment (nginx's tcp_nopush).
+ *
+ * `options.stallTimeout` (sendfile-stall.ts) bounds how long a peer may take
+ * nothing: one AbortSignal stands for it and the caller's `signal`, and the
+ * transfers report their progress to it.
  */
 import * as fs from 'node:fs';
 import { pipeline } from 'node:stream/promises';
@@ -34,10 +38,11 @@ import { native } from '../native';
 import { validateFd, validateInt, validateSignal } from '../validate';
 import { Socket, kBorrowFd, kReturnFd } from './socket';
 import { truncatedError, type FileTruncatedError } from './sendfile-common';
+import { StallWatch, type SendFileTimeoutError } from './sendfile-stall';
 import { transferLinked } from './sendfile-linked';
 import { transferReady } from './sendfile-ready';
 
-export type { FileTruncatedError };
+export type { FileTruncatedError, SendFileTimeoutError };
 
 /** Options for {@link sendFile}. */
 export interface SendFileOptions {
@@ -63,6 +68,24 @@ export interface SendFileOptions {
    * already be on the wire, so the caller should destroy the connection.
    */
   signal?: AbortSignal;
+  /**
+   * Gives up when no byte of the transfer moves for this many ms (integer,
+   * default 0: never): nothing written into the socket and nothing taken
+   * from it by the peer (its send queue unchanged). The promise then rejects
+   * with an `ETIMEDOUT` {@link SendFileTimeoutError} carrying `bytesSent`;
+   * the pipe is returned or closed, the file is left open, and the socket is
+   * left to the caller, who should destroy it (part of the body is out).
+   * Every movement restarts the timer. The send queue is sampled four times
+   * per timeout, so a stall is noticed 1 to 1.25 timeouts after the last
+   * movement (a peer's kernel may take bytes for a while after its
+   * application stopped reading). The timeout also bounds the wait for
+   * writes queued on the socket before the call and for the headers.
+   * On the node:net fallback it counts only the bytes node:net hands to the
+   * kernel, which a slow reader frees in bursts of about a third of the
+   * socket's send buffer: choose a timeout well above the time such a burst
+   * takes. A timeout there destroys the socket (stream.pipeline does).
+   */
+  stallTimeout?: number;
 }
 
 /** A socket, as the net facade or node:net hands it out, or a raw socket fd. */
@@ -87,6 +110,7 @@ function fdOf(file: unknown): number {
  *   node:net socket (the fallback backend) gets a plain stream copy instead
  * @param file - a file descriptor or a FileHandle (anything with `.fd`)
  * @throws `ERR_FILE_TRUNCATED` (with `bytesSent`) when the file ends early;
+ *   `ETIMEDOUT` (with `bytesSent`) when `options.stallTimeout` runs out;
  *   Node-shaped errors (EPIPE, ECONNRESET) when the peer goes away
  */
 export async function sendFile(socket: SendFileTarget, file: number | { fd: number }, options: SendFileOptions = {}):
@@ -98,30 +122,52 @@ export async function sendFile(socket: SendFileTarget, file: number | { fd: numb
   if (options.mode !== undefined && options.mode !== 'ready' && options.mode !== 'linked') {
     throw invalidArgType('options.mode', "'ready' or 'linked'", options.mode);
   }
+  const stallTimeout = options.stallTimeout ?? 0;
+  validateInt(stallTimeout, 'options.stallTimeout', 0, 0x7fffffff); // setTimeout's limit
   const signal = validateSignal(options.signal);
   if (signal?.aborted) throw abortError(signal);
-  if (typeof socket !== 'number' && !(socket instanceof Socket)) return streamCopy(socket, fileFd, start, options);
-
-  const ring = options.ring ?? netRing();
-  if (typeof socket === 'number') {
-    validateFd(socket, 'socket');
-    return transfer(ring, socket, fileFd, start, options);
-  }
-  // Let queued writes go first: an empty write's callback runs after them.
-  if (socket.writableLength > 0 || socket.connecting) {
-    await new Promise<void>((res, rej) => socket.write(Buffer.alloc(0), (e) => (e ? rej(e) : res())));
-  }
-  const sockFd = socket[kBorrowFd]();
-  if (sockFd < 0) throw uringError(32 /* EPIPE */, 'sendfile');
+  if (typeof socket === 'number') validateFd(socket, 'socket');
+  const watch = new StallWatch(stallTimeout, signal);
   try {
-    return await transfer(ring, sockFd, fileFd, start, options);
+    if (typeof socket !== 'number' && !(socket instanceof Socket)) {
+      return await streamCopy(socket, fileFd, start, options, watch);
+    }
+    const ring = options.ring ?? netRing();
+    if (typeof socket === 'number') return await transfer(ring, socket, fileFd, start, options, watch);
+    watch.watch(socket.fd);
+    // Let queued writes go first: an empty write's callback runs after them.
+    if (socket.writableLength > 0 || socket.connecting) await written(socket, Buffer.alloc(0), watch.signal);
+    const sockFd = socket[kBorrowFd]();
+    if (sockFd < 0) throw uringError(32 /* EPIPE */, 'sendfile');
+    try {
+      return await transfer(ring, sockFd, fileFd, start, options, watch);
+    } finally {
+      socket[kReturnFd]();
+    }
+  } catch (e) {
+    throw watch.error(e);
   } finally {
-    socket[kReturnFd]();
+    watch.dispose();
   }
 }
 
-async function transfer(ring: Ring, sockFd: number, fileFd: number, start: number, options: SendFileOptions):
-  Promise<number> {
+/** `socket.write(bytes)`, settled by its callback, or rejected as soon as `signal` fires. */
+function written(socket: NodeJS.WritableStream, bytes: Uint8Array, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise<void>((res, rej) => {
+    const onAbort = (): void => rej(abortError(signal));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    socket.write(bytes, (e) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (e) rej(e);
+      else res();
+    });
+  });
+}
+
+async function transfer(ring: Ring, sockFd: number, fileFd: number, start: number, options: SendFileOptions,
+  watch: StallWatch): Promise<number> {
+  watch.watch(sockFd);
+  const signal = watch.signal;
   const endPos = options.end !== undefined ? options.end + 1 : (await ring.fstat(fileFd)).size;
   if (options.headers && options.headers.byteLength > 0) {
     const h = options.headers;
@@ -129,26 +175,31 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
     let off = options.mode === 'linked' ? 0 : Math.max(0, native.sendNow(sockFd, h, 0, h.byteLength,
       endPos > start ? MsgFlag.MORE : 0));
     while (off < h.byteLength) {
-      off += await ring.send(sockFd, h, off, h.byteLength - off, { flags: endPos > start ? MsgFlag.MORE : 0,
-        signal: options.signal });
+      off += await ring.send(sockFd, h, off, h.byteLength - off, { flags: endPos > start ? MsgFlag.MORE : 0, signal });
+      watch.progress(0);
     }
   }
   const pool = options.pipes ?? pipePool();
-  const signal = options.signal;
-  if (options.mode !== 'linked' && endPos > start) return transferReady(ring, sockFd, fileFd, start, endPos, pool, signal);
-  return transferLinked(ring, sockFd, fileFd, start, endPos, pool, signal);
+  const run = options.mode !== 'linked' && endPos > start ? transferReady : transferLinked;
+  return run(ring, sockFd, fileFd, start, endPos, pool, watch);
 }
 
+/** File operations for the fallback's read stream: reads, and a close that leaves the fd open. */
+const keepOpen = {
+  read: fs.read,
+  close: (_fd: number, cb: (err: NodeJS.ErrnoException | null) => void): void => cb(null),
+};
+
 /** The node:net fallback: a plain stream copy (headers first). */
-async function streamCopy(socket: NodeJS.WritableStream, fd: number, start: number, options: SendFileOptions):
-  Promise<number> {
-  if (options.headers && options.headers.byteLength > 0) {
-    await new Promise<void>((res, rej) => socket.write(options.headers!, (e) => (e ? rej(e) : res())));
-  }
+async function streamCopy(socket: NodeJS.WritableStream, fd: number, start: number, options: SendFileOptions,
+  watch: StallWatch): Promise<number> {
+  if (options.headers && options.headers.byteLength > 0) await written(socket, options.headers, watch.signal);
   let sent = 0;
-  const rs = fs.createReadStream('', { fd, start, end: options.end, autoClose: false });
-  rs.on('data', (c) => (sent += c.length));
-  await pipeline(rs, socket, { end: false, signal: options.signal });
+  // The stream closes its fd when destroyed (pipeline destroys it on an error or an abort), autoClose
+  // or not: the caller's file stays open only if its close does nothing.
+  const rs = fs.createReadStream('', { fd, start, end: options.end, autoClose: false, fs: keepOpen });
+  rs.on('data', (c) => watch.progress((sent += c.length)));
+  await pipeline(rs, socket, { end: false, signal: watch.signal });
   if (options.end !== undefined && sent < options.end + 1 - start) {
     throw truncatedError(start + sent, options.end + 1, sent);
   }

@@ -14,7 +14,9 @@
 #include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <linux/sockios.h>
 #include <unistd.h>
 
 #include <string>
@@ -209,6 +211,18 @@ static Napi::Value GetSockOpt(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, value);
 }
 
+/* sendQueueBytes(fd) -> bytes in a socket's send queue that the peer has not
+ * taken yet (SIOCOUTQ: for TCP, unsent plus unacknowledged), or -errno (a
+ * listening socket, a non-socket). Sampled by sendFile's stall timeout: the
+ * queue shrinking while nothing new is written means the peer still reads. */
+static Napi::Value SendQueueBytes(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  int fd, n = 0;
+  if (!ArgInt(info, 0, &fd)) return env.Undefined();
+  if (ioctl(fd, SIOCOUTQ, &n) < 0) return Napi::Number::New(env, -errno);
+  return Napi::Number::New(env, n);
+}
+
 static Napi::Value NameOf(const Napi::CallbackInfo &info, bool peer) {
   Napi::Env env = info.Env();
   int fd;
@@ -237,6 +251,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("sendNow", Napi::Function::New(env, SendNow, "sendNow"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
+  exports.Set("sendQueueBytes", Napi::Function::New(env, SendQueueBytes, "sendQueueBytes"));
   exports.Set("getsockname", Napi::Function::New(env, GetSockName, "getsockname"));
   exports.Set("getpeername", Napi::Function::New(env, GetPeerName, "getpeername"));
   Napi::Object c = Napi::Object::New(env);
