@@ -267,4 +267,30 @@ test('a worker that exits with operations in flight does not crash the process',
   ring.destroy();
 });
 
+test('terminating a worker while its completions arrive does not abort the process', () => {
+  // The worker's ops complete while it is being torn down: the completion
+  // callback then cannot run, and must not turn that into a fatal error.
+  const script = `
+    const { Worker } = require('node:worker_threads');
+    const body = \`
+      const { Ring } = require(\${JSON.stringify(${JSON.stringify(LIB)})});
+      const r = new Ring();
+      for (let i = 0; i < 64; i++) r.nop().catch(() => {});
+      require('node:worker_threads').parentPort.postMessage('x');\`;
+    (async () => {
+      let n = 0;
+      for (let i = 0; i < 8; i++) {
+        const w = new Worker(body, { eval: true });
+        await new Promise((r) => w.once('message', r));
+        await w.terminate();
+        n++;
+      }
+      console.log(n + ' terminated');
+    })();`;
+  const r = runNode(script, { timeout: 60000 });
+  assert.is(r.stderr.includes('FATAL'), false, r.stderr);
+  assert.is(r.status, 0, r.stderr);
+  assert.is(r.stdout.trim(), '8 terminated');
+});
+
 test.run();

@@ -24,6 +24,45 @@ void RingHandle::OnReadable() {
   Drain(false);
 }
 
+/*
+ * Calls the JavaScript completion callback for one batch. Plain Node-API
+ * calls with every status checked: while a worker is being terminated a
+ * completion can still wake this code, and then JavaScript cannot run; the
+ * node-addon-api wrappers would turn that failure into a fatal error that
+ * aborts the whole process. A callback that threw is reported as an
+ * uncaught exception (async path; draining goes on) or left pending for the
+ * caller (sync path, wait()).
+ */
+RingHandle::Delivery RingHandle::DeliverBatch(unsigned n, unsigned base, bool sync_call) {
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env_, &scope) != napi_ok) return Delivery::kCannotRun;
+  napi_value argv[2], global, fn, result;
+  napi_status st = napi_create_uint32(env_, n, &argv[0]);
+  if (st == napi_ok) st = napi_create_uint32(env_, base, &argv[1]);
+  if (st == napi_ok) st = napi_get_global(env_, &global);
+  if (st == napi_ok) st = napi_get_reference_value(env_, onComplete_, &fn);
+  if (st == napi_ok && fn == nullptr) st = napi_generic_failure; /* the callback was collected */
+  if (st == napi_ok) {
+    st = sync_call ? napi_call_function(env_, global, fn, 2, argv, &result)
+                   : napi_make_callback(env_, *asyncContext_, global, fn, 2, argv, &result);
+  }
+  Delivery d = Delivery::kDone;
+  if (st != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env_, &pending);
+    if (!pending) {
+      d = Delivery::kCannotRun; /* the environment is going away: nothing to report */
+    } else if (sync_call) {
+      d = Delivery::kThrewSync;
+    } else {
+      napi_value err;
+      if (napi_get_and_clear_last_exception(env_, &err) == napi_ok) napi_fatal_exception(env_, err);
+    }
+  }
+  napi_close_handle_scope(env_, scope);
+  return d;
+}
+
 unsigned RingHandle::Drain(bool sync_call) {
   if (!alive_) return 0;
   /* A synchronous drain (wait() from destroy()) may run inside a completion
@@ -34,7 +73,6 @@ unsigned RingHandle::Drain(bool sync_call) {
   const unsigned half = cqcap_ / 2;
   const unsigned base = nested ? half : 0;
   draining_ = true;
-  Napi::Env env(env_);
   unsigned total = 0;
   for (int round = 0; round < kMaxRounds && alive_; round++) {
     /* With DEFER_TASKRUN completions are posted only when we ask. Without
@@ -58,22 +96,12 @@ unsigned RingHandle::Drain(bool sync_call) {
     total += n;
     UpdateRef();
 
-    Napi::HandleScope scope(env);
-    napi_value argv[2] = {Napi::Number::New(env, n), Napi::Number::New(env, base)};
-    if (sync_call) {
-      onComplete_.Call({argv[0], argv[1]});
-    } else {
-      onComplete_.MakeCallback(env.Global(), {argv[0], argv[1]}, *asyncContext_);
+    Delivery d = DeliverBatch(n, base, sync_call);
+    if (d == Delivery::kThrewSync) {
+      draining_ = nested;
+      return total; /* the exception propagates to wait()'s caller */
     }
-    if (env.IsExceptionPending()) {
-      Napi::Error err = env.GetAndClearPendingException();
-      if (sync_call) {
-        draining_ = nested;
-        err.ThrowAsJavaScriptException();
-        return total;
-      }
-      napi_fatal_exception(env_, err.Value());
-    }
+    if (d == Delivery::kCannotRun) break;
   }
   draining_ = nested;
   if (!alive_ && !draining_ && asyncContext_) {

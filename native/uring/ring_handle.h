@@ -66,6 +66,8 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   bool alive() const { return alive_; }
 
  private:
+  enum class Delivery { kDone, kThrewSync, kCannotRun };
+  Delivery DeliverBatch(unsigned n, unsigned base, bool sync_call);
   static void AsyncCleanup(napi_async_cleanup_hook_handle handle, void *arg);
 
   ur_ring ring_;
