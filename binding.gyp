@@ -13,7 +13,8 @@
         "native/uring/pagecache.cc",
         "native/uring/sockets.cc",
         "native/uring/pbuf.cc",
-        "native/uring/bigbuf.cc"
+        "native/uring/bigbuf.cc",
+        "native/uring/env_io.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

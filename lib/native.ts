@@ -58,6 +58,7 @@ export interface NativeAddon {
   recycledIdleBytes(): number;
   recycledTrim(maxIdleMs: number): [idle: number, inUse: number];
   recycledMinBytes: number;
+  recycledParkedBytes(): number;
   // sockets.cc
   encodeSockaddr(host: string, port: number): Buffer | null;
   decodeSockaddr(bytes: Bytes): NativeSockAddr | undefined;

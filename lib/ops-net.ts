@@ -18,7 +18,7 @@
 import { Ring, type OpOptions, type StreamOp } from './ring';
 import { native, type Bytes } from './native';
 import { Op, SqeFlag, CqeFlag } from './opcodes';
-import { abortError, uringError, ECANCELED } from './errors';
+import { abortError, uringError, ringClosedError, ECANCELED } from './errors';
 import { validateBuffer, validateBufferList, validateFd, validateInt, validateRange, validateSignal } from './validate';
 import type { BufferGroup } from './net/bufgroup';
 
@@ -158,6 +158,7 @@ Ring.prototype.acceptMultishot = function acceptMultishot(this: Ring, fd: number
   validateFd(fd);
   if (typeof handler !== 'function') throw new TypeError('The "handler" argument must be a function');
   const signal = validateSignal(options?.signal);
+  if (this.destroyed) throw ringClosedError('accept');
   let op: StreamOp | undefined;
   let stopped = false;
   let timer: NodeJS.Timeout | undefined;

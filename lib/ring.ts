@@ -696,7 +696,10 @@ export class Ring {
     // counted (the kernel's NODROP keeps any overflow).
     const uncapped = s.uncapped;
     const queue = uncapped ? this.#waitingQ : this.#cappedQ;
-    if (queue.size === 0 && (uncapped || this.#inflight + chain < this.#maxInflight) &&
+    // A capped op also waits while uncapped ones wait (for SQEs only, and they
+    // drain first): it must not overtake, say, a send queued before a close of the same fd.
+    const clear = uncapped ? this.#waitingQ.size === 0 : this.#waitingQ.size + this.#cappedQ.size === 0;
+    if (clear && (uncapped || this.#inflight + chain < this.#maxInflight) &&
       (chain === 0 || this.#h.reserve(chain + 1)) && this.#prep(b1, b2, b3)) {
       this.#count(s);
     } else {

@@ -317,6 +317,24 @@ test('Symbol.asyncDispose closes a listening server and ignores one that is not'
   assert.is(fdCount(), baseline);
 });
 
+test('listen() on a destroyed ring: an error, no socket kept, and close() still works', async () => {
+  if (forcedFallback) return; // node:net has no ring
+  const { Ring } = await import('../lib/ring');
+  const ring = new Ring();
+  ring.destroy();
+  const before = fdCount();
+  const server = net.createServer({ ring } as net.ServerOptions);
+  const errored = new Promise<Error>((r) => server.once('error', r));
+  server.listen(0, '127.0.0.1');
+  const err = await errored;
+  assert.ok(err instanceof Error, 'listen reports an error');
+  assert.is(server.listening, false);
+  assert.is(server.address(), null);
+  assert.is(fdCount(), before, 'the socket it made is closed');
+  const closed = await new Promise<NodeJS.ErrnoException | undefined>((r) => server.close((e) => r(e as NodeJS.ErrnoException)));
+  assert.is(closed?.code, 'ERR_SERVER_NOT_RUNNING');
+});
+
 test('no fd left open', async () => {
   await until(() => fdCount() <= initial, 3000, `fd count back to ${initial}`).catch(() => undefined);
   assert.is(fdCount(), initial, fdList().join(' '));

@@ -9,7 +9,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { Ring } from '../ring';
 import { checkAborted } from './args';
 import { readSized as readAt } from './read-async';
-import { resultBuffer } from './recycled';
+import { resultBuffer, shortResult } from './recycled';
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -54,7 +54,7 @@ export async function readWholeFd(ring: Ring, fd: number, encoding: BufferEncodi
     // The common case: one read of the whole file; a short read is its end.
     const buf = resultBuffer(size);
     const n = await readAt(ring, fd, buf, 0, size, -1);
-    const out = n === size ? buf : buf.subarray(0, n);
+    const out = n === size ? buf : shortResult(buf, n);
     return encoding ? out.toString(encoding) : out;
   }
   if (size > 0 && fresh && size <= PARALLEL_MAX) {
@@ -79,7 +79,7 @@ async function readPieces(ring: Ring, fd: number, size: number): Promise<Buffer>
     total += got[k]!;
     if (got[k]! < Math.min(PIECE, size - k * PIECE)) break;
   }
-  return total === size ? buf : buf.subarray(0, total);
+  return total === size ? buf : shortResult(buf, total);
 }
 
 /** A regular file larger than one chunk: read `size` bytes in 512 KiB pieces. */
@@ -105,7 +105,7 @@ async function readSized(ring: Ring, fd: number, size: number, encoding: BufferE
     checkAborted(signal);
     const n = await readAt(ring, fd, buf, total, Math.min(CHUNK, size - total), -1);
     total += n;
-    if (n === 0 || total === size) return total === size ? buf : buf.subarray(0, total);
+    if (n === 0 || total === size) return total === size ? buf : shortResult(buf, total);
   }
 }
 

@@ -10,13 +10,19 @@
  * {@link IDLE_MS} without use (an unref'd timer: it never keeps the process
  * alive), and at most 256 MiB are ever kept idle.
  *
- * Differences from `Buffer.allocUnsafeSlow`, both also true of Node's own
- * pooled Buffers: bytes past what the read filled are unspecified, and
- * listing the ArrayBuffer in postMessage's transfer list copies it instead of
- * moving it.
+ * Node-API can only hand out such memory as an "untransferable" ArrayBuffer:
+ * Node 20 copies it when it is listed in postMessage's transfer list (the
+ * sender keeps its copy), but Node 21 and later throw DataCloneError there,
+ * where a node:fs result moves. So recycling is used on Node 20 and earlier
+ * only; later versions allocate as Node does. A result shorter than its
+ * chunk (the file shrank during the read) has the rest of the chunk zeroed,
+ * so `buf.buffer` shows nothing of an earlier result.
  * @internal
  */
 import { native } from '../native';
+
+/** Whether recycled results keep node:fs's behaviour in postMessage (see above). */
+export const RECYCLING = Number(process.versions.node.split('.')[0]) <= 20;
 
 /** Idle chunks older than this are unmapped, ms. */
 export const IDLE_MS = 1000;
@@ -46,9 +52,15 @@ export function recycledBytes(): { idle: number; inUse: number } {
   return { idle, inUse };
 }
 
+/** `buf` cut to the `n` bytes a read filled; the rest of its memory is zeroed. */
+export function shortResult(buf: Buffer, n: number): Buffer {
+  buf.fill(0, n);
+  return buf.subarray(0, n);
+}
+
 /** A Buffer of `size` bytes with unspecified contents, recycled when large. */
 export function resultBuffer(size: number): Buffer {
-  if (size < native.recycledMinBytes) return Buffer.allocUnsafeSlow(size);
+  if (!RECYCLING || size < native.recycledMinBytes) return Buffer.allocUnsafeSlow(size);
   const buf = native.recycledBuffer(size);
   if (!buf) return Buffer.allocUnsafeSlow(size); // above the largest class, or no memory: the normal way
   scheduleTrim(IDLE_MS);

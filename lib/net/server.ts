@@ -166,9 +166,17 @@ export class Server extends EventEmitter {
         if (err.errno === -97 /* EAFNOSUPPORT */ || err.errno === -99 /* EADDRNOTAVAIL */) continue;
         break;
       }
+      let accept: AcceptStream;
+      try {
+        accept = this.#ring.acceptMultishot(fd, (err, cfd) => this.#onAccept(accept, err, cfd));
+      } catch (e) {
+        // The ring is gone (destroyed): no socket is kept and the server stays closed.
+        native.closeFd(fd);
+        lastErr = e as Error;
+        break;
+      }
       this.#fd = fd;
       this.#address = native.getsockname(fd);
-      const accept: AcceptStream = this.#ring.acceptMultishot(fd, (err, cfd) => this.#onAccept(accept, err, cfd));
       this.#accept = accept;
       process.nextTick(() => {
         if (this.#accept === accept) this.emit('listening'); // not when close() came first

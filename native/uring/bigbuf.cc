@@ -20,6 +20,15 @@
  *
  * The list is shared by every thread (worker_threads) and locked: a finalizer
  * runs on the thread that created the Buffer, but chunks may be taken by any.
+ *
+ * One exception to "finalized means unused": when a worker is terminated,
+ * Node finalizes its Buffers whether or not they are referenced, and a read
+ * the kernel has not finished may still write into one (env_io.cc). A chunk
+ * finalized while its environment may have kernel I/O in flight is parked:
+ * never reused and never unmapped (the address must not come back either).
+ * Teardown is recognised in the finalizer itself: JavaScript can no longer
+ * run there (a property store fails with no exception pending), while an
+ * ordinary finalizer after a GC may run it.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -37,6 +46,7 @@ namespace {
 constexpr size_t kMinBytes = 128 * 1024;
 constexpr size_t kMaxBytes = 64u << 20;
 constexpr size_t kMaxIdleBytes = 256u << 20;
+constexpr int64_t kLazyTrimMs = 5000; /* idle longer than this: unmapped on the next give-back */
 
 std::mutex g_lock;
 struct Idle {
@@ -46,6 +56,8 @@ struct Idle {
 std::map<size_t, std::vector<Idle>> g_idle; /* capacity -> idle chunks, oldest first */
 size_t g_idle_bytes = 0;
 size_t g_live_bytes = 0; /* handed out, not yet finalized */
+size_t g_parked_bytes = 0; /* finalized while the kernel might still write into them */
+bool g_unsupported = false; /* external buffers refused (V8 sandbox builds) */
 
 /* Capacity class for a request: 64 KiB steps up to 1 MiB, then four steps per
  * power of two (at most 25% over the request), so files of similar sizes share chunks. */
@@ -83,20 +95,58 @@ void *TakeChunk(size_t cap) {
   return p;
 }
 
+/* Unmaps chunks idle since before `cutoff_ms`; the caller holds g_lock and
+ * unmaps what lands in `drop` after releasing it. */
+void CollectIdle(int64_t cutoff_ms, std::vector<std::pair<void *, size_t>> *drop) {
+  for (auto &kv : g_idle) {
+    auto &v = kv.second;
+    size_t keep_from = 0;
+    while (keep_from < v.size() && v[keep_from].since_ms <= cutoff_ms) {
+      drop->emplace_back(v[keep_from].p, kv.first);
+      keep_from++;
+    }
+    v.erase(v.begin(), v.begin() + (long)keep_from);
+    g_idle_bytes -= keep_from * kv.first;
+  }
+}
+
 void GiveBack(void *p, size_t cap) {
+  std::vector<std::pair<void *, size_t>> drop;
   {
     std::lock_guard<std::mutex> g(g_lock);
     g_live_bytes -= cap;
+    /* Chunks nobody took for a while go now too, whichever thread's trim timer runs. */
+    CollectIdle(NowMs() - kLazyTrimMs, &drop);
     if (g_idle_bytes + cap <= kMaxIdleBytes) {
       g_idle[cap].push_back(Idle{p, NowMs()});
       g_idle_bytes += cap;
-      return;
+      p = nullptr;
     }
   }
-  munmap(p, cap);
+  for (auto &d : drop) munmap(d.first, d.second);
+  if (p != nullptr) munmap(p, cap);
 }
 
-void Finalize(napi_env, void *data, void *hint) { GiveBack(data, (size_t)(uintptr_t)hint); }
+/* False while the environment is being torn down (worker termination, exit). */
+bool JsCanRun(napi_env env) {
+  napi_value o, v;
+  if (napi_create_object(env, &o) != napi_ok || napi_get_boolean(env, true, &v) != napi_ok) return false;
+  if (napi_set_named_property(env, o, "probe", v) == napi_ok) return true;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  return pending; /* a real exception pending: JavaScript still runs; none: teardown */
+}
+
+void Finalize(napi_env env, void *data, void *hint) {
+  size_t cap = (size_t)(uintptr_t)hint;
+  if (!JsCanRun(env) && EnvMayHaveIo(env)) {
+    std::lock_guard<std::mutex> g(g_lock);
+    g_live_bytes -= cap;
+    g_parked_bytes += cap;
+    return;
+  }
+  GiveBack(data, cap);
+}
 
 /* recycledBuffer(length) -> Buffer of `length` bytes (contents unspecified), or
  * undefined when `length` is outside [kMinBytes, kMaxBytes] or no memory could
@@ -105,15 +155,25 @@ Napi::Value RecycledBuffer(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!NumberArgs(info, 1, "recycledBuffer(length)")) return env.Undefined();
   double len = info[0].As<Napi::Number>().DoubleValue();
-  if (!(len >= (double)kMinBytes && len <= (double)kMaxBytes)) return env.Undefined();
+  if (g_unsupported || !(len >= (double)kMinBytes && len <= (double)kMaxBytes)) return env.Undefined();
   size_t n = (size_t)len;
   size_t cap = ClassFor(n);
   void *p = TakeChunk(cap);
   if (p == nullptr) return env.Undefined();
   napi_value out;
-  if (napi_create_external_buffer(env, n, p, Finalize, (void *)(uintptr_t)cap, &out) != napi_ok) {
-    GiveBack(p, cap);
-    if (env.IsExceptionPending()) env.GetAndClearPendingException();
+  napi_status st = napi_create_external_buffer(env, n, p, Finalize, (void *)(uintptr_t)cap, &out);
+  if (st != napi_ok) {
+    /* napi_generic_failure can come after the ArrayBuffer took ownership (its
+     * finalizer will still run): then the chunk is left alone. Other failures
+     * happen before and hand it straight back. */
+    if (st == napi_no_external_buffers_allowed) g_unsupported = true;
+    if (st != napi_generic_failure) GiveBack(p, cap);
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value ignored;
+      napi_get_and_clear_last_exception(env, &ignored);
+    }
     return env.Undefined();
   }
   return Napi::Value(env, out);
@@ -129,16 +189,7 @@ Napi::Value RecycledTrim(const Napi::CallbackInfo &info) {
   size_t left, live;
   {
     std::lock_guard<std::mutex> g(g_lock);
-    for (auto &kv : g_idle) {
-      auto &v = kv.second;
-      size_t keep_from = 0;
-      while (keep_from < v.size() && v[keep_from].since_ms <= cutoff) {
-        drop.emplace_back(v[keep_from].p, kv.first);
-        keep_from++;
-      }
-      v.erase(v.begin(), v.begin() + (long)keep_from);
-      g_idle_bytes -= keep_from * kv.first;
-    }
+    CollectIdle(cutoff, &drop);
     left = g_idle_bytes;
     live = g_live_bytes;
   }
@@ -162,4 +213,10 @@ void InitBigBuf(Napi::Env env, Napi::Object exports) {
   exports.Set("recycledTrim", Napi::Function::New(env, RecycledTrim, "recycledTrim"));
   exports.Set("recycledIdleBytes", Napi::Function::New(env, RecycledIdleBytes, "recycledIdleBytes"));
   exports.Set("recycledMinBytes", Napi::Number::New(env, (double)kMinBytes));
+  exports.Set("recycledParkedBytes", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
+    std::lock_guard<std::mutex> g(g_lock);
+    return Napi::Number::New(info.Env(), (double)g_parked_bytes);
+  }, "recycledParkedBytes"));
+  /* The environment's entry in env_io.cc goes when it does. */
+  napi_add_env_cleanup_hook(env, [](void *arg) { ForgetEnv(static_cast<napi_env>(arg)); }, env);
 }

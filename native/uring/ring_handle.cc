@@ -177,6 +177,7 @@ RingHandle::RingHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingHa
   onComplete_ = Napi::Persistent(info[4].As<Napi::Function>());
   asyncContext_ = new Napi::AsyncContext(env, "uring.completion");
   alive_ = true;
+  TrackRing(env_, this);
   /* prep is bound to this ring through its data pointer (see submit.cc). */
   napi_value prep;
   napi_create_function(env, "prep", NAPI_AUTO_LENGTH, PrepFast, this, &prep);
@@ -212,6 +213,7 @@ void RingHandle::UpdateRef() {
 void RingHandle::Teardown() {
   if (!alive_) return;
   alive_ = false;
+  UntrackRing(env_, this, inflight_ > 0);
   onComplete_.Reset();
   recRef_.Reset();
   cqRef_.Reset();

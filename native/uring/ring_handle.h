@@ -63,6 +63,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   Napi::Value UnregisterBuffers(const Napi::CallbackInfo &info);
 
   ur_ring *ring() { return &ring_; }
+  uint64_t InFlight() const { return inflight_; }
   bool alive() const { return alive_; }
 
  private:
@@ -92,6 +93,13 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   struct FixedMemory *fixed_ = nullptr;
   friend void ReleaseFixedMemory(RingHandle *ring);
 };
+
+/* env_io.cc: rings per environment, for bigbuf.cc's "may the kernel still
+ * write into this environment's memory?" (see the file's comment). */
+void TrackRing(napi_env env, RingHandle *ring);
+void UntrackRing(napi_env env, RingHandle *ring, bool in_flight);
+bool EnvMayHaveIo(napi_env env);
+void ForgetEnv(napi_env env);
 
 /* register.cc: drop the ring's claim on its registered memory (teardown). */
 void ReleaseFixedMemory(RingHandle *ring);
