@@ -1,17 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as nodeNet from 'node:net';
-import * as fs from 'node:fs';
 import * as net from '../lib/net';
 import { native } from '../lib/native';
-import { fdCount, once, until, forcedFallback, runWithFallback } from './net-helpers';
+import { fdCount, once, until, forcedFallback, runWithFallback, fdList, freePort } from './net-helpers';
 
 let baseline = 0;
 let baseList: string[] = [];
-function fdList(): string[] {
-  return fs.readdirSync('/proc/self/fd').map((f) => { try { return `${f}:${fs.readlinkSync(`/proc/self/fd/${f}`)}`; } catch { return f; } });
-}
-
 async function echoServer(opts: net.ServerOptions = {}): Promise<[net.Server, number]> {
   const srv = net.createServer(opts, (s) => {
     s.on('error', () => undefined);
@@ -26,18 +21,9 @@ function close(srv: net.Server): Promise<void> {
   return new Promise((r) => srv.close(() => r()));
 }
 
-/** A port nothing listens on. */
-async function freePort(): Promise<number> {
-  const s = nodeNet.createServer().listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as nodeNet.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
-
 test.before(async () => {
   // Warm up node:net (which the tests use as a peer): it keeps a few fds of its own.
-  const p = await freePort();
+  const p = await freePort('127.0.0.1');
   void p;
   net.createServer(); // creates the facade's ring (two fds kept for the thread's life)
   baseline = fdCount();
@@ -113,7 +99,7 @@ test('destroy() while connecting cancels the connect in the kernel', async () =>
 });
 
 test('ECONNREFUSED is a Node-shaped error', async () => {
-  const port = await freePort();
+  const port = await freePort('127.0.0.1');
   const c = net.connect(port, '127.0.0.1');
   const err = await once<NodeJS.ErrnoException & { address: string; port: number }>(c, 'error');
   assert.is(err.code, 'ECONNREFUSED');
@@ -126,7 +112,7 @@ test('ECONNREFUSED is a Node-shaped error', async () => {
 });
 
 test('a write queued while connecting settles (with an error) when the connect fails', async () => {
-  const port = await freePort();
+  const port = await freePort('127.0.0.1');
   const c = net.connect(port, '127.0.0.1');
   c.on('error', () => undefined);
   const err = await new Promise<Error | null | undefined>((resolve) => c.write('x', resolve));

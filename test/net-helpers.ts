@@ -4,6 +4,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as nodeNet from 'node:net';
 import * as path from 'node:path';
 
 /** Open file descriptors of this process. */
@@ -51,4 +52,20 @@ export function runWithFallback(file: string): { status: number | null; output: 
     timeout: 120_000,
   });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+/** Open fds of this process as "n:target", for leak reports that name what leaked. */
+export function fdList(): string[] {
+  return fs.readdirSync('/proc/self/fd').map((f) => {
+    try { return `${f}:${fs.readlinkSync(`/proc/self/fd/${f}`)}`; } catch { return f; }
+  });
+}
+
+/** A port nothing listens on right now, on `host` (default: every address). */
+export async function freePort(host?: string): Promise<number> {
+  const s = nodeNet.createServer().listen(0, host);
+  await once(s, 'listening');
+  const port = (s.address() as nodeNet.AddressInfo).port;
+  await new Promise((r) => s.close(r));
+  return port;
 }

@@ -9,28 +9,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as nodeNet from 'node:net';
-import * as fs from 'node:fs';
 import * as net from '../lib/net';
-import { fdCount, once, until, forcedFallback, runWithFallback } from './net-helpers';
+import { fdCount, once, until, forcedFallback, runWithFallback, fdList, freePort } from './net-helpers';
 import { LIB, runNode } from './helpers';
 
 /** Open fds when the current test started (set before each test, so one test's leak fails only that test). */
 let baseline = 0;
 /** Open fds once the shared state (node:net's and the ring's) exists. */
 let initial = 0;
-
-function fdList(): string[] {
-  return fs.readdirSync('/proc/self/fd').map((f) => { try { return `${f}:${fs.readlinkSync(`/proc/self/fd/${f}`)}`; } catch { return f; } });
-}
-
-/** A port nothing listens on (on '::' and on 127.0.0.1). */
-async function freePort(): Promise<number> {
-  const s = nodeNet.createServer().listen(0);
-  await once(s, 'listening');
-  const port = (s.address() as nodeNet.AddressInfo).port;
-  await new Promise((r) => s.close(r));
-  return port;
-}
 
 /** Whether a node:net server can bind `port` now: 'bound' or the error code. */
 function canBind(port: number, host?: string): Promise<string> {
