@@ -61,6 +61,7 @@ async function main(): Promise<void> {
   const upstreamPort = 18200;
   const nginx = await startServer('nginx', ['-c', writeNginxConf(tmp, root, upstreamPort, 1), '-p', tmp], upstreamPort);
   const rows: Record<string, Row[]> = {};
+  const failed: string[] = [];
   let port = upstreamPort + 1;
   try {
     for (const c of contenders) {
@@ -68,9 +69,19 @@ async function main(): Promise<void> {
       const s = await c.start(p, upstreamPort);
       try {
         if (s.line) console.log(`  [${c.label}] ${s.line.trim()}`);
-        rows[c.label] = files.map(([name, size]) =>
-          measure(c.label, [s.child.pid!], `http://127.0.0.1:${p}/${name}`, name, size, seconds, connections),
-        );
+        const measured: Row[] = [];
+        for (const [name, size] of files) {
+          try {
+            measured.push(measure(c.label, [s.child.pid!], `http://127.0.0.1:${p}/${name}`, name, size, seconds, connections));
+          } catch (e) {
+            // A run with socket errors or timeouts is reported, not averaged in, and the bench goes on.
+            const why = /Socket errors:[^\n]*|Requests\/sec:[^\n]*/g;
+            const note = `${c.label} ${name}: run failed (${((e as Error).message.match(why) ?? []).join('; ')})`;
+            console.log(`  ${note}`);
+            failed.push(note);
+          }
+        }
+        if (measured.length === files.length) rows[c.label] = measured;
       } finally {
         await s.stop();
       }
@@ -80,11 +91,12 @@ async function main(): Promise<void> {
       measure('nginx direct (no proxy)', [nginx.child.pid!], `http://127.0.0.1:${upstreamPort}/${name}`, name, size, seconds, connections),
     );
     console.log('');
-    const ha = rows[contenders[1]!.label]!;
-    const nd = rows[contenders[2]!.label]!;
+    const ha = rows[contenders[1]!.label];
+    const nd = rows[contenders[2]!.label];
     for (const label of Object.keys(rows)) {
-      rows[label]!.forEach((r, i) => console.log(formatRow(r, [['haproxy', ha[i]], ['node pipe', nd[i]]])));
+      rows[label]!.forEach((r, i) => console.log(formatRow(r, [['haproxy', ha?.[i]], ['node pipe', nd?.[i]]])));
     }
+    for (const note of failed) console.log(note);
     console.log('\ntarget: uring proxy (default pump: ready) >= 1.00x haproxy at both sizes; both run with --workers 1');
   } finally {
     await nginx.stop();
