@@ -8,7 +8,8 @@ import { Ring, type OpOptions, type RawOp } from './ring';
 import { Op, SqeFlag } from './opcodes';
 import { abortError, uringError, ECANCELED } from './errors';
 import { validateFd, validateInt, validateSignal, toPosition } from './validate';
-import type { Pipe, PipePool } from './pipes';
+import { trySplice, type Pipe, type PipePool } from './pipes';
+import { isCached } from './pagecache';
 
 /** `SPLICE_F_*` flags. */
 export const SpliceFlag = {
@@ -85,7 +86,10 @@ export interface TransferOptions {
  * when null) through a pipe from `pool`: each round is two splices linked
  * with IOSQE_IO_LINK (source -> pipe, pipe -> destination), at most the
  * pipe's capacity at a time. When the first half is short the link breaks;
- * what reached the pipe is drained before the next round.
+ * what reached the pipe is drained before the next round. When the source
+ * is a file read at an offset and the range is in the page cache, the first
+ * half is a splice(2) on this thread instead (page references only: it
+ * cannot wait for the disk) and only the second half goes to the ring.
  *
  * Resolves with the bytes moved: fewer than `length` only when the source
  * ended first. On error the pipe (in an unknown state) is closed, never
@@ -114,6 +118,22 @@ async function run(ring: Ring, srcFd: number, srcPos: number, dstFd: number, dst
     let ended = false;
     while (done < length && !ended) {
       if (signal?.aborted) throw abortError(signal);
+      const first = Math.min(pipe.size, length - done);
+      if (srcPos >= 0 && isCached(srcFd, srcPos, first)) {
+        // The source range is in the page cache: filling the pipe only takes page references,
+        // so it is done here with splice(2) (it cannot wait for the disk), and only the
+        // pipe -> destination half, where the copy happens, goes to io-wq. One io-wq round
+        // trip per pipe-ful instead of two.
+        const a = trySplice(srcFd, pipe.writeFd, first, false, srcPos);
+        if (a === 0) break; // end of the source
+        if (a > 0) {
+          srcPos += a;
+          done += a;
+          dstPos = await drain(ring, pipe, a, dstFd, dstPos, signal);
+          continue;
+        }
+        // -1 (would block): not expected for an empty pipe; take the ring's path below.
+      }
       // Up to ROUND_PAIRS pipe-fuls per round, all in one link chain: source -> pipe, pipe -> destination, ...
       const ops: RawOp[] = [];
       const chunks: number[] = [];

@@ -6,6 +6,8 @@ import { randomBytes, createHash } from 'node:crypto';
 import { Ring } from '../lib/ring';
 import { copyRange, copyFile } from '../lib/copy';
 import { PipePool } from '../lib/pipes';
+import { isCached } from '../lib/pagecache';
+import { native } from '../lib/native';
 import { diskTmpDir, fdCount, sha256File } from './zc-helpers';
 
 const dir = diskTmpDir('uring-copy-');
@@ -14,25 +16,35 @@ test.after(() => fs.rmSync(dir, { recursive: true, force: true }));
 type SysErr = Error & { code: string; syscall: string; path?: string; dest?: string };
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-test('copyRange: sizes around the pipe size copy exactly (sha256 matches)', async () => {
+test('copyRange: sizes around the pipe size copy exactly (sha256 matches), source cached or not', async () => {
+  // A cached source takes the loop-thread splice into the pipe; an evicted one the linked ring path.
   const ring = new Ring();
   const pool = new PipePool({ pipeSize: 65536 });
   const pipeSize = pool.acquire().size;
   try {
-    for (const size of [0, 1, pipeSize - 1, pipeSize, pipeSize + 1, 3 * pipeSize + 17, (5 << 20) + 3]) {
-      const data = randomBytes(size);
-      const s = path.join(dir, `src-${size}`);
-      const d = path.join(dir, `dst-${size}`);
-      fs.writeFileSync(s, data);
-      const src = fs.openSync(s, 'r');
-      const dst = fs.openSync(d, 'w');
-      try {
-        assert.is(await copyRange(ring, src, dst, size, { pool }), size, `size ${size}`);
-      } finally {
-        fs.closeSync(src);
-        fs.closeSync(dst);
+    for (const evicted of [false, true]) {
+      for (const size of [0, 1, pipeSize - 1, pipeSize, pipeSize + 1, 3 * pipeSize + 17, (5 << 20) + 3]) {
+        const data = randomBytes(size);
+        const s = path.join(dir, `src-${size}`);
+        const d = path.join(dir, `dst-${size}`);
+        fs.writeFileSync(s, data);
+        const src = fs.openSync(s, 'r');
+        const dst = fs.openSync(d, 'w');
+        try {
+          if (evicted) {
+            fs.fdatasyncSync(src);
+            native.fadvise(src, 0, 0, 4 /* POSIX_FADV_DONTNEED */);
+            if (size > 0) assert.is(isCached(src, 0, size), false, `size ${size} evicted`);
+          } else if (size > 0) {
+            assert.is(isCached(src, 0, size), true, `size ${size} cached`);
+          }
+          assert.is(await copyRange(ring, src, dst, size, { pool }), size, `size ${size}`);
+        } finally {
+          fs.closeSync(src);
+          fs.closeSync(dst);
+        }
+        assert.is(await sha256File(d), sha(data), `sha256 for size ${size} (evicted: ${evicted})`);
       }
-      assert.is(await sha256File(d), sha(data), `sha256 for size ${size}`);
     }
   } finally {
     pool.close();
