@@ -179,6 +179,8 @@ class Slot {
   dest: string | undefined = undefined;
   signal: AbortSignal | undefined = undefined;
   onAbort: (() => void) | undefined = undefined;
+  /** Every slot of this slot's link chain (submitLinked), in order; shared by them. */
+  chain: Slot[] | undefined = undefined;
   constructor(readonly index: number) {}
 }
 
@@ -517,11 +519,14 @@ export class Ring {
     // One cap class for the whole chain, or a capped link could wait in the
     // backlog while the link before it is already in the kernel.
     const waiting = ops.some((op) => WAITING_OPS.has(op.opcode));
+    const links: Slot[] = [];
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i]!;
       const signal = this.#signal(op);
       const s = this.#begin(op.syscall, KIND_RAW, signal);
       s.uncapped = waiting;
+      s.chain = links;
+      links.push(s);
       const last = i === ops.length - 1;
       promises.push(this.#raw(s, { ...op, flags: (op.flags ?? 0) | (last ? 0 : SqeFlag.IO_LINK) }, signal,
         last ? 0 : ops.length - 1 - i));
@@ -772,7 +777,19 @@ export class Ring {
     s.aborted = true;
     if (s.queued) {
       // Never reached the kernel: settle now; the backlog entry is skipped by generation.
+      // A chain waits whole or not at all: its other links are dropped with it, or the
+      // link before this one would go out with IOSQE_IO_LINK and tie itself to an
+      // unrelated SQE.
+      const chain = s.chain;
       this.#settleError(s, 0);
+      if (chain) {
+        for (const l of chain) {
+          if (l !== s && l.busy && l.queued && l.chain === chain) {
+            l.aborted = true;
+            this.#settleError(l, 0);
+          }
+        }
+      }
       return;
     }
     this.#cancelSlot(s.index, gen);
@@ -913,6 +930,7 @@ export class Ring {
     s.signal = undefined;
     s.onAbort = undefined;
     s.fdResult = false;
+    s.chain = undefined;
     this.#free.push(s.index);
   }
 

@@ -11,6 +11,7 @@ import { Ring } from '../lib/ring';
 import '../lib/ops-net';
 import '../lib/ops-poll';
 import { PollEvent } from '../lib/ops-poll';
+import { Op } from '../lib/opcodes';
 import * as fs from 'node:fs';
 import { native } from '../lib/native';
 
@@ -84,6 +85,39 @@ test('a capped operation waiting in the backlog does not hold back waiting (unca
     for (let i = 0; i < pipes.length; i++) fs.writeSync(pipes[i]![1], Buffer.from(`pipe${i}`));
     const got = await Promise.all(reads);
     assert.equal(got, pipes.map((_, i) => `pipe${i}`.length));
+    assert.is(ring.info().queued, 0);
+  } finally {
+    ring.destroy();
+    for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); }
+  }
+});
+
+test('aborting one link of a chain that waits in the backlog drops the whole chain', async () => {
+  // Old behaviour: only the aborted link was dropped; the link before it went to the kernel with
+  // IOSQE_IO_LINK and chained itself to the next unrelated SQE (here a nop, cancelled with it).
+  const ring = new Ring({ entries: 4, cqEntries: 8 });
+  const cap = ring.info().cqEntries;
+  const pipes: Array<[number, number]> = [];
+  try {
+    for (let i = 0; i < cap; i++) pipes.push(native.makePipe(4096).slice(0, 2) as [number, number]);
+    const reads = pipes.map(([r]) => ring.read(r, Buffer.alloc(8), 0, 8, -1));
+    const a = new AbortController();
+    const b = new AbortController();
+    const [deadR, deadW] = native.makePipe(4096);
+    native.closeFd(deadR);
+    native.closeFd(deadW); // a closed fd: the first link fails with EBADF if it is ever submitted
+    const chain = ring.submitLinked([
+      { opcode: Op.READ, fd: deadR, buf1: Buffer.alloc(8), len: 8, off: 0, syscall: 'read', signal: a.signal },
+      { opcode: Op.NOP, syscall: 'nop', signal: b.signal },
+    ]).then(() => 'resolved', (e: Error) => e.name);
+    await new Promise((r) => setImmediate(r));
+    assert.is(ring.info().queued, 2, 'the chain waits for room under the cap');
+    b.abort();
+    // Unblock the reads; in the same completion batch, submit an unrelated nop.
+    const after = Promise.all(reads).then(() => ring.nop());
+    for (const [, w] of pipes) fs.writeSync(w, Buffer.from('x'));
+    assert.is(await after, 0, 'the unrelated nop ran on its own');
+    assert.is(await chain, 'AbortError');
     assert.is(ring.info().queued, 0);
   } finally {
     ring.destroy();
