@@ -28,6 +28,7 @@ export interface NativeRing {
   reserve(count: number): boolean;
   wait(timeoutMs: number): number;
   cancelAll(): number;
+  cancelFdSync(fd: number): number;
   destroy(): void;
   info(): NativeInfo;
   probe(): Uint8Array;

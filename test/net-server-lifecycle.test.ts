@@ -226,6 +226,24 @@ test('listen() after close() on the same port: in the same tick and after close 
   assert.is(await canBind(port), 'bound');
 });
 
+test('the port is free as soon as close() returns, as with node:net', async () => {
+  const srv = net.createServer();
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  const closed = once(srv, 'close');
+  srv.close();
+  // Same tick: another server binds the port at once.
+  const other = nodeNet.createServer();
+  const bound = await new Promise<string>((resolve) => {
+    other.once('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+    other.listen(port, '127.0.0.1', () => resolve('bound'));
+  });
+  await new Promise((r) => other.close(r));
+  await closed;
+  assert.is(bound, 'bound');
+});
+
 test('address() is null once close() is called, and stays null', async () => {
   const srv = net.createServer();
   assert.is(srv.address(), null, 'before listen');

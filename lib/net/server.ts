@@ -264,8 +264,17 @@ export class Server extends EventEmitter {
     this.#address = undefined;
     this.#releasing++;
     accept.cancel();
+    // Linux 6.0+: cancel the accept synchronously, then close now, so the port is free when
+    // close() returns (as with node:net). Else the fd is closed once the kernel dropped the accept.
+    let closed = false;
+    try {
+      closed = this.#ring.handle.cancelFdSync(fd) >= 0;
+    } catch { /* the ring is gone: the kernel dropped everything with it */ }
+    if (closed) native.closeFd(fd);
     void accept.done.then(() => {
-      try { native.closeFd(fd); } catch { /* already closed */ }
+      if (!closed) {
+        try { native.closeFd(fd); } catch { /* already closed */ }
+      }
       if (--this.#releasing > 0) return;
       for (; this.#owedCloses > 0; this.#owedCloses--) process.nextTick(() => this.emit('close'));
       const waiting = this.#afterRelease;

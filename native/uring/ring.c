@@ -228,6 +228,16 @@ int ur_unregister_eventfd(struct ur_ring *ring) {
   return ur_sys_register(ring->fd, IORING_UNREGISTER_EVENTFD, NULL, 0);
 }
 
+int ur_cancel_fd_sync(struct ur_ring *ring, int fd) {
+  struct io_uring_sync_cancel_reg reg;
+  memset(&reg, 0, sizeof(reg));
+  reg.fd = fd;
+  reg.flags = IORING_ASYNC_CANCEL_FD | IORING_ASYNC_CANCEL_ALL;
+  reg.timeout.tv_sec = -1; /* no timeout: wait until the requests are cancelled */
+  reg.timeout.tv_nsec = -1;
+  return ur_sys_register(ring->fd, IORING_REGISTER_SYNC_CANCEL, &reg, 1);
+}
+
 int ur_probe(struct ur_ring *ring, uint8_t *supported, unsigned cap) {
   const unsigned nops = 256;
   size_t sz = sizeof(struct io_uring_probe) + nops * sizeof(struct io_uring_probe_op);

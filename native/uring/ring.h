@@ -134,6 +134,10 @@ int ur_register_files(struct ur_ring *ring, const int *fds, unsigned n);
 int ur_unregister_files(struct ur_ring *ring);
 int ur_register_eventfd(struct ur_ring *ring, int efd);
 int ur_unregister_eventfd(struct ur_ring *ring);
+/* Cancels every request on `fd` and returns once they are cancelled
+ * (IORING_REGISTER_SYNC_CANCEL, Linux 6.0): the count, -ENOENT when none,
+ * -EINVAL on older kernels. Their CQEs may still wait in deferred task work. */
+int ur_cancel_fd_sync(struct ur_ring *ring, int fd);
 /* Fills `supported` (length `cap`) with 1 for each opcode the kernel knows;
  * returns the number of opcodes the kernel reported (last_op + 1). */
 int ur_probe(struct ur_ring *ring, uint8_t *supported, unsigned cap);

@@ -96,6 +96,7 @@ Napi::Function RingHandle::Define(Napi::Env env) {
                          InstanceMethod<&RingHandle::Reserve>("reserve"),
                          InstanceMethod<&RingHandle::Wait>("wait"),
                          InstanceMethod<&RingHandle::CancelAll>("cancelAll"),
+                         InstanceMethod<&RingHandle::CancelFdSync>("cancelFdSync"),
                          InstanceMethod<&RingHandle::Destroy>("destroy"),
                          InstanceMethod<&RingHandle::Info>("info"),
                          InstanceMethod<&RingHandle::Probe>("probe"),
@@ -256,6 +257,23 @@ Napi::Value RingHandle::CancelAll(const Napi::CallbackInfo &info) {
     SubmitPending(true);
   }
   return Napi::Number::New(env, (double)inflight_);
+}
+
+/* cancelFdSync(fd) -> requests cancelled (0 when none), or -errno (-EINVAL:
+ * the kernel lacks IORING_REGISTER_SYNC_CANCEL). Unlike an ASYNC_CANCEL SQE
+ * this returns only once the kernel has cancelled them, and the enter that
+ * follows runs their completion work, so the requests no longer hold the
+ * file: closing `fd` right after really releases it (a listening socket's
+ * port is free at once). The CQEs reach JavaScript through the usual path. */
+Napi::Value RingHandle::CancelFdSync(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!NumberArgs(info, 1, "cancelFdSync(fd)")) return env.Undefined();
+  if (!alive_) return Napi::Number::New(env, -EBADF);
+  SubmitPending(false); /* an accept still in the SQ must reach the kernel to be found */
+  int r = ur_cancel_fd_sync(&ring_, info[0].As<Napi::Number>().Int32Value());
+  if (r == -ENOENT) r = 0;
+  if (r >= 0) SubmitPending(true);
+  return Napi::Number::New(env, r);
 }
 
 /* destroy(): close the ring now. JS has already drained what it could. */

@@ -54,6 +54,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   /* ring_handle.cc */
   Napi::Value Destroy(const Napi::CallbackInfo &info);
   Napi::Value CancelAll(const Napi::CallbackInfo &info);
+  Napi::Value CancelFdSync(const Napi::CallbackInfo &info);
   Napi::Value Info(const Napi::CallbackInfo &info);
   Napi::Value Probe(const Napi::CallbackInfo &info);
   void Teardown();
