@@ -29,6 +29,7 @@ export interface NativeRing {
   wait(timeoutMs: number): number;
   cancelAll(): number;
   cancelFdSync(fd: number): number;
+  adjustUnref(delta: number): number;
   destroy(): void;
   info(): NativeInfo;
   probe(): Uint8Array;

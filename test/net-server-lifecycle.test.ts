@@ -244,6 +244,21 @@ test('the port is free as soon as close() returns, as with node:net', async () =
   assert.is(bound, 'bound');
 });
 
+test('unref(): a listening server alone does not keep the process alive; ref() undoes it', () => {
+  const lib = JSON.stringify(`${LIB}/net`);
+  const exits = (body: string): { exited: boolean; out: string } => {
+    const r = runNode(`const net = require(${lib}); process.on('exit', () => console.log('exited')); ${body}`,
+      { timeout: 3000 });
+    return { exited: r.status === 0 && r.stdout.includes('exited'), out: r.stdout + r.stderr };
+  };
+  const after = exits(`const s = net.createServer(); s.listen(0, '127.0.0.1', () => s.unref());`);
+  assert.ok(after.exited, `unref after listening: ${after.out}`);
+  const before = exits(`const s = net.createServer(); s.unref(); s.listen(0, '127.0.0.1');`);
+  assert.ok(before.exited, `unref before listen: ${before.out}`);
+  const reffed = exits(`const s = net.createServer(); s.listen(0, '127.0.0.1', () => { s.unref(); s.ref(); });`);
+  assert.is(reffed.exited, false, 'ref() after unref(): still listening at the timeout');
+});
+
 test('address() is null once close() is called, and stays null', async () => {
   const srv = net.createServer();
   assert.is(srv.address(), null, 'before listen');

@@ -72,6 +72,10 @@ export class Server extends EventEmitter {
   #owedCloses = 0;
   /** Listens waiting for those sockets to be closed (the port may be the same). */
   #afterRelease: (() => void)[] = [];
+  /** unref() was called (and not undone by ref()). */
+  #wantUnref = false;
+  /** The ring currently counts our accept as unref'd. */
+  #unrefCounted = false;
   /** Refuse connections beyond this many (as node:net). */
   maxConnections: number | undefined;
 
@@ -178,6 +182,7 @@ export class Server extends EventEmitter {
       this.#fd = fd;
       this.#address = native.getsockname(fd);
       this.#accept = accept;
+      this.#syncRef();
       process.nextTick(() => {
         if (this.#accept === accept) this.emit('listening'); // not when close() came first
       });
@@ -262,6 +267,7 @@ export class Server extends EventEmitter {
     this.#fd = -1;
     this.#accept = undefined;
     this.#address = undefined;
+    this.#syncRef();
     this.#releasing++;
     accept.cancel();
     // Linux 6.0+: cancel the accept synchronously, then close now, so the port is free when
@@ -290,14 +296,31 @@ export class Server extends EventEmitter {
     else process.nextTick(() => this.emit('close'));
   }
 
-  /** Kept for API compatibility (see Socket.ref). */
+  /** Lets the listening socket keep the event loop alive again (the default). */
   ref(): this {
+    this.#wantUnref = false;
+    this.#syncRef();
     return this;
   }
 
-  /** Kept for API compatibility (see Socket.ref). */
+  /**
+   * As node:net: the listening socket alone no longer keeps the event loop
+   * alive (open connections and other work still do). Works before listen().
+   */
   unref(): this {
+    this.#wantUnref = true;
+    this.#syncRef();
     return this;
+  }
+
+  /** Counts this server's multishot accept as unref'd in the ring while it listens and unref() holds. */
+  #syncRef(): void {
+    const want = this.#wantUnref && this.#fd >= 0;
+    if (want === this.#unrefCounted) return;
+    try {
+      this.#ring.handle.adjustUnref(want ? 1 : -1);
+      this.#unrefCounted = want;
+    } catch { /* the ring is gone: nothing keeps the loop alive any more */ }
   }
 
   /** Closes the server and waits for 'close' (nothing to do when it is not listening, as node:net). */

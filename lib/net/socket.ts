@@ -331,8 +331,9 @@ export class Socket extends Duplex {
   }
 
   /**
-   * Kept for API compatibility: the ring keeps the process alive while any
-   * operation is in flight, so a single socket cannot be unreferenced.
+   * Kept for API compatibility, does nothing yet: the ring keeps the process
+   * alive while this socket has operations in flight (only a server's accept
+   * can be unreferenced so far, see Server.unref).
    */
   ref(): this {
     return this;

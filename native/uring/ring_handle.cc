@@ -97,6 +97,7 @@ Napi::Function RingHandle::Define(Napi::Env env) {
                          InstanceMethod<&RingHandle::Wait>("wait"),
                          InstanceMethod<&RingHandle::CancelAll>("cancelAll"),
                          InstanceMethod<&RingHandle::CancelFdSync>("cancelFdSync"),
+                         InstanceMethod<&RingHandle::AdjustUnref>("adjustUnref"),
                          InstanceMethod<&RingHandle::Destroy>("destroy"),
                          InstanceMethod<&RingHandle::Info>("info"),
                          InstanceMethod<&RingHandle::Probe>("probe"),
@@ -202,7 +203,7 @@ void RingHandle::AsyncCleanup(napi_async_cleanup_hook_handle handle, void *arg) 
 
 void RingHandle::UpdateRef() {
   if (!hooks_) return;
-  bool want = inflight_ > 0;
+  bool want = inflight_ > unrefd_;
   if (want == referenced_) return;
   referenced_ = want;
   if (want)
@@ -274,6 +275,19 @@ Napi::Value RingHandle::CancelFdSync(const Napi::CallbackInfo &info) {
   if (r == -ENOENT) r = 0;
   if (r >= 0) SubmitPending(true);
   return Napi::Number::New(env, r);
+}
+
+/* adjustUnref(delta): operations in flight that must not keep the event loop
+ * alive (an unref'd server's multishot accept), counted up or down. The loop
+ * stays referenced while more operations are in flight than that. */
+Napi::Value RingHandle::AdjustUnref(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (!NumberArgs(info, 1, "adjustUnref(delta)")) return env.Undefined();
+  int64_t d = info[0].As<Napi::Number>().Int64Value();
+  if (d < 0 && (uint64_t)(-d) > unrefd_) unrefd_ = 0;
+  else unrefd_ = (uint64_t)((int64_t)unrefd_ + d);
+  UpdateRef();
+  return Napi::Number::New(env, (double)unrefd_);
 }
 
 /* destroy(): close the ring now. JS has already drained what it could. */

@@ -55,6 +55,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   Napi::Value Destroy(const Napi::CallbackInfo &info);
   Napi::Value CancelAll(const Napi::CallbackInfo &info);
   Napi::Value CancelFdSync(const Napi::CallbackInfo &info);
+  Napi::Value AdjustUnref(const Napi::CallbackInfo &info);
   Napi::Value Info(const Napi::CallbackInfo &info);
   Napi::Value Probe(const Napi::CallbackInfo &info);
   void Teardown();
@@ -80,6 +81,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   bool referenced_ = false;
   bool draining_ = false;
   uint64_t inflight_ = 0;        /* SQEs whose final CQE has not arrived */
+  uint64_t unrefd_ = 0;          /* of those, how many must not keep the loop alive */
   uint64_t enters_ = 0;          /* io_uring_enter calls made (batching is testable) */
   LoopHooks *hooks_ = nullptr;
   double *rec_ = nullptr;        /* the shared operation record */
