@@ -96,6 +96,10 @@ export class Socket extends Duplex {
   readonly #group: BufferGroup;
   #fd = -1;
   #recv: StreamOp | undefined;
+  /** unref() was called (and not undone by ref()). */
+  #wantUnref = false;
+  /** The ring counts the armed recv as unref'd. */
+  #unrefCounted = false;
   #recvStopping = false;
   #wantRead = false;
   #readEnded = false;
@@ -330,18 +334,34 @@ export class Socket extends Duplex {
     return this.#timeoutMs;
   }
 
-  /**
-   * Kept for API compatibility, does nothing yet: the ring keeps the process
-   * alive while this socket has operations in flight (only a server's accept
-   * can be unreferenced so far, see Server.unref).
-   */
+  /** Lets this socket's reading keep the event loop alive again (the default). */
   ref(): this {
+    this.#wantUnref = false;
+    this.#syncRef();
     return this;
   }
 
-  /** See {@link Socket.ref}. */
+  /**
+   * As node:net: waiting for data on this socket no longer keeps the event
+   * loop alive. Writes and a connect in progress still do (node:net's write
+   * requests do too).
+   */
   unref(): this {
+    this.#wantUnref = true;
+    this.#syncRef();
     return this;
+  }
+
+  /** Counts the armed multishot recv as unref'd in the ring while unref() holds. */
+  #syncRef(): void {
+    const want = this.#wantUnref && this.#recv !== undefined;
+    if (want === this.#unrefCounted) return;
+    try {
+      this.#ring.handle.adjustUnref(want ? 1 : -1);
+      this.#unrefCounted = want;
+    } catch {
+      this.#unrefCounted = false; // the ring is gone, and its count with it
+    }
   }
 
   /** Ends the writable side and destroys the socket once everything was sent (node:net's destroySoon). */
@@ -401,6 +421,7 @@ export class Socket extends Duplex {
     this.#recvStopping = false;
     try {
       this.#recv = this.#ring.recvMultishot(this.#fd, this.#group, this.#onRecv);
+      this.#syncRef();
     } catch (e) {
       this.destroy(e as Error);
     }
@@ -435,6 +456,7 @@ export class Socket extends Duplex {
     if (!more) {
       this.#recv = undefined;
       this.#recvStopping = false;
+      this.#syncRef();
       if (this.#wantRead && !this.#readEnded && !this.destroyed) {
         if (res === -ENOBUFS) setImmediate(() => this.#arm());
         else this.#arm();
