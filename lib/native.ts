@@ -57,10 +57,8 @@ export interface NativeAddon {
   fadvise(fd: number, offset: number, length: number, advice: number): void;
   // bigbuf.cc
   recycledBuffer(length: number): Buffer | undefined;
-  recycledIdleBytes(): number;
-  recycledTrim(maxIdleMs: number): [idle: number, inUse: number];
+  recycledTrim(maxIdleMs: number): [idle: number, inUse: number, parked: number];
   recycledMinBytes: number;
-  recycledParkedBytes(): number;
   // sockets.cc
   encodeSockaddr(host: string, port: number): Buffer | null;
   decodeSockaddr(bytes: Bytes): NativeSockAddr | undefined;

@@ -100,7 +100,7 @@ test('a worker terminated with I/O in flight: its chunks are parked, never reuse
   const f = file('worker', 1 << 20);
   const run = async (withIo: boolean): Promise<{ idle: number; parked: number }> => {
     native.recycledTrim(0);
-    const parked0 = native.recycledParkedBytes();
+    const parked0 = recycledBytes().parked;
     const w = new Worker(`
       const fs = require(${JSON.stringify(path.join(LIB, 'fs'))});
       const { Ring } = require(${JSON.stringify(path.join(LIB, 'ring'))});
@@ -112,7 +112,8 @@ test('a worker terminated with I/O in flight: its chunks are parked, never reuse
       });`, { eval: true });
     await new Promise((r) => w.once('message', r));
     await w.terminate();
-    return { idle: recycledBytes().idle, parked: native.recycledParkedBytes() - parked0 };
+    const now = recycledBytes();
+    return { idle: now.idle, parked: now.parked - parked0 };
   };
   const quiet = await run(false);
   assert.is(quiet.parked, 0);

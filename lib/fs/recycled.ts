@@ -46,10 +46,10 @@ function scheduleTrim(ms: number): void {
   trimTimer.unref();
 }
 
-/** Bytes of recycled chunks idle and in use (tests, diagnostics). */
-export function recycledBytes(): { idle: number; inUse: number } {
-  const [idle, inUse] = native.recycledTrim(Number.MAX_SAFE_INTEGER); // trims nothing
-  return { idle, inUse };
+/** Bytes of recycled chunks: idle, in use, and parked for good (tests, diagnostics). */
+export function recycledBytes(): { idle: number; inUse: number; parked: number } {
+  const [idle, inUse, parked] = native.recycledTrim(Number.MAX_SAFE_INTEGER); // trims nothing
+  return { idle, inUse, parked };
 }
 
 /** `buf` cut to the `n` bytes a read filled; the rest of its memory is zeroed. */

@@ -14,3 +14,36 @@ import { Ring } from '../ring';
 export function netRing(): Ring {
   return Ring.forThread();
 }
+
+/**
+ * node:net's ref()/unref() for one long-lived operation on a ring (a server's
+ * multishot accept, a socket's multishot recv): while unref() holds and the
+ * operation is armed, the ring counts it as not keeping the event loop alive.
+ * @internal
+ */
+export class LoopRef {
+  /** unref() is in force (ref() undoes it). */
+  #unref = false;
+  /** The ring currently counts the operation as unref'd. */
+  #counted = false;
+
+  constructor(private readonly ring: Ring) {}
+
+  /** ref() (`unref` false) or unref() (true); `armed`: whether the operation is in flight now. */
+  set(unref: boolean, armed: boolean): void {
+    this.#unref = unref;
+    this.sync(armed);
+  }
+
+  /** Call whenever the operation is armed or has ended. */
+  sync(armed: boolean): void {
+    const want = this.#unref && armed;
+    if (want === this.#counted) return;
+    try {
+      this.ring.handle.adjustUnref(want ? 1 : -1);
+      this.#counted = want;
+    } catch {
+      this.#counted = false; // the ring is gone, and its count with it
+    }
+  }
+}

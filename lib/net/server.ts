@@ -13,7 +13,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { Ring } from '../ring';
-import { netRing } from './ring';
+import { LoopRef, netRing } from './ring';
 import '../ops-net';
 import type { AcceptStream } from '../ops-net';
 import { native } from '../native';
@@ -72,10 +72,8 @@ export class Server extends EventEmitter {
   #owedCloses = 0;
   /** Listens waiting for those sockets to be closed (the port may be the same). */
   #afterRelease: (() => void)[] = [];
-  /** unref() was called (and not undone by ref()). */
-  #wantUnref = false;
-  /** The ring currently counts our accept as unref'd. */
-  #unrefCounted = false;
+  /** ref()/unref() of the multishot accept. */
+  readonly #loopRef: LoopRef;
   /** Refuse connections beyond this many (as node:net). */
   maxConnections: number | undefined;
 
@@ -87,6 +85,7 @@ export class Server extends EventEmitter {
     }
     this.#options = options ?? {};
     this.#ring = this.#options.ring ?? netRing();
+    this.#loopRef = new LoopRef(this.#ring);
     if (listener) this.on('connection', listener);
   }
 
@@ -182,7 +181,7 @@ export class Server extends EventEmitter {
       this.#fd = fd;
       this.#address = native.getsockname(fd);
       this.#accept = accept;
-      this.#syncRef();
+      this.#loopRef.sync(true);
       process.nextTick(() => {
         if (this.#accept === accept) this.emit('listening'); // not when close() came first
       });
@@ -257,9 +256,11 @@ export class Server extends EventEmitter {
 
   /**
    * Lets go of the listening socket: cancels the multishot accept and closes
-   * the fd once the kernel has dropped it (the kernel resolves the fd number
-   * only when it arms an accept; closing earlier could hand a reused number
-   * to a re-arm). Then pays the 'close' events owed and runs waiting listens.
+   * the fd once the kernel has dropped it (closing earlier would leave the
+   * socket bound while the accept holds it, or hand a reused number to the
+   * accept). On Linux 6.0+ the cancel is synchronous and the fd closes here;
+   * before, when the cancel's completion arrives. 'close' events owed and
+   * listens waiting for the port follow that completion either way.
    */
   #release(): void {
     const fd = this.#fd;
@@ -267,7 +268,7 @@ export class Server extends EventEmitter {
     this.#fd = -1;
     this.#accept = undefined;
     this.#address = undefined;
-    this.#syncRef();
+    this.#loopRef.sync(false);
     this.#releasing++;
     accept.cancel();
     // Linux 6.0+: cancel the accept synchronously, then close now, so the port is free when
@@ -298,8 +299,7 @@ export class Server extends EventEmitter {
 
   /** Lets the listening socket keep the event loop alive again (the default). */
   ref(): this {
-    this.#wantUnref = false;
-    this.#syncRef();
+    this.#loopRef.set(false, this.#fd >= 0);
     return this;
   }
 
@@ -308,19 +308,8 @@ export class Server extends EventEmitter {
    * alive (open connections and other work still do). Works before listen().
    */
   unref(): this {
-    this.#wantUnref = true;
-    this.#syncRef();
+    this.#loopRef.set(true, this.#fd >= 0);
     return this;
-  }
-
-  /** Counts this server's multishot accept as unref'd in the ring while it listens and unref() holds. */
-  #syncRef(): void {
-    const want = this.#wantUnref && this.#fd >= 0;
-    if (want === this.#unrefCounted) return;
-    try {
-      this.#ring.handle.adjustUnref(want ? 1 : -1);
-      this.#unrefCounted = want;
-    } catch { /* the ring is gone: nothing keeps the loop alive any more */ }
   }
 
   /** Closes the server and waits for 'close' (nothing to do when it is not listening, as node:net). */

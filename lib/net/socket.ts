@@ -21,7 +21,7 @@
  */
 import { Duplex } from 'node:stream';
 import { type Ring, type StreamOp } from '../ring';
-import { netRing } from './ring';
+import { LoopRef, netRing } from './ring';
 import '../ops-net';
 import { native, type NativeSockAddr } from '../native';
 import { bufferGroup, type BufferGroup } from './bufgroup';
@@ -96,10 +96,8 @@ export class Socket extends Duplex {
   readonly #group: BufferGroup;
   #fd = -1;
   #recv: StreamOp | undefined;
-  /** unref() was called (and not undone by ref()). */
-  #wantUnref = false;
-  /** The ring counts the armed recv as unref'd. */
-  #unrefCounted = false;
+  /** ref()/unref() of the multishot recv. */
+  readonly #loopRef: LoopRef;
   #recvStopping = false;
   #wantRead = false;
   #readEnded = false;
@@ -131,6 +129,7 @@ export class Socket extends Duplex {
       autoDestroy: true,
     });
     this.#ring = options.ring ?? netRing();
+    this.#loopRef = new LoopRef(this.#ring);
     this.#group = bufferGroup(this.#ring);
     if (options.fd !== undefined) this.#fd = options.fd;
   }
@@ -336,8 +335,7 @@ export class Socket extends Duplex {
 
   /** Lets this socket's reading keep the event loop alive again (the default). */
   ref(): this {
-    this.#wantUnref = false;
-    this.#syncRef();
+    this.#loopRef.set(false, this.#recv !== undefined);
     return this;
   }
 
@@ -347,21 +345,8 @@ export class Socket extends Duplex {
    * requests do too).
    */
   unref(): this {
-    this.#wantUnref = true;
-    this.#syncRef();
+    this.#loopRef.set(true, this.#recv !== undefined);
     return this;
-  }
-
-  /** Counts the armed multishot recv as unref'd in the ring while unref() holds. */
-  #syncRef(): void {
-    const want = this.#wantUnref && this.#recv !== undefined;
-    if (want === this.#unrefCounted) return;
-    try {
-      this.#ring.handle.adjustUnref(want ? 1 : -1);
-      this.#unrefCounted = want;
-    } catch {
-      this.#unrefCounted = false; // the ring is gone, and its count with it
-    }
   }
 
   /** Ends the writable side and destroys the socket once everything was sent (node:net's destroySoon). */
@@ -421,7 +406,7 @@ export class Socket extends Duplex {
     this.#recvStopping = false;
     try {
       this.#recv = this.#ring.recvMultishot(this.#fd, this.#group, this.#onRecv);
-      this.#syncRef();
+      this.#loopRef.sync(this.#recv !== undefined);
     } catch (e) {
       this.destroy(e as Error);
     }
@@ -456,7 +441,7 @@ export class Socket extends Duplex {
     if (!more) {
       this.#recv = undefined;
       this.#recvStopping = false;
-      this.#syncRef();
+      this.#loopRef.sync(this.#recv !== undefined);
       if (this.#wantRead && !this.#readEnded && !this.destroyed) {
         if (res === -ENOBUFS) setImmediate(() => this.#arm());
         else this.#arm();

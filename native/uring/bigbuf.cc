@@ -35,6 +35,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <vector>
@@ -57,16 +58,16 @@ std::map<size_t, std::vector<Idle>> g_idle; /* capacity -> idle chunks, oldest f
 size_t g_idle_bytes = 0;
 size_t g_live_bytes = 0; /* handed out, not yet finalized */
 size_t g_parked_bytes = 0; /* finalized while the kernel might still write into them */
-bool g_unsupported = false; /* external buffers refused (V8 sandbox builds) */
+std::atomic<bool> g_unsupported{false}; /* external buffers refused (V8 sandbox builds); any thread */
 
-/* Capacity class for a request: 64 KiB steps up to 1 MiB, then four steps per
- * power of two (at most 25% over the request), so files of similar sizes share chunks. */
 int64_t NowMs() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Capacity class for a request: 64 KiB steps up to 1 MiB, then four steps per
+ * power of two (at most 25% over the request), so files of similar sizes share chunks. */
 size_t ClassFor(size_t n) {
   const size_t step64k = 64 * 1024;
   if (n <= (1u << 20)) return (n + step64k - 1) / step64k * step64k;
@@ -179,31 +180,26 @@ Napi::Value RecycledBuffer(const Napi::CallbackInfo &info) {
   return Napi::Value(env, out);
 }
 
-/* recycledTrim(maxIdleMs) -> [idle bytes left, bytes still in use] after
- * unmapping every chunk that has been idle for at least maxIdleMs (0: all). */
+/* recycledTrim(maxIdleMs) -> [idle bytes left, bytes in use, bytes parked]
+ * after unmapping every chunk that has been idle for at least maxIdleMs (0:
+ * all; a huge value trims nothing and just reports). */
 Napi::Value RecycledTrim(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!NumberArgs(info, 1, "recycledTrim(maxIdleMs)")) return env.Undefined();
   int64_t cutoff = NowMs() - info[0].As<Napi::Number>().Int64Value();
   std::vector<std::pair<void *, size_t>> drop;
-  size_t left, live;
+  size_t counts[3];
   {
     std::lock_guard<std::mutex> g(g_lock);
     CollectIdle(cutoff, &drop);
-    left = g_idle_bytes;
-    live = g_live_bytes;
+    counts[0] = g_idle_bytes;
+    counts[1] = g_live_bytes;
+    counts[2] = g_parked_bytes;
   }
   for (auto &d : drop) munmap(d.first, d.second); /* outside the lock */
-  Napi::Array out = Napi::Array::New(env, 2);
-  out.Set(0u, Napi::Number::New(env, (double)left));
-  out.Set(1u, Napi::Number::New(env, (double)live));
+  Napi::Array out = Napi::Array::New(env, 3);
+  for (uint32_t i = 0; i < 3; i++) out.Set(i, Napi::Number::New(env, (double)counts[i]));
   return out;
-}
-
-/* recycledIdleBytes() -> bytes of idle chunks held for reuse. */
-Napi::Value RecycledIdleBytes(const Napi::CallbackInfo &info) {
-  std::lock_guard<std::mutex> g(g_lock);
-  return Napi::Number::New(info.Env(), (double)g_idle_bytes);
 }
 
 }  // namespace
@@ -211,12 +207,7 @@ Napi::Value RecycledIdleBytes(const Napi::CallbackInfo &info) {
 void InitBigBuf(Napi::Env env, Napi::Object exports) {
   exports.Set("recycledBuffer", Napi::Function::New(env, RecycledBuffer, "recycledBuffer"));
   exports.Set("recycledTrim", Napi::Function::New(env, RecycledTrim, "recycledTrim"));
-  exports.Set("recycledIdleBytes", Napi::Function::New(env, RecycledIdleBytes, "recycledIdleBytes"));
   exports.Set("recycledMinBytes", Napi::Number::New(env, (double)kMinBytes));
-  exports.Set("recycledParkedBytes", Napi::Function::New(env, [](const Napi::CallbackInfo &info) {
-    std::lock_guard<std::mutex> g(g_lock);
-    return Napi::Number::New(info.Env(), (double)g_parked_bytes);
-  }, "recycledParkedBytes"));
   /* The environment's entry in env_io.cc goes when it does. */
   napi_add_env_cleanup_hook(env, [](void *arg) { ForgetEnv(static_cast<napi_env>(arg)); }, env);
 }

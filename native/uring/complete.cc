@@ -41,7 +41,6 @@ RingHandle::Delivery RingHandle::DeliverBatch(unsigned n, unsigned base, bool sy
   if (st == napi_ok) st = napi_create_uint32(env_, base, &argv[1]);
   if (st == napi_ok) st = napi_get_global(env_, &global);
   if (st == napi_ok) st = napi_get_reference_value(env_, onComplete_, &fn);
-  if (st == napi_ok && fn == nullptr) st = napi_generic_failure; /* the callback was collected */
   if (st == napi_ok) {
     st = sync_call ? napi_call_function(env_, global, fn, 2, argv, &result)
                    : napi_make_callback(env_, *asyncContext_, global, fn, 2, argv, &result);

@@ -278,8 +278,14 @@ Napi::Value RingHandle::CancelFdSync(const Napi::CallbackInfo &info) {
 }
 
 /* adjustUnref(delta): operations in flight that must not keep the event loop
- * alive (an unref'd server's multishot accept), counted up or down. The loop
- * stays referenced while more operations are in flight than that. */
+ * alive (an unref'd server's accept, socket's recv: lib/net/ring.ts LoopRef),
+ * counted up or down by JavaScript. The loop stays referenced while more
+ * operations are in flight than that. The count is JavaScript's view and can
+ * briefly differ from the kernel's: an unref'd operation that ended in a
+ * batch whose callback has not run yet (closed before control returns to the
+ * loop), or one still waiting in the JS backlog for a free SQE (closed once
+ * the SQ has room); in the second window another operation in flight may not
+ * hold the loop. */
 Napi::Value RingHandle::AdjustUnref(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!NumberArgs(info, 1, "adjustUnref(delta)")) return env.Undefined();
