@@ -2,7 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { randomBytes, randomInt } from 'node:crypto';
 import * as net from '../lib/net';
-import { fdCount, once, forcedFallback, runWithFallback } from './net-helpers';
+import { fdCount, once, testWithFallback } from './net-helpers';
 
 const CONNS = 1000;
 
@@ -52,11 +52,6 @@ test('1,000 concurrent connections echo random-sized messages byte for byte', as
   assert.is(fdCount(), before);
 });
 
-test('the same test passes with the node:net fallback forced', () => {
-  if (forcedFallback) return;
-  const r = runWithFallback('net-echo.test.js');
-  assert.is(r.status, 0, r.output);
-  assert.match(r.output, /Passed:\s+2/);
-});
+testWithFallback(test, 'net-echo.test.js');
 
 test.run();

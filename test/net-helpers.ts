@@ -4,6 +4,8 @@
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import type { Test } from 'uvu';
+import * as assert from 'uvu/assert';
 import * as nodeNet from 'node:net';
 import * as path from 'node:path';
 
@@ -52,6 +54,21 @@ export function runWithFallback(file: string): { status: number | null; output: 
     timeout: 120_000,
   });
   return { status: r.status, output: `${r.stdout}${r.stderr}` };
+}
+
+/**
+ * Registers, as the last test of a net test file, the whole file run again
+ * with the node:net fallback forced: it must exit 0 with every test passed.
+ */
+export function testWithFallback(t: Test, file: string): void {
+  t('the same tests pass with the node:net fallback forced', () => {
+    if (forcedFallback) return;
+    const r = runWithFallback(file);
+    assert.is(r.status, 0, r.output);
+    const total = /Total:\s+(\d+)/.exec(r.output)?.[1];
+    const passed = /Passed:\s+(\d+)/.exec(r.output)?.[1];
+    assert.ok(total !== undefined && Number(total) > 1 && passed === total, `passed ${passed} of ${total}\n${r.output}`);
+  });
 }
 
 /** Open fds of this process as "n:target", for leak reports that name what leaked. */

@@ -4,7 +4,7 @@ import * as http from 'node:http';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from '../lib/net';
-import { fdCount, once, forcedFallback, runWithFallback } from './net-helpers';
+import { fdCount, once, testWithFallback } from './net-helpers';
 
 const big = randomBytes(1024 * 1024 + 17);
 let served = 0;
@@ -85,11 +85,6 @@ test('node:http serves curl over the facade', async () => {
   await stop(srv, h);
 });
 
-test('the same tests pass with the node:net fallback forced', () => {
-  if (forcedFallback) return;
-  const r = runWithFallback('net-http.test.js');
-  assert.is(r.status, 0, r.output);
-  assert.match(r.output, /Passed:\s+3/);
-});
+testWithFallback(test, 'net-http.test.js');
 
 test.run();

@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as nodeNet from 'node:net';
 import * as net from '../lib/net';
-import { fdCount, once, until, forcedFallback, runWithFallback, fdList, freePort } from './net-helpers';
+import { fdCount, once, until, forcedFallback, testWithFallback, fdList, freePort } from './net-helpers';
 import { LIB, runNode } from './helpers';
 
 /** Open fds when the current test started (set before each test, so one test's leak fails only that test). */
@@ -359,11 +359,6 @@ test('no fd left open', async () => {
   assert.is(fdCount(), initial, fdList().join(' '));
 });
 
-test('the same tests pass with the node:net fallback forced', () => {
-  if (forcedFallback) return;
-  const r = runWithFallback('net-server-lifecycle.test.js');
-  assert.is(r.status, 0, r.output);
-  assert.match(r.output, /Passed:\s+[1-9]\d/);
-});
+testWithFallback(test, 'net-server-lifecycle.test.js');
 
 test.run();
