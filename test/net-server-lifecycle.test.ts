@@ -27,6 +27,15 @@ function canBind(port: number, host?: string): Promise<string> {
   });
 }
 
+/** Connects to 127.0.0.1:`port` and returns everything the server sends before closing. */
+async function readAll(port: number): Promise<string> {
+  const c = nodeNet.connect(port, '127.0.0.1');
+  let got = '';
+  c.on('data', (d: Buffer) => (got += d.toString()));
+  await once(c, 'close');
+  return got;
+}
+
 /** Records the server's 'listening', 'close' and 'error' events in order. */
 function record(srv: net.Server): string[] {
   const log: string[] = [];
@@ -171,11 +180,7 @@ test('listen() on a listening server throws ERR_SERVER_ALREADY_LISTEN (same tick
   assert.equal(log, ['listening']);
   assert.is(fdCount(), baseline + 1, 'one listening socket');
   assert.is((srv.address() as net.AddressInfo).port, port);
-  const c = nodeNet.connect(port, '127.0.0.1');
-  let got = '';
-  c.on('data', (d: Buffer) => (got += d.toString()));
-  await once(c, 'close');
-  assert.is(got, 'hi');
+  assert.is(await readAll(port), 'hi');
   await new Promise((r) => srv.close(r));
   assert.is(fdCount(), baseline);
 });
@@ -211,11 +216,7 @@ test('listen() after close() on the same port: in the same tick and after close 
   assert.equal(cbs, ['ok']);
   assert.is((srv.address() as net.AddressInfo).port, port);
   assert.is(fdCount(), baseline + 1, 'one listening socket');
-  const c = nodeNet.connect(port, '127.0.0.1');
-  let got = '';
-  c.on('data', (d: Buffer) => (got += d.toString()));
-  await once(c, 'close');
-  assert.is(got, 'again');
+  assert.is(await readAll(port), 'again');
   // After 'close' has fired.
   await new Promise((r) => srv.close(r));
   srv.listen(port, '127.0.0.1');
