@@ -14,7 +14,9 @@
         "native/uring/sockets.cc",
         "native/uring/pbuf.cc",
         "native/uring/bigbuf.cc",
-        "native/uring/env_io.cc"
+        "native/uring/env_io.cc",
+        "native/uring/relay.cc",
+        "native/uring/relay_handle.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED"],

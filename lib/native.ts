@@ -34,6 +34,12 @@ export interface NativeRing {
   info(): NativeInfo;
   probe(): Uint8Array;
   registerBuffers(count: number, size: number, alignment: number): ArrayBuffer;
+  // relay_handle.cc
+  relayStart(slot: number, gen: number, src: number, dst: number, pipeSize: number): number;
+  relayStop(id: number): void;
+  relayBytes(id: number): number;
+  relayEnd(id: number): number;
+  relayInfo(): [live: number, pipesInUse: number, pipesIdle: number];
   unregisterBuffers(): void;
 }
 

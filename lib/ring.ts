@@ -553,6 +553,26 @@ export class Ring {
     return { cancel: () => this.#cancelSlot(s.index, gen) };
   }
 
+  /**
+   * Starts an operation the addon drives by itself (a relay: lib/ops-relay.ts).
+   * `start(slot, gen)` registers it natively; its end arrives as one
+   * completion record for that slot and goes to `onEnd` (0 or -errno;
+   * -ECANCELED when the ring is destroyed first). If `start` throws, nothing
+   * was started and the error propagates.
+   * @internal
+   */
+  startNative(syscall: string, start: (slot: number, gen: number) => void, onEnd: (res: number) => void): void {
+    const s = this.#begin(syscall, KIND_HANDLER, undefined);
+    s.handler = onEnd;
+    try {
+      start(s.index, s.gen);
+    } catch (e) {
+      this.#release(s);
+      throw e;
+    }
+    this.#count(s);
+  }
+
   /** The addon object, for registered-memory helpers. @internal */
   get handle(): NativeRing {
     if (this.#destroyed) throw ringClosedError('use the ring');

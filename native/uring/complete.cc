@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "relay.h"
 #include "ring_handle.h"
 
 /* Rounds per wake-up: operations that complete inline (nop, cached reads)
@@ -81,19 +82,26 @@ unsigned RingHandle::Drain(bool sync_call) {
     SubmitPending(deferred_ || overflowed);
     unsigned ready = ur_cq_ready(&ring_);
     if (ready == 0) break;
-    unsigned n = 0;
-    for (; n < ready && n < half; n++) {
-      const struct io_uring_cqe *c = ur_cq_peek(&ring_, n);
+    unsigned n = 0, i = 0;
+    for (; i < ready && n < half; i++) {
+      const struct io_uring_cqe *c = ur_cq_peek(&ring_, i);
       int32_t *o = cqout_ + (size_t)(base + n) * CQE_FIELDS;
+      if (!(c->flags & IORING_CQE_F_MORE) && inflight_ > 0) inflight_--;
+      if (c->user_data & kRelayTag) {
+        /* A relay's own poll/NOP: handled here, in C; only its end is reported. */
+        if (relays_ && relays_->OnCqe(c, o)) n++;
+        continue;
+      }
       o[CQE_SLOT] = (int32_t)(uint32_t)c->user_data;
       o[CQE_GEN] = (int32_t)(uint32_t)(c->user_data >> 32);
       o[CQE_RES] = c->res;
       o[CQE_FLAGS] = (int32_t)c->flags;
-      if (!(c->flags & IORING_CQE_F_MORE) && inflight_ > 0) inflight_--;
+      n++;
     }
-    ur_cq_advance(&ring_, n);
-    total += n;
+    ur_cq_advance(&ring_, i);
+    total += i;
     UpdateRef();
+    if (n == 0) continue; /* relay work only: nothing for JavaScript */
 
     Delivery d = DeliverBatch(n, base, sync_call);
     if (d == Delivery::kThrewSync) {

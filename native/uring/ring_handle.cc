@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "prep.h"
+#include "relay.h"
 
 bool NumberArgs(const Napi::CallbackInfo &info, size_t n, const char *usage) {
   bool ok = info.Length() >= n;
@@ -99,6 +100,11 @@ Napi::Function RingHandle::Define(Napi::Env env) {
                          InstanceMethod<&RingHandle::CancelFdSync>("cancelFdSync"),
                          InstanceMethod<&RingHandle::AdjustUnref>("adjustUnref"),
                          InstanceMethod<&RingHandle::Destroy>("destroy"),
+                         InstanceMethod<&RingHandle::RelayStart>("relayStart"),
+                         InstanceMethod<&RingHandle::RelayStop>("relayStop"),
+                         InstanceMethod<&RingHandle::RelayBytes>("relayBytes"),
+                         InstanceMethod<&RingHandle::RelayEnd>("relayEnd"),
+                         InstanceMethod<&RingHandle::RelayInfo>("relayInfo"),
                          InstanceMethod<&RingHandle::Info>("info"),
                          InstanceMethod<&RingHandle::Probe>("probe"),
                          InstanceMethod<&RingHandle::RegisterBuffers>("registerBuffers"),
@@ -236,6 +242,10 @@ void RingHandle::Teardown() {
   if (efd_ >= 0) close(efd_);
   efd_ = -1;
   ReleaseFixedMemory(this);
+  /* After ur_exit: the kernel holds none of the relays' fds any more. */
+  delete relays_;
+  relays_ = nullptr;
+  deferred_cancels_.clear();
   inflight_ = 0;
 }
 

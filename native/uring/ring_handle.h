@@ -13,6 +13,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <vector>
+
 #include "record.h"
 #include "ring.h"
 
@@ -43,11 +45,23 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   Napi::Value Reserve(const Napi::CallbackInfo &info);
   void SubmitPending(bool getevents);
   void OnPrepare();
+  void StartPrepare();
 
   /* complete.cc */
   void OnReadable();
   unsigned Drain(bool sync_call);
   Napi::Value Wait(const Napi::CallbackInfo &info);
+
+  /* relay_handle.cc: relays (relay.h) and what they need from the ring */
+  Napi::Value RelayStart(const Napi::CallbackInfo &info);
+  Napi::Value RelayStop(const Napi::CallbackInfo &info);
+  Napi::Value RelayBytes(const Napi::CallbackInfo &info);
+  Napi::Value RelayEnd(const Napi::CallbackInfo &info);
+  Napi::Value RelayInfo(const Napi::CallbackInfo &info);
+  struct io_uring_sqe *RelaySqe();
+  void RelayCancel(uint64_t user_data);
+  void RelayBegan();
+  void RelayEnded();
 
   void UpdateRef();
 
@@ -94,6 +108,9 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   napi_env env_ = nullptr;
   /* Registered buffers (register.cc); shared with the ArrayBuffer over it. */
   struct FixedMemory *fixed_ = nullptr;
+  /* Relays (relay.h), created on first use; cancels that found no free SQE. */
+  class RelayTable *relays_ = nullptr;
+  std::vector<uint64_t> deferred_cancels_;
   friend void ReleaseFixedMemory(RingHandle *ring);
 };
 

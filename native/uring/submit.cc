@@ -10,6 +10,8 @@
  */
 #include <errno.h>
 
+#include "prep.h"
+#include "relay.h"
 #include "ring_handle.h"
 
 static inline uint64_t AsU64(double d) { return (uint64_t)(int64_t)d; }
@@ -83,20 +85,33 @@ napi_value RingHandle::PrepFast(napi_env env, napi_callback_info cbinfo) {
 
   self->inflight_++;
   self->UpdateRef();
-  if (!self->prepare_active_ && self->hooks_) {
-    self->prepare_active_ = true;
-    uv_prepare_start(&self->hooks_->prepare, [](uv_prepare_t *h) {
-      LoopHooks *hooks = static_cast<LoopHooks *>(h->data);
-      if (hooks->owner) hooks->owner->OnPrepare();
-    });
-  }
+  self->StartPrepare();
   napi_get_boolean(env, true, &result);
   return result;
+}
+
+/* Make sure the uv_prepare hook submits what was queued this loop turn. */
+void RingHandle::StartPrepare() {
+  if (prepare_active_ || !hooks_) return;
+  prepare_active_ = true;
+  uv_prepare_start(&hooks_->prepare, [](uv_prepare_t *h) {
+    LoopHooks *hooks = static_cast<LoopHooks *>(h->data);
+    if (hooks->owner) hooks->owner->OnPrepare();
+  });
 }
 
 /* Publish queued SQEs and enter the kernel once. */
 void RingHandle::SubmitPending(bool getevents) {
   if (!alive_) return;
+  /* Relay cancels that found the SQ full go first (relay_handle.cc). */
+  while (!deferred_cancels_.empty()) {
+    struct io_uring_sqe *sqe = ur_get_sqe(&ring_);
+    if (!sqe) break;
+    ur_prep_cancel(sqe, deferred_cancels_.back(), 0);
+    ur_sqe_set_data(sqe, RelayCancelData(deferred_cancels_.back()));
+    deferred_cancels_.pop_back();
+    inflight_++;
+  }
   if (ur_sq_pending(&ring_) == 0 && !getevents) return;
   enters_++;
   int r = ur_submit(&ring_, 0, getevents);

@@ -1,0 +1,314 @@
+/*
+ * relay.cc - socket -> pipe -> socket relays run from the completion path
+ * (see relay.h). The JavaScript side is lib/ops-relay.ts.
+ *
+ * user_data of a relay's own SQEs: bit 63 set (kRelayTag), bits 60-62 the
+ * kind below, bits 32-59 the entry's generation, bits 0-31 the entry.
+ */
+#define _GNU_SOURCE 1
+#include "relay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "prep.h"
+#include "ring_handle.h"
+
+enum RelayOpKind : unsigned { kRead = 0, kWrite = 1, kResume = 2, kCancel = 3 };
+
+/* Full pipe-fuls moved back to back before a relay lets other CQEs run. */
+static const uint8_t kRoundsBeforeYield = 8;
+/* Empty pipes kept per ring for the next relay that needs one. */
+static const size_t kMaxIdlePipes = 64;
+static const unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
+static const uint32_t kGenMask = 0x0fffffff;
+
+static inline uint64_t RelayData(int id, uint32_t gen, unsigned kind) {
+  return kRelayTag | ((uint64_t)kind << 60) | ((uint64_t)(gen & kGenMask) << 32) | (uint32_t)id;
+}
+
+RelayTable::~RelayTable() { Clear(); }
+
+Relay *RelayTable::Get(int id) const {
+  if (id < 0 || (size_t)id >= relays_.size()) return nullptr;
+  const Relay *r = &relays_[(size_t)id];
+  return r->in_use ? const_cast<Relay *>(r) : nullptr;
+}
+
+static bool SocketOrPipe(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
+}
+
+static int SetNonBlocking(int fd) {
+  int fl = fcntl(fd, F_GETFL);
+  if (fl < 0) return -errno;
+  if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+  return 0;
+}
+
+int RelayTable::Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size) {
+  /* splice(2) on a regular file would wait for the disk on the loop thread,
+   * and poll(2) says such a file is always ready: sockets and pipes only. */
+  if (fcntl(src, F_GETFD) < 0 || fcntl(dst, F_GETFD) < 0) return -EBADF;
+  if (!SocketOrPipe(src) || !SocketOrPipe(dst)) return -EINVAL;
+  int e = SetNonBlocking(src);
+  if (e == 0) e = SetNonBlocking(dst);
+  if (e < 0) return e;
+  int id;
+  if (!free_.empty()) {
+    id = free_.back();
+    free_.pop_back();
+  } else {
+    id = (int)relays_.size();
+    relays_.emplace_back();
+  }
+  Relay *r = &relays_[(size_t)id];
+  uint32_t gen = (r->gen + 1) & kGenMask;
+  *r = Relay();
+  r->gen = gen;
+  r->in_use = true;
+  r->report_ud = report_ud;
+  r->src = src;
+  r->dst = dst;
+  r->pipe_want = pipe_size;
+  if (!pool_sized_) {
+    pool_sized_ = true;
+    pool_want_ = pipe_size;
+  }
+  if (!ArmRead(r, id)) {
+    r->in_use = false;
+    free_.push_back(id);
+    return -EBUSY;
+  }
+  live_++;
+  ring_->RelayBegan();
+  return id;
+}
+
+bool RelayTable::ArmRead(Relay *r, int id) {
+  struct io_uring_sqe *sqe = ring_->RelaySqe();
+  if (!sqe) return false;
+  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, IORING_POLL_ADD_MULTI, 0);
+  sqe->poll32_events = POLLIN | POLLRDHUP;
+  ur_sqe_set_data(sqe, RelayData(id, r->gen, kRead));
+  r->read_armed = true;
+  return true;
+}
+
+bool RelayTable::ArmWrite(Relay *r, int id) {
+  struct io_uring_sqe *sqe = ring_->RelaySqe();
+  if (!sqe) return false;
+  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->dst, NULL, 0, 0);
+  sqe->poll32_events = POLLOUT;
+  ur_sqe_set_data(sqe, RelayData(id, r->gen, kWrite));
+  r->write_wait = true;
+  return true;
+}
+
+bool RelayTable::ArmResume(Relay *r, int id) {
+  struct io_uring_sqe *sqe = ring_->RelaySqe();
+  if (!sqe) return false;
+  ur_prep_nop(sqe);
+  ur_sqe_set_data(sqe, RelayData(id, r->gen, kResume));
+  r->resume_pending = true;
+  return true;
+}
+
+void RelayTable::CancelOp(Relay *r, int id, unsigned kind) {
+  /* Without a free SQE the cancel waits in the ring handle's queue (it goes
+   * out with the next enter): the relay then simply ends a little later. */
+  ring_->RelayCancel(RelayData(id, r->gen, kind));
+}
+
+bool RelayTable::AcquirePipe(Relay *r) {
+  if (!idle_.empty() && r->pipe_want == pool_want_) {
+    PooledPipe p = idle_.back();
+    idle_.pop_back();
+    r->pipe_r = p.r;
+    r->pipe_w = p.w;
+    r->pipe_cap = p.cap;
+    pipes_in_use_++;
+    return true;
+  }
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return false;
+  int cap = fcntl(fds[1], F_GETPIPE_SZ);
+  if (r->pipe_want > 0 && (int)r->pipe_want != cap) {
+    int got = fcntl(fds[1], F_SETPIPE_SZ, (int)r->pipe_want);
+    if (got > 0) cap = got; /* EPERM over pipe-max-size: keep the default */
+  }
+  r->pipe_r = fds[0];
+  r->pipe_w = fds[1];
+  r->pipe_cap = (uint32_t)cap;
+  pipes_in_use_++;
+  return true;
+}
+
+void RelayTable::ReleasePipe(Relay *r, bool empty) {
+  if (r->pipe_r < 0) return;
+  /* Only an empty pipe of the pool's size is reused; anything else is closed. */
+  if (empty && r->pipe_want == pool_want_ && idle_.size() < kMaxIdlePipes) {
+    idle_.push_back(PooledPipe{r->pipe_r, r->pipe_w, r->pipe_cap});
+  } else {
+    close(r->pipe_r);
+    close(r->pipe_w);
+  }
+  r->pipe_r = r->pipe_w = -1;
+  pipes_in_use_--;
+}
+
+/*
+ * Moves what can move without blocking: empties the pipe into dst, then
+ * refills it from src, until src has nothing more (its multishot poll will
+ * call again), dst is full (wait for POLLOUT, read nothing meanwhile: that
+ * is the backpressure), the stream ended, or a splice failed.
+ */
+void RelayTable::Step(Relay *r, int id) {
+  if (r->finished || r->write_wait) return;
+  for (;;) {
+    while (r->buffered > 0) {
+      ssize_t m = splice(r->pipe_r, NULL, r->dst, NULL, r->buffered, kSpliceFlags);
+      if (m < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) {
+          if (!ArmWrite(r, id)) Finish(r, id, -EBUSY);
+          return;
+        }
+        Finish(r, id, -errno);
+        return;
+      }
+      if (m == 0) {
+        Finish(r, id, -EPIPE);
+        return;
+      }
+      r->buffered -= (uint32_t)m;
+      r->bytes += (uint64_t)m;
+    }
+    if (r->pipe_r < 0 && !AcquirePipe(r)) {
+      Finish(r, id, -errno);
+      return;
+    }
+    ssize_t n = splice(r->src, NULL, r->pipe_w, NULL, r->pipe_cap, kSpliceFlags);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN) {
+        ReleasePipe(r, true); /* idle relays hold no pipe */
+        return;
+      }
+      Finish(r, id, -errno);
+      return;
+    }
+    if (n == 0) {
+      Finish(r, id, 0);
+      return;
+    }
+    r->buffered = (uint32_t)n;
+    if ((uint32_t)n < r->pipe_cap) {
+      r->full_rounds = 0;
+    } else if (++r->full_rounds >= kRoundsBeforeYield) {
+      /* A source that keeps the pipe full could hold the completion path:
+       * continue after the CQEs already queued (a NOP's CQE comes last). */
+      r->full_rounds = 0;
+      if (!r->resume_pending && !ArmResume(r, id)) Finish(r, id, -EBUSY);
+      return;
+    }
+  }
+}
+
+void RelayTable::Finish(Relay *r, int id, int32_t res) {
+  if (r->finished) return;
+  r->finished = true;
+  r->result = res;
+  ReleasePipe(r, r->buffered == 0); /* bytes left inside: the pipe is closed, never reused */
+  r->buffered = 0;
+  if (r->read_armed) CancelOp(r, id, kRead);
+  if (r->write_wait) CancelOp(r, id, kWrite);
+}
+
+bool RelayTable::Report(Relay *r, int32_t *out) {
+  if (!r->finished || r->reported || r->read_armed || r->write_wait || r->resume_pending) return false;
+  r->reported = true;
+  out[CQE_SLOT] = (int32_t)(uint32_t)r->report_ud;
+  out[CQE_GEN] = (int32_t)(uint32_t)(r->report_ud >> 32);
+  out[CQE_RES] = r->result;
+  out[CQE_FLAGS] = 0;
+  live_--;
+  ring_->RelayEnded();
+  return true;
+}
+
+bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
+  int id = (int)(uint32_t)c->user_data;
+  uint32_t gen = (uint32_t)(c->user_data >> 32) & kGenMask;
+  unsigned kind = (unsigned)(c->user_data >> 60) & 7;
+  Relay *r = Get(id);
+  if (!r || r->gen != gen || r->reported || kind == kCancel) return false;
+  bool more = (c->flags & IORING_CQE_F_MORE) != 0;
+  switch (kind) {
+    case kRead:
+      if (!more) r->read_armed = false;
+      if (r->finished) break;
+      if (c->res < 0) {
+        Finish(r, id, c->res);
+        break;
+      }
+      Step(r, id);
+      /* The kernel ended the multishot (it may, e.g. under memory pressure): re-arm. */
+      if (!r->finished && !r->read_armed && !ArmRead(r, id)) Finish(r, id, -EBUSY);
+      break;
+    case kWrite:
+      r->write_wait = false;
+      if (r->finished) break;
+      if (c->res < 0) Finish(r, id, c->res);
+      else Step(r, id); /* POLLERR/POLLHUP show up as the splice's error */
+      break;
+    case kResume:
+      r->resume_pending = false;
+      Step(r, id);
+      break;
+  }
+  return Report(r, out);
+}
+
+void RelayTable::Cancel(int id) {
+  Relay *r = Get(id);
+  if (r && !r->finished) Finish(r, id, -ECANCELED);
+}
+
+double RelayTable::Bytes(int id) const {
+  Relay *r = Get(id);
+  return r ? (double)r->bytes : -1;
+}
+
+double RelayTable::End(int id) {
+  Relay *r = Get(id);
+  if (!r || !r->reported) return -1;
+  double bytes = (double)r->bytes;
+  r->in_use = false;
+  free_.push_back(id);
+  return bytes;
+}
+
+void RelayTable::Clear() {
+  for (Relay &r : relays_) {
+    if (r.in_use && r.pipe_r >= 0) {
+      close(r.pipe_r);
+      close(r.pipe_w);
+      r.pipe_r = r.pipe_w = -1;
+    }
+    r.in_use = false;
+  }
+  for (const PooledPipe &p : idle_) {
+    close(p.r);
+    close(p.w);
+  }
+  idle_.clear();
+  relays_.clear();
+  free_.clear();
+  pipes_in_use_ = 0;
+  live_ = 0;
+}

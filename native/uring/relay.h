@@ -1,0 +1,101 @@
+/*
+ * relay.h - socket -> pipe -> socket relays driven inside the completion path.
+ *
+ * A relay moves bytes from one fd to another with non-blocking splice(2)
+ * calls through a pipe, until end of stream or an error. Readiness comes
+ * from the ring (a multishot POLL_ADD on the source, a one-shot POLLOUT on
+ * the destination while it is full); the splices run in C right where the
+ * CQE is read (complete.cc), so a relay costs JavaScript nothing per chunk.
+ * Its end is reported to JavaScript as one ordinary completion record.
+ *
+ * Pipes come from a per-ring pool and are held only while bytes are inside:
+ * an idle relay holds no pipe.
+ */
+#ifndef URING_RELAY_H
+#define URING_RELAY_H
+
+#include <stdint.h>
+
+#include <vector>
+
+struct io_uring_cqe;
+class RingHandle;
+
+/* The tag bit of relay-owned user_data: never set by JavaScript (its
+ * generations are 20 bits), so complete.cc can route these CQEs here. */
+static const uint64_t kRelayTag = 1ull << 63;
+
+/* user_data for the ASYNC_CANCEL of a relay SQE: same entry, kind "cancel"
+ * (bits 60-62 = 3), so its own CQE is recognised and ignored. */
+static inline uint64_t RelayCancelData(uint64_t target) { return (target & ~(7ull << 60)) | (3ull << 60); }
+
+struct Relay {
+  uint64_t report_ud = 0; /* user_data of the JavaScript slot its end is reported to */
+  uint32_t gen = 0;       /* bumped on each reuse of the table entry */
+  int src = -1, dst = -1;
+  int pipe_r = -1, pipe_w = -1;
+  uint32_t pipe_want = 0; /* capacity asked for (0: the kernel's default) */
+  uint32_t pipe_cap = 0;  /* capacity of the pipe held now */
+  uint32_t buffered = 0;  /* bytes in the pipe */
+  uint64_t bytes = 0;     /* bytes delivered to dst */
+  int32_t result = 0;     /* 0: end of stream; -errno otherwise */
+  uint8_t full_rounds = 0;
+  bool in_use = false;
+  bool read_armed = false;     /* the multishot POLLIN is in the kernel */
+  bool write_wait = false;     /* a one-shot POLLOUT on dst is in the kernel */
+  bool resume_pending = false; /* a NOP to continue after yielding is in the kernel */
+  bool finished = false;
+  bool reported = false;
+};
+
+struct PooledPipe {
+  int r, w;
+  uint32_t cap;
+};
+
+/* Per-ring relay state, owned by the RingHandle. */
+class RelayTable {
+ public:
+  explicit RelayTable(RingHandle *ring) : ring_(ring) {}
+  ~RelayTable();
+
+  /* Creates a relay and arms its read poll; returns its id or -errno. */
+  int Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size);
+  /* Ends a relay early (ECANCELED); its end is reported once the kernel let go. */
+  void Cancel(int id);
+  /* Bytes delivered so far, or -1 for an unknown id. */
+  double Bytes(int id) const;
+  /* Frees a reported relay and returns the bytes it delivered (-1: not reported / unknown). */
+  double End(int id);
+  /* Handles one relay CQE; writes the relay's end record to `out` and
+   * returns true when the relay has just ended. */
+  bool OnCqe(const struct io_uring_cqe *c, int32_t *out);
+  /* Closes every pipe and forgets every relay (the ring is going away). */
+  void Clear();
+  unsigned PipesIdle() const { return (unsigned)idle_.size(); }
+  unsigned PipesInUse() const { return pipes_in_use_; }
+  unsigned Live() const { return live_; }
+
+ private:
+  Relay *Get(int id) const;
+  void Step(Relay *r, int id);
+  void Finish(Relay *r, int id, int32_t res);
+  bool Report(Relay *r, int32_t *out);
+  bool ArmRead(Relay *r, int id);
+  bool ArmWrite(Relay *r, int id);
+  bool ArmResume(Relay *r, int id);
+  void CancelOp(Relay *r, int id, unsigned kind);
+  bool AcquirePipe(Relay *r);
+  void ReleasePipe(Relay *r, bool empty);
+
+  RingHandle *ring_;
+  std::vector<Relay> relays_;
+  std::vector<int> free_;
+  std::vector<PooledPipe> idle_;
+  uint32_t pool_want_ = 0; /* the size asked for the pooled pipes (the first relay's) */
+  bool pool_sized_ = false;
+  unsigned pipes_in_use_ = 0;
+  unsigned live_ = 0;
+};
+
+#endif

@@ -1,0 +1,276 @@
+/**
+ * Ring.relay: socket -> pipe -> socket moved by the addon (lib/ops-relay.ts,
+ * native/uring/relay.cc). Byte-exact transfers, echo (src === dst),
+ * backpressure, end of stream, peer reset, cancel and abort, a ring destroyed
+ * under a live relay, bad arguments, and no pipe or fd left behind.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as crypto from 'node:crypto';
+import { once } from 'node:events';
+import { Ring } from '../lib/ring';
+import '../lib/ops-net';
+import '../lib/ops-relay';
+import { native } from '../lib/native';
+import { openFds } from './helpers';
+import { until } from './net-helpers';
+
+const K = native.socketConstants;
+
+/**
+ * A node:net server and `n` ring sockets connected to it: `fds[i]` is our end,
+ * `peers[i]` the server's node:net Socket for it.
+ */
+async function connected(ring: Ring, n: number): Promise<{ fds: number[]; peers: net.Socket[]; close: () => Promise<void> }> {
+  const peers: net.Socket[] = [];
+  const server = net.createServer((s) => { peers.push(s); });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const addr = native.encodeSockaddr('127.0.0.1', (server.address() as net.AddressInfo).port)!;
+  const fds: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const fd = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+    await ring.connect(fd, addr);
+    await until(() => peers.length === i + 1, 5000, 'accept');
+    fds.push(fd);
+  }
+  return {
+    fds,
+    peers,
+    close: async () => {
+      for (const p of peers) p.destroy();
+      for (const fd of fds) await ring.close(fd).catch(() => undefined);
+      await new Promise((r) => server.close(r));
+    },
+  };
+}
+
+function collect(s: net.Socket): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (d: Buffer) => chunks.push(d));
+  return new Promise((resolve, reject) => {
+    s.once('end', () => resolve(Buffer.concat(chunks)));
+    s.once('error', reject);
+  });
+}
+
+async function fdsSettle(before: number): Promise<number> {
+  for (let i = 0; i < 50 && openFds() > before; i++) await new Promise((r) => setTimeout(r, 20));
+  return openFds();
+}
+
+test('relay moves 24 MiB byte-exact and ends at end of stream; no pipe stays in use', async () => {
+  const before = openFds();
+  const ring = new Ring();
+  const c = await connected(ring, 2);
+  try {
+    const payload = crypto.randomBytes(24 << 20);
+    const relay = ring.relay(c.fds[0]!, c.fds[1]!);
+    const got = collect(c.peers[1]!);
+    c.peers[0]!.end(payload); // one big write: the source stays full, the relay yields and resumes
+    const r = await relay.done;
+    assert.is(r.eof, true);
+    assert.is(r.error, undefined);
+    assert.is(r.bytes, payload.length);
+    assert.is(relay.bytes, payload.length);
+    native.shutdownSync(c.fds[1]!, K.SHUT_WR!); // the caller propagates the half-close
+    const out = await got;
+    assert.is(out.length, payload.length);
+    assert.ok(out.equals(payload), 'bytes differ');
+    const st = ring.relayStats();
+    assert.equal([st.live, st.pipesInUse], [0, 0]);
+    assert.ok(st.pipesIdle >= 1, 'the pipe went back to the pool');
+  } finally {
+    await c.close();
+    ring.destroy();
+  }
+  assert.ok((await fdsSettle(before)) <= before, 'the pooled pipes are closed with the ring');
+});
+
+test('relay with src === dst is an echo; idle relays hold no pipe', async () => {
+  const ring = new Ring();
+  const c = await connected(ring, 20);
+  try {
+    const relays = c.fds.map((fd) => ring.relay(fd, fd));
+    await Promise.all(c.peers.map(async (p, i) => {
+      const msg = crypto.randomBytes(1 + i * 997);
+      const got: Buffer[] = [];
+      let len = 0;
+      p.on('data', (d: Buffer) => { got.push(d); len += d.length; });
+      p.write(msg);
+      await until(() => len >= msg.length, 5000, `echo ${i}`);
+      assert.ok(Buffer.concat(got).equals(msg), `echo ${i} differs`);
+    }));
+    const st = ring.relayStats();
+    assert.is(st.live, 20);
+    assert.is(st.pipesInUse, 0, 'idle relays hold no pipe');
+    for (const p of c.peers) p.end();
+    const rs = await Promise.all(relays.map((r) => r.done));
+    assert.ok(rs.every((r) => r.eof && !r.error), JSON.stringify(rs));
+  } finally {
+    await c.close();
+    ring.destroy();
+  }
+});
+
+test('backpressure: a destination that does not read stops the relay from reading', async () => {
+  const ring = new Ring();
+  const c = await connected(ring, 2);
+  try {
+    const slow = c.peers[1]!;
+    slow.pause();
+    const relay = ring.relay(c.fds[0]!, c.fds[1]!);
+    const payload = crypto.randomBytes(64 << 20);
+    c.peers[0]!.write(payload);
+    let last = -1;
+    // Wait until the relay stopped moving: the destination's buffers are full.
+    for (let i = 0; i < 100; i++) {
+      await new Promise((r) => setTimeout(r, 30));
+      if (relay.bytes === last && last > 0) break;
+      last = relay.bytes;
+    }
+    assert.ok(relay.bytes < payload.length / 2, `moved ${relay.bytes} of ${payload.length} with a paused reader`);
+    assert.ok(c.peers[0]!.writableLength > 0, 'the writer is held back');
+    const st = ring.relayStats();
+    assert.is(st.pipesInUse, 1, 'one pipe-ful is buffered at most');
+    // Resume: everything arrives, byte-exact.
+    const got = collect(slow);
+    slow.resume();
+    c.peers[0]!.end();
+    const r = await relay.done;
+    assert.is(r.bytes, payload.length);
+    native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
+    assert.ok((await got).equals(payload));
+  } finally {
+    await c.close();
+    ring.destroy();
+  }
+});
+
+test('cancel() and an aborted signal end a relay; the fds stay usable and no pipe is kept', async () => {
+  const ring = new Ring();
+  const c = await connected(ring, 2);
+  try {
+    const relay = ring.relay(c.fds[0]!, c.fds[1]!);
+    relay.cancel();
+    relay.cancel(); // idempotent
+    const r = await relay.done;
+    assert.is(r.eof, false);
+    assert.is(r.error?.code, 'ECANCELED');
+    const ac = new AbortController();
+    const second = ring.relay(c.fds[0]!, c.fds[1]!, { signal: ac.signal });
+    const got = collect(c.peers[1]!);
+    c.peers[0]!.write('before abort');
+    await until(() => second.bytes === 12, 5000, 'first bytes');
+    ac.abort();
+    const r2 = await second.done;
+    assert.is(r2.error?.name, 'AbortError');
+    assert.is(r2.bytes, 12);
+    // A signal that is already aborted ends the relay at once.
+    const third = await ring.relay(c.fds[0]!, c.fds[1]!, { signal: AbortSignal.abort() }).done;
+    assert.is(third.error?.name, 'AbortError');
+    // The sockets still work: a new relay carries on where the old ones stopped.
+    const fourth = ring.relay(c.fds[0]!, c.fds[1]!);
+    c.peers[0]!.end(' and after');
+    assert.is((await fourth.done).eof, true);
+    native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
+    assert.is((await got).toString(), 'before abort and after');
+    assert.equal(ring.relayStats().live, 0);
+    assert.equal(ring.relayStats().pipesInUse, 0);
+  } finally {
+    await c.close();
+    ring.destroy();
+  }
+});
+
+test('a destination reset by its peer ends the relay with the splice error; the pipe is not reused', async () => {
+  const ring = new Ring();
+  const c = await connected(ring, 2);
+  try {
+    const relay = ring.relay(c.fds[0]!, c.fds[1]!);
+    c.peers[1]!.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 50));
+    const big = crypto.randomBytes(4 << 20);
+    c.peers[0]!.write(big);
+    c.peers[0]!.on('error', () => undefined);
+    const r = await relay.done;
+    assert.is(r.eof, false);
+    assert.ok(r.error && ['ECONNRESET', 'EPIPE'].includes(r.error.code!), `error ${r.error?.code}`);
+    assert.is(r.error?.syscall, 'splice');
+    assert.is(ring.relayStats().pipesInUse, 0);
+  } finally {
+    await c.close();
+    ring.destroy();
+  }
+});
+
+test('destroying the ring under live relays ends them with ECANCELED and closes the pool', async () => {
+  const before = openFds();
+  const ring = new Ring();
+  const c = await connected(ring, 2);
+  const relays = [ring.relay(c.fds[0]!, c.fds[1]!), ring.relay(c.fds[1]!, c.fds[0]!)];
+  c.peers[0]!.write(crypto.randomBytes(1 << 20));
+  c.peers[1]!.pause();
+  await new Promise((r) => setTimeout(r, 50));
+  ring.destroy();
+  const rs = await Promise.all(relays.map((r) => r.done));
+  for (const r of rs) assert.is(r.error?.code, 'ECANCELED');
+  assert.ok(relays[0]!.bytes > 0, 'bytes moved before the destroy are still reported');
+  for (const p of c.peers) p.destroy();
+  for (const fd of c.fds) native.closeFd(fd);
+  await c.close().catch(() => undefined);
+  assert.ok((await fdsSettle(before)) <= before, `fds before ${before}, after ${openFds()}`);
+});
+
+test('bad arguments: clear errors, nothing started', async () => {
+  const ring = new Ring();
+  const file = fs.openSync(__filename, 'r');
+  try {
+    assert.throws(() => ring.relay(-1, 0), (e: Error) => e instanceof RangeError || e instanceof TypeError);
+    assert.throws(() => ring.relay('3' as unknown as number, 0), /src/);
+    const c = await connected(ring, 1);
+    try {
+      assert.throws(() => ring.relay(c.fds[0]!, c.fds[0]!, { pipeSize: 10 }), /pipeSize/);
+      assert.throws(() => ring.relay(file, c.fds[0]!), (e: NodeJS.ErrnoException) => e.code === 'EINVAL' && e.syscall === 'relay');
+      assert.throws(() => ring.relay(c.fds[0]!, 100_000), (e: NodeJS.ErrnoException) => e.code === 'EBADF');
+      assert.equal(ring.relayStats(), { live: 0, pipesInUse: 0, pipesIdle: 0 });
+      // The ring is unharmed: a relay still works after the refusals.
+      const r = ring.relay(c.fds[0]!, c.fds[0]!);
+      c.peers[0]!.end('x');
+      assert.is((await r.done).bytes, 1);
+    } finally {
+      await c.close();
+    }
+    ring.destroy();
+    assert.throws(() => ring.relay(0, 1), /destroyed|closed/i);
+  } finally {
+    fs.closeSync(file);
+    ring.destroy();
+  }
+});
+
+test('a relay keeps the process alive while it runs, and lets it exit once done', async () => {
+  // In a child: the only pending work is a relay waiting for a peer that ends after 200 ms.
+  const { runNode, LIB } = await import('./helpers');
+  const r = runNode(`
+    const net = require('node:net');
+    const { Ring } = require(${JSON.stringify(LIB)} + '/ring');
+    require(${JSON.stringify(LIB)} + '/ops-net');
+    require(${JSON.stringify(LIB)} + '/ops-relay');
+    const { native } = require(${JSON.stringify(LIB)} + '/native');
+    const K = native.socketConstants;
+    const ring = new Ring();
+    const server = net.createServer((s) => { server.close(); s.unref(); setTimeout(() => s.end('late'), 200).unref(); s.on('data', () => {}); });
+    server.listen(0, '127.0.0.1', async () => {
+      const fd = await ring.socket(K.AF_INET, K.SOCK_STREAM, 0);
+      await ring.connect(fd, native.encodeSockaddr('127.0.0.1', server.address().port));
+      ring.relay(fd, fd).done.then((res) => { console.log('done', res.bytes, res.eof); native.closeFd(fd); });
+    });
+  `);
+  assert.is(r.status, 0, r.stderr);
+  assert.match(r.stdout, /done 4 true/);
+});
+
+test.run();
