@@ -47,12 +47,13 @@ async function main(): Promise<void> {
         /\n/,
       ),
   });
-  const contenders: Contender[] = [
-    uring('ready'),
-    { label: 'haproxy tcp splice-auto nbthread 1', start: (p, u) => startServer('haproxy', ['-db', '-f', writeHaproxyConf(tmp, p, u)], p) },
-    { label: 'node:net pipe proxy', start: (p, u) => startServer(process.execPath, [pipeProxy, String(p), String(u)], p, /\n/) },
-    uring('io-wq'),
-  ];
+  const haproxy: Contender = {
+    label: 'haproxy tcp splice-auto nbthread 1', start: (p, u) => startServer('haproxy', ['-db', '-f', writeHaproxyConf(tmp, p, u)], p),
+  };
+  const nodePipe: Contender = {
+    label: 'node:net pipe proxy', start: (p, u) => startServer(process.execPath, [pipeProxy, String(p), String(u)], p, /\n/),
+  };
+  const contenders: Contender[] = [uring('relay'), haproxy, nodePipe, uring('ready'), uring('io-wq')];
   console.log(
     `bench:proxy  wrk -t1 -c${connections} -d${seconds}s (1 s warm-up first) -> proxy -> nginx (worker_processes 1, sendfile); ` +
       `${os.cpus().length} cores, node ${process.version}, ${os.release()}`,
@@ -91,13 +92,13 @@ async function main(): Promise<void> {
       measure('nginx direct (no proxy)', [nginx.child.pid!], `http://127.0.0.1:${upstreamPort}/${name}`, name, size, seconds, connections),
     );
     console.log('');
-    const ha = rows[contenders[1]!.label];
-    const nd = rows[contenders[2]!.label];
+    const ha = rows[haproxy.label];
+    const nd = rows[nodePipe.label];
     for (const label of Object.keys(rows)) {
       rows[label]!.forEach((r, i) => console.log(formatRow(r, [['haproxy', ha?.[i]], ['node pipe', nd?.[i]]])));
     }
     for (const note of failed) console.log(note);
-    console.log('\ntarget: uring proxy (default pump: ready) >= 1.00x haproxy at both sizes; both run with --workers 1');
+    console.log('\ntarget: uring proxy (default pump: relay) >= 1.00x haproxy at both sizes; both run with --workers 1');
   } finally {
     await nginx.stop();
     fs.rmSync(root, { recursive: true, force: true });

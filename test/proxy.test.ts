@@ -2,8 +2,8 @@
  * The splice proxy example with real sockets: 100 MiB each way with sha256
  * equality, half-close both ways, backpressure, upstream down, client abort
  * mid-transfer (fds and pipes counted afterwards), idle timeout, connection
- * limit, CLI. Runs with the default pump ('ready'); proxy-io-wq.test.ts runs
- * this same file with PROXY_TEST_PUMP=io-wq.
+ * limit, CLI. Runs with the default pump ('relay'); proxy-ready.test.ts and
+ * proxy-io-wq.test.ts run this same file with PROXY_TEST_PUMP=ready / io-wq.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -16,7 +16,7 @@ import { parseProxyArgs } from '../examples/proxy/cli';
 import { openFds, runNode } from './helpers';
 
 const MiB = 1 << 20;
-const PUMP = (process.env.PROXY_TEST_PUMP ?? 'ready') as PumpKind;
+const PUMP = (process.env.PROXY_TEST_PUMP ?? 'relay') as PumpKind;
 
 /** What this process's fds point at, for failure messages. */
 function fdList(): string {
@@ -260,9 +260,10 @@ test('command line: required flags and clear errors', () => {
   assert.throws(() => parseProxyArgs(['--upstream', 'x:1']), /--listen/);
   assert.throws(() => parseProxyArgs(['--listen', 'nohost', '--upstream', 'x:1']), /HOST:PORT/);
   assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--workers', '0']), /--workers/);
-  assert.is(c.pump, 'ready');
+  assert.is(c.pump, 'relay');
+  assert.is(parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'ready']).pump, 'ready');
   assert.is(parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'io-wq']).pump, 'io-wq');
-  assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'fast']), /--pump wants 'ready' or 'io-wq', got 'fast'/);
+  assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'fast']), /--pump wants 'relay', 'ready', 'io-wq', got 'fast'/);
   const r = runNode(`process.argv.splice(1, 0, 'proxy'); require(${JSON.stringify(path.join(__dirname, '..', 'examples', 'proxy.js'))})`,
     { args: [], timeout: 10_000 });
   assert.is(r.status, 2, r.stderr);

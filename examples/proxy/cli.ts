@@ -1,10 +1,10 @@
 /**
  * Command line of the proxy example:
  * `proxy --listen HOST:PORT --upstream HOST:PORT [--workers N]
- *        [--idle-timeout MS] [--max-connections N] [--pump ready|io-wq] [--quiet]`.
+ *        [--idle-timeout MS] [--max-connections N] [--pump relay|ready|io-wq] [--quiet]`.
  */
 import * as os from 'node:os';
-import type { PumpKind } from './proxy';
+import { PUMP_KINDS, type PumpKind } from './proxy';
 
 /** Parsed command line. */
 export interface ProxyCli {
@@ -24,9 +24,11 @@ export const PROXY_USAGE = `usage: proxy --listen HOST:PORT --upstream HOST:PORT
   --workers N            worker threads, each with its own ring, sharing the port (default: one per core)
   --idle-timeout MS      close connections idle this long (default 60000; 0 = never)
   --max-connections N    refuse connections beyond N per worker (default 10000)
-  --pump ready|io-wq     how splices run: 'ready' (default) polls on the ring, then splices
-                         without blocking on this thread; 'io-wq' submits IORING_OP_SPLICE
-                         (each call runs in a kernel io-wq thread)
+  --pump relay|ready|io-wq
+                         how splices run: 'relay' (default) polls on the ring and splices
+                         in the addon, no JavaScript per chunk; 'ready' does the same from
+                         JavaScript; 'io-wq' submits IORING_OP_SPLICE (each call runs in a
+                         kernel io-wq thread)
   --quiet                no connection log
 `;
 
@@ -47,7 +49,7 @@ function int(v: string | undefined, flag: string, min: number): number {
 /** Parses argv (without node and the script). Throws an Error naming the bad flag. */
 export function parseProxyArgs(argv: readonly string[]): ProxyCli {
   const out: Partial<ProxyCli> = { workers: Math.max(1, os.availableParallelism?.() ?? os.cpus().length),
-    idleTimeoutMs: 60_000, maxConnections: 10_000, pump: 'ready', quiet: false };
+    idleTimeoutMs: 60_000, maxConnections: 10_000, pump: 'relay', quiet: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     switch (a) {
@@ -58,8 +60,10 @@ export function parseProxyArgs(argv: readonly string[]): ProxyCli {
       case '--max-connections': out.maxConnections = int(argv[++i], a, 1); break;
       case '--pump': {
         const v = argv[++i];
-        if (v !== 'ready' && v !== 'io-wq') throw new Error(`--pump wants 'ready' or 'io-wq', got ${v === undefined ? 'nothing' : `'${v}'`}`);
-        out.pump = v;
+        if (!PUMP_KINDS.includes(v as PumpKind)) {
+          throw new Error(`--pump wants ${PUMP_KINDS.map((k) => `'${k}'`).join(', ')}, got ${v === undefined ? 'nothing' : `'${v}'`}`);
+        }
+        out.pump = v as PumpKind;
         break;
       }
       case '--quiet': out.quiet = true; break;

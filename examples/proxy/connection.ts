@@ -10,6 +10,7 @@ import { native } from '../../lib/native';
 import type { Resolved } from '../../lib/net/address';
 import { pump, type PumpResult } from './splice-pump';
 import { readyPump } from './ready-pump';
+import { relayPump, type RelayDirection } from './relay-pump';
 import type { PumpKind } from './proxy';
 
 const K = native.socketConstants;
@@ -25,8 +26,10 @@ export interface ProxyTotals {
 
 /** A client connection and its upstream twin. */
 export class ProxyConnection {
-  /** Milliseconds since the epoch of the last byte moved either way. */
-  lastActive = Date.now();
+  #lastActive = Date.now();
+  /** Relay directions (pump 'relay'): bytes move without JavaScript, so activity is read from them. */
+  #relays: RelayDirection[] = [];
+  #relayBytes = 0;
   #upFd = -1;
   #closing = false;
   /** Set once the fds are being closed: nothing may address them by number after that. */
@@ -40,8 +43,22 @@ export class ProxyConnection {
     private readonly pool: PipePool,
     private readonly log: ProxyLog,
     private readonly totals: ProxyTotals,
-    private readonly pumpKind: PumpKind = 'ready',
+    private readonly pumpKind: PumpKind = 'relay',
+    private readonly pipeSize = 1 << 16,
   ) {}
+
+  /** Milliseconds since the epoch of the last byte moved either way (as of this call, for relays). */
+  get lastActive(): number {
+    if (this.#relays.length > 0) {
+      let b = 0;
+      for (const r of this.#relays) b += r.bytes();
+      if (b !== this.#relayBytes) {
+        this.#relayBytes = b;
+        this.#lastActive = Date.now();
+      }
+    }
+    return this.#lastActive;
+  }
 
   /** Runs the connection to its end; never rejects. */
   run(): Promise<void> {
@@ -75,7 +92,17 @@ export class ProxyConnection {
     for (const fd of [clientFd, this.#upFd]) {
       try { native.setsockopt(fd, K.IPPROTO_TCP!, K.TCP_NODELAY!, 1); } catch { /* not fatal */ }
     }
-    const touch = (): void => { this.lastActive = Date.now(); };
+    if (this.pumpKind === 'relay') {
+      const up = relayPump(ring, clientFd, this.#upFd, this.pipeSize);
+      const down = relayPump(ring, this.#upFd, clientFd, this.pipeSize);
+      this.#relays = [up, down];
+      await Promise.all([up.done.then((r) => this.#ended('client -> upstream', r)),
+        down.done.then((r) => this.#ended('upstream -> client', r))]);
+      this.#relays = [];
+      await this.#closeAll();
+      return;
+    }
+    const touch = (): void => { this.#lastActive = Date.now(); };
     let move = pump;
     if (this.pumpKind === 'ready') {
       // Non-blocking splice(2) takes its blocking mode from the socket's file flags.

@@ -4,6 +4,7 @@
  */
 import { Ring } from '../../lib/ring';
 import '../../lib/ops-net';
+import '../../lib/ops-relay';
 import { PipePool } from '../../lib/pipes';
 import { native } from '../../lib/native';
 import { resolve, type Resolved } from '../../lib/net/address';
@@ -15,13 +16,19 @@ const K = native.socketConstants;
 const PIPE_SIZE = Number(process.env.URING_PROXY_PIPE_SIZE) || 1 << 16;
 
 /**
- * How a proxy moves bytes: `'ready'` waits for readiness on the ring
- * (IORING_OP_POLL_ADD) and then splices on the event-loop thread without
- * blocking; `'io-wq'` submits IORING_OP_SPLICE, which the kernel always
- * runs in an io-wq worker thread (one hand-off per splice). Both keep the
- * payload out of user space. bench/RESULTS.md compares them.
+ * How a proxy moves bytes. `'relay'` (default): the addon polls the source
+ * on the ring and splices socket -> pipe -> socket itself, in C, with no
+ * JavaScript per chunk (lib/ops-relay.ts). `'ready'`: the same readiness
+ * scheme driven from JavaScript (a completion callback and two splice(2)
+ * calls through N-API per chunk). `'io-wq'` submits IORING_OP_SPLICE, which
+ * the kernel always runs in an io-wq worker thread (one hand-off per
+ * splice). All three keep the payload out of user space. bench/RESULTS.md
+ * compares them.
  */
-export type PumpKind = 'ready' | 'io-wq';
+export type PumpKind = 'relay' | 'ready' | 'io-wq';
+
+/** The pump kinds, for argument checks. */
+export const PUMP_KINDS: readonly PumpKind[] = ['relay', 'ready', 'io-wq'];
 
 /** Options for {@link createProxy}. */
 export interface ProxyOptions {
@@ -37,7 +44,7 @@ export interface ProxyOptions {
   idleTimeoutMs?: number;
   /** Refuse (close at once) connections beyond this many. Default 10000. */
   maxConnections?: number;
-  /** How splices run (default 'ready'). */
+  /** How splices run (default 'relay'). */
   pump?: PumpKind;
   /** Listen with SO_REUSEPORT (several workers on one port). */
   reusePort?: boolean;
@@ -72,8 +79,8 @@ function validate(o: ProxyOptions): void {
   if (o.idleTimeoutMs !== undefined && (!Number.isFinite(o.idleTimeoutMs) || o.idleTimeoutMs < 0)) {
     throw new RangeError(`idleTimeoutMs must be a number >= 0, got ${String(o.idleTimeoutMs)}`);
   }
-  if (o.pump !== undefined && o.pump !== 'ready' && o.pump !== 'io-wq') {
-    throw new RangeError(`pump must be 'ready' or 'io-wq', got ${String(o.pump)}`);
+  if (o.pump !== undefined && !PUMP_KINDS.includes(o.pump)) {
+    throw new RangeError(`pump must be one of ${PUMP_KINDS.map((k) => `'${k}'`).join(', ')}, got ${String(o.pump)}`);
   }
   if (o.maxConnections !== undefined && (!Number.isInteger(o.maxConnections) || o.maxConnections < 1)) {
     throw new RangeError(`maxConnections must be an integer >= 1, got ${String(o.maxConnections)}`);
@@ -98,6 +105,15 @@ function listenSocket(at: Resolved, port: number, reusePort: boolean): number {
   return fd;
 }
 
+/** The ring's relay pipes (shared with any other relay on the ring); none once it is destroyed. */
+function relayPipes(ring: Ring): { pipesInUse: number; pipesIdle: number } {
+  try {
+    return ring.relayStats();
+  } catch {
+    return { pipesInUse: 0, pipesIdle: 0 };
+  }
+}
+
 /** Starts a proxy; resolves once it is listening. */
 export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   validate(options);
@@ -105,7 +121,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   const log = options.log ?? (() => undefined);
   const idleMs = options.idleTimeoutMs ?? 60_000;
   const max = options.maxConnections ?? 10_000;
-  const pump = options.pump ?? 'ready';
+  const pump = options.pump ?? 'relay';
   const pool = new PipePool({ pipeSize: PIPE_SIZE, maxIdle: 256 });
   const upstream = { ...(await resolve(options.upstreamHost, options.upstreamPort)), port: options.upstreamPort };
   const at = await resolve(options.listenHost, options.listenPort);
@@ -126,7 +142,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
       void ring.close(fd).catch(() => undefined);
       return;
     }
-    const c = new ProxyConnection(ring, fd, upstream, pool, log, totals, pump);
+    const c = new ProxyConnection(ring, fd, upstream, pool, log, totals, pump, PIPE_SIZE);
     live.add(c);
     const p = c.run().then(() => { live.delete(c); });
     finished.push(p);
@@ -142,8 +158,8 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   return {
     address: () => bound,
     get connections() { return live.size; },
-    get pipesInUse() { return pool.inUse; },
-    get pipesIdle() { return pool.idle; },
+    get pipesInUse() { return pool.inUse + relayPipes(ring).pipesInUse; },
+    get pipesIdle() { return pool.idle + relayPipes(ring).pipesIdle; },
     totals,
     async close(): Promise<void> {
       if (closed) return;
