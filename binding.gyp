@@ -16,6 +16,7 @@
         "native/uring/bigbuf.cc",
         "native/uring/env_io.cc",
         "native/uring/relay.cc",
+        "native/uring/relay_bufs.cc",
         "native/uring/relay_handle.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -5,14 +5,14 @@
  *
  *   node:net   bench/node-net-echo.js (socket.pipe(socket))
  *   C epoll    bench/c/echo-epoll.c (one thread, level-triggered epoll)
- *   ours       dist/examples/echo-server.js, when it exists (skipped with a note otherwise)
+ *   ours       dist/examples/echo-server.js (default --mode copy); ours-splice and ours-recv: the other modes
  *
  * Servers and the load generator run under `prlimit --nofile=65536` (or the
  * hard limit, when the bench may not raise it).
  * On this 2-CPU machine the server and the load generator share the CPUs.
  *
  * usage: node dist/bench/echo.js [--seconds 5] [--warmup 1] [--conns 50]
- *          [--sizes 64,65536] [--idle 10000] [--only node,c,ours] [--ours-server PATH]
+ *          [--sizes 64,65536] [--idle 10000] [--only node,c,ours,ours-splice,ours-recv] [--ours-server PATH]
  * (--ours-server: another build of the echo example, default dist/examples/echo-server.js)
  */
 import * as fs from 'node:fs';
@@ -54,11 +54,11 @@ function servers(): ServerSpec[] {
   return [
     { key: 'node', name: 'node:net (socket.pipe)', argv: (p) => [process.execPath, path.join(ROOT, 'bench', 'node-net-echo.js'), '--port', String(p), '--host', HOST] },
     { key: 'c', name: 'C epoll', argv: (p) => [compileC('echo-epoll'), String(p), HOST] },
-    {
-      key: 'ours', name: 'ours (examples/echo-server)',
-      argv: (p) => (fs.existsSync(ours) ? [process.execPath, ours, '--port', String(p), '--host', HOST] : undefined),
-      missing: `${ours} not found (the echo example is not built/merged yet)`,
-    },
+    ...(['copy', 'splice', 'recv'] as const).map((mode) => ({
+      key: mode === 'copy' ? 'ours' : `ours-${mode}`, name: `ours (echo-server --mode ${mode})`,
+      argv: (p: number) => (fs.existsSync(ours) ? [process.execPath, ours, '--port', String(p), '--host', HOST, '--mode', mode] : undefined),
+      missing: `${ours} not found (the echo example is not built)`,
+    })),
   ];
 }
 
@@ -135,7 +135,6 @@ async function main(): Promise<void> {
     }
   }
   const base = byKey.get('node');
-  const ours = byKey.get('ours');
   const header = ['server'];
   for (const s of SIZES) header.push(`${s} B msg/s`, `${s} B GB/s`, `${s} B vs node:net`);
   header.push('RSS idle start MiB', `RSS ${IDLE} conns MiB`, 'KiB / conn');
@@ -152,10 +151,12 @@ async function main(): Promise<void> {
   }
   console.log('');
   printTable(rows);
-  if (ours) {
-    const c = byKey.get('c');
-    for (const s of SIZES) {
-      console.log(`ours / C epoll at ${s} B: ${ratio(ours.load.get(s)?.msgsPerSec, c?.load.get(s)?.msgsPerSec)}`);
+  const c = byKey.get('c');
+  for (const [key, r] of byKey) {
+    if (!key.startsWith('ours')) continue;
+    for (const s of SIZES) console.log(`${r.name} / C epoll at ${s} B: ${ratio(r.load.get(s)?.msgsPerSec, c?.load.get(s)?.msgsPerSec)}`);
+    if (r.rssIdleKiB && base?.rssIdleKiB) {
+      console.log(`${r.name} RSS with ${fmt(IDLE)} idle connections / node:net's: ${ratio(r.rssIdleKiB, base.rssIdleKiB)}`);
     }
   }
   for (const r of results) if (r.note) console.log(`note: ${r.name}: ${r.note}`);

@@ -35,11 +35,11 @@ export interface NativeRing {
   probe(): Uint8Array;
   registerBuffers(count: number, size: number, alignment: number): ArrayBuffer;
   // relay_handle.cc
-  relayStart(slot: number, gen: number, src: number, dst: number, pipeSize: number): number;
+  relayStart(slot: number, gen: number, src: number, dst: number, pipeSize: number, copy: boolean): number;
   relayStop(id: number): void;
   relayBytes(id: number): number;
   relayEnd(id: number): number;
-  relayInfo(): [live: number, pipesInUse: number, pipesIdle: number];
+  relayInfo(): [live: number, pipesInUse: number, pipesIdle: number, bufferWaits: number, bufferTrims: number];
   unregisterBuffers(): void;
 }
 

@@ -1,20 +1,30 @@
 /**
- * Relays on the Ring: bytes from one socket (or pipe) to another through a
- * pipe with splice(2), driven entirely by the addon.
+ * Relays on the Ring: bytes from one socket (or pipe) to another, moved by
+ * the addon right where it reads the completions, with no JavaScript per
+ * chunk. Two modes:
  *
- * The ring reports when the source is readable (a multishot
- * IORING_OP_POLL_ADD) and the addon moves the bytes right where it reads
- * that completion, with non-blocking splice(2) calls: no payload enters user
- * space, no io-wq thread is involved and no JavaScript runs per chunk. While
- * the destination is full the relay waits for POLLOUT and reads nothing more
- * (backpressure: at most one pipe-ful is buffered). Pipes come from a pool
- * of the ring and are held only while bytes are inside them, so an idle
- * relay costs no pipe. A relay ends at the source's end of stream, on the
- * first failed call, or when cancelled; it never closes or shuts down either
- * fd (a proxy propagates the half-close itself: see examples/proxy).
+ * - `'splice'` (default): the ring reports when the source is readable (a
+ *   multishot IORING_OP_POLL_ADD) and the addon moves the bytes with
+ *   non-blocking splice(2) calls through a pipe: no payload enters user
+ *   space and no io-wq thread is involved. Pipes come from a pool of the
+ *   ring and are held only while bytes are inside them, so an idle relay
+ *   costs no pipe. Sockets and pipes; both fds are made O_NONBLOCK.
+ * - `'copy'`: a multishot recv into a provided-buffer group the ring keeps
+ *   for its relays (64 buffers of 256 KiB, shared), and a send from the same
+ *   buffer, both as SQEs, so a message costs no system call of its own. The
+ *   kernel copies in and out, which for small messages is cheaper than
+ *   moving page references through a pipe. Sockets only; both fds are made
+ *   blocking (the ring does the waiting).
+ *
+ * While the destination does not take more, a relay stops reading
+ * (backpressure: at most one pipe-ful, or 256 KiB in copy mode, is held).
+ * A relay ends at the source's end of stream (after everything received
+ * was delivered), on the first failed call, or when cancelled; it never
+ * closes or shuts down either fd (a proxy propagates the half-close itself:
+ * see examples/proxy).
  */
 import { Ring } from './ring';
-import { abortError, uringError, ECANCELED } from './errors';
+import { abortError, invalidArgType, invalidArgValue, uringError, ECANCELED } from './errors';
 import { validateFd, validateInt, validateSignal } from './validate';
 import type { NativeRing } from './native';
 
@@ -24,12 +34,24 @@ export const RELAY_PIPE_SIZE = 64 * 1024;
 const EINVAL = 22;
 const EBADF = 9;
 
+/** How a relay moves bytes; see lib/ops-relay.ts. */
+export type RelayMode = 'splice' | 'copy';
+
 /** Options for {@link Ring.relay}. */
 export interface RelayOptions {
-  /** Capacity of the relay's pipe in bytes (default 64 KiB; the kernel may grant less). */
+  /** `'splice'` (default: zero-copy through a pipe) or `'copy'` (recv/send SQEs through the ring's buffers). */
+  mode?: RelayMode;
+  /** Splice mode: capacity of the relay's pipe in bytes (default 64 KiB; the kernel may grant less). */
   pipeSize?: number;
   /** Cancels the relay: it then ends with an AbortError. */
   signal?: AbortSignal;
+  /**
+   * Called once when the relay ended (the same result {@link Relay.done}
+   * resolves with). One shared function for many relays costs less memory
+   * than a Promise and a closure each; an exception it throws is reported
+   * as uncaught.
+   */
+  onEnd?: (result: RelayResult, relay: Relay) => void;
 }
 
 /** How a relay ended. */
@@ -42,66 +64,120 @@ export interface RelayResult {
   error?: NodeJS.ErrnoException;
 }
 
+/** What {@link Ring.relayStats} reports. */
+export interface RelayStats {
+  /** Relays running now. */
+  live: number;
+  /** Pipes holding bytes of a splice relay now. */
+  pipesInUse: number;
+  /** Empty pipes kept for the next splice relay (two fds each). */
+  pipesIdle: number;
+  /** Times a copy relay found the ring's relay buffers all taken (it waits for one to come back). */
+  bufferWaits: number;
+  /**
+   * Times the relay buffers' pages were given back to the kernel: at most
+   * once a second, after a completion batch, when no buffer holds bytes
+   * (so an idle server does not keep the memory a burst touched).
+   */
+  bufferTrims: number;
+}
+
 /** A running relay; see {@link Ring.relay}. */
 export class Relay {
-  /** Resolves (never rejects) once the relay ended and the kernel holds none of its operations. */
-  readonly done: Promise<RelayResult>;
+  /** The fd bytes are read from. */
+  readonly src: number;
+  /** The fd bytes are written to. */
+  readonly dst: number;
   readonly #h: NativeRing;
   #id = -1;
-  #ended = false;
-  #finalBytes = 0;
-  #abortedBy: AbortSignal | undefined;
+  #bytes = 0;
+  #result: RelayResult | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+  #aborted = false;
+  #onEnd: ((result: RelayResult, relay: Relay) => void) | undefined;
+  #done: Promise<RelayResult> | undefined;
+  #settle: ((r: RelayResult) => void) | undefined;
 
   /** @internal use {@link Ring.relay} */
-  constructor(ring: Ring, src: number, dst: number, pipeSize: number, signal: AbortSignal | undefined) {
+  constructor(ring: Ring, src: number, dst: number, pipeSize: number, copy: boolean, options: RelayOptions) {
+    // Kept small: a server may hold one per connection (no Promise until `done` is read).
     const h = ring.handle;
     this.#h = h;
-    let settle!: (r: RelayResult) => void;
-    this.done = new Promise<RelayResult>((resolve) => { settle = resolve; });
-    const onAbort = (): void => {
-      this.#abortedBy = signal;
-      this.cancel();
-    };
-    ring.startNative('relay', (slot, gen) => { this.#id = startNative(h, slot, gen, src, dst, pipeSize); }, (res) => {
-      signal?.removeEventListener('abort', onAbort);
-      this.#ended = true;
-      const bytes = h.relayEnd(this.#id);
-      this.#finalBytes = bytes >= 0 ? bytes : this.#finalBytes; // -1: the ring was destroyed first
-      let error: NodeJS.ErrnoException | undefined;
-      if (res === -ECANCELED && this.#abortedBy) error = abortError(this.#abortedBy) as NodeJS.ErrnoException;
-      else if (res < 0) error = uringError(-res, res === -ECANCELED ? 'relay' : 'splice');
-      settle({ bytes: this.#finalBytes, eof: res === 0, error });
-    });
+    this.src = src;
+    this.dst = dst;
+    this.#onEnd = options.onEnd;
+    ring.startNative('relay', (slot, gen) => { this.#id = startNative(h, slot, gen, src, dst, pipeSize, copy); },
+      (res) => this.#end(res));
+    const signal = options.signal;
     if (signal) {
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
+      this.#signal = signal;
+      this.#onAbort = () => {
+        this.#aborted = true;
+        this.cancel();
+      };
+      if (signal.aborted) this.#onAbort();
+      else signal.addEventListener('abort', this.#onAbort, { once: true });
     }
+  }
+
+  /** Resolves (never rejects) once the relay ended and the kernel holds none of its operations. */
+  get done(): Promise<RelayResult> {
+    if (!this.#done) {
+      if (this.#result) this.#done = Promise.resolve(this.#result);
+      else this.#done = new Promise<RelayResult>((resolve) => { this.#settle = resolve; });
+    }
+    return this.#done;
   }
 
   /** Bytes delivered to the destination so far. */
   get bytes(): number {
-    if (this.#ended) return this.#finalBytes;
+    if (this.#result) return this.#result.bytes;
     const b = this.#h.relayBytes(this.#id);
-    if (b >= 0) this.#finalBytes = b;
-    return this.#finalBytes;
+    if (b >= 0) this.#bytes = b;
+    return this.#bytes;
   }
 
-  /** Ends the relay now; {@link Relay.done} then resolves with ECANCELED. Idempotent. */
+  /** Ends the relay now; it then ends with ECANCELED (AbortError when its signal fired). Idempotent. */
   cancel(): void {
-    if (this.#ended) return;
+    if (this.#result) return;
     this.#h.relayStop(this.#id); // a destroyed ring ignores it: its teardown ended the relay
+  }
+
+  #end(res: number): void {
+    if (this.#signal && this.#onAbort) this.#signal.removeEventListener('abort', this.#onAbort);
+    const bytes = this.#h.relayEnd(this.#id);
+    if (bytes >= 0) this.#bytes = bytes; // -1: the ring was destroyed first; keep the last count seen
+    let error: NodeJS.ErrnoException | undefined;
+    if (res === -ECANCELED && this.#aborted) error = abortError(this.#signal) as NodeJS.ErrnoException;
+    else if (res < 0) error = uringError(-res, res === -ECANCELED ? 'relay' : 'splice');
+    const result: RelayResult = { bytes: this.#bytes, eof: res === 0, error };
+    this.#result = result;
+    this.#settle?.(result);
+    if (this.#onEnd) {
+      try {
+        this.#onEnd(result, this);
+      } catch (e) {
+        // Not into the completion loop (the rest of the batch must still be delivered).
+        process.nextTick(() => { throw e; });
+      }
+    }
   }
 }
 
 /** relayStart with the addon's errors made Node-shaped (code, errno, syscall 'relay'). */
-function startNative(h: NativeRing, slot: number, gen: number, src: number, dst: number, pipeSize: number): number {
+function startNative(h: NativeRing, slot: number, gen: number, src: number, dst: number, pipeSize: number,
+  copy: boolean): number {
   try {
-    return h.relayStart(slot, gen, src, dst, pipeSize);
+    return h.relayStart(slot, gen, src, dst, pipeSize, copy);
   } catch (e) {
     const errno = (e as { errno?: number }).errno;
     if (typeof errno !== 'number') throw e;
     const err = uringError(-errno, 'relay');
-    if (errno === -EINVAL) err.message += ': src and dst must be sockets or pipes (a regular file would block the loop)';
+    if (errno === -EINVAL) {
+      err.message += copy ? ": src and dst must be sockets in mode 'copy'"
+        : ': src and dst must be sockets or pipes (a regular file would block the loop)';
+    }
     if (errno === -EBADF) err.message += `: src ${src} or dst ${dst} is not an open fd`;
     throw err;
   }
@@ -111,16 +187,19 @@ declare module './ring' {
   interface Ring {
     /**
      * Moves bytes from `src` to `dst` until `src` reaches end of stream, a
-     * call fails, or the relay is cancelled; see lib/ops-relay.ts. Both fds
-     * must be sockets or pipes (`src` may equal `dst`: an echo); both are
-     * switched to O_NONBLOCK. Neither is closed or shut down by the relay.
+     * call fails, or the relay is cancelled; see lib/ops-relay.ts for the two
+     * modes. `src` may equal `dst` (an echo). Neither fd is closed or shut
+     * down by the relay; their O_NONBLOCK flag is set (splice) or cleared (copy).
      * Keep both open until {@link Relay.done} resolves.
      * @throws TypeError/RangeError for bad arguments; EBADF/EINVAL from the addon
      * for an fd that is closed or not a socket or pipe.
      */
     relay(src: number, dst: number, options?: RelayOptions): Relay;
-    /** Live relays and the pipes of this ring's relay pool (for leak checks). */
-    relayStats(): { live: number; pipesInUse: number; pipesIdle: number };
+    /**
+     * Live relays, the pipes of this ring's relay pool (for leak checks), and
+     * how often a copy relay found every relay buffer taken and had to wait.
+     */
+    relayStats(): RelayStats;
   }
 }
 
@@ -129,11 +208,16 @@ Ring.prototype.relay = function relay(this: Ring, src: number, dst: number, opti
   validateFd(dst, 'dst');
   const pipeSize = options.pipeSize ?? RELAY_PIPE_SIZE;
   validateInt(pipeSize, 'options.pipeSize', 4096, 1 << 30);
-  const signal = validateSignal(options.signal);
-  return new Relay(this, src, dst, pipeSize, signal);
+  const mode = options.mode ?? 'splice';
+  if (mode !== 'splice' && mode !== 'copy') throw invalidArgValue('options.mode', "must be 'splice' or 'copy'", mode);
+  validateSignal(options.signal);
+  if (options.onEnd !== undefined && typeof options.onEnd !== 'function') {
+    throw invalidArgType('options.onEnd', 'function', options.onEnd);
+  }
+  return new Relay(this, src, dst, pipeSize, mode === 'copy', options);
 };
 
 Ring.prototype.relayStats = function relayStats(this: Ring) {
-  const [live, pipesInUse, pipesIdle] = this.handle.relayInfo();
-  return { live, pipesInUse, pipesIdle };
+  const [live, pipesInUse, pipesIdle, bufferWaits, bufferTrims] = this.handle.relayInfo();
+  return { live, pipesInUse, pipesIdle, bufferWaits, bufferTrims };
 };

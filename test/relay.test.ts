@@ -1,6 +1,7 @@
 /**
- * Ring.relay: socket -> pipe -> socket moved by the addon (lib/ops-relay.ts,
- * native/uring/relay.cc). Byte-exact transfers, echo (src === dst),
+ * Ring.relay: bytes moved socket -> socket by the addon (lib/ops-relay.ts,
+ * native/uring/relay.cc), in both modes (splice through a pipe; copy through
+ * the ring's relay buffers). Byte-exact transfers, echo (src === dst),
  * backpressure, end of stream, peer reset, cancel and abort, a ring destroyed
  * under a live relay, bad arguments, and no pipe or fd left behind.
  */
@@ -13,6 +14,7 @@ import { once } from 'node:events';
 import { Ring } from '../lib/ring';
 import '../lib/ops-net';
 import '../lib/ops-relay';
+import type { RelayMode } from '../lib/ops-relay';
 import { native } from '../lib/native';
 import { openFds } from './helpers';
 import { until } from './net-helpers';
@@ -61,167 +63,265 @@ async function fdsSettle(before: number): Promise<number> {
   return openFds();
 }
 
-test('relay moves 24 MiB byte-exact and ends at end of stream; no pipe stays in use', async () => {
-  const before = openFds();
-  const ring = new Ring();
-  const c = await connected(ring, 2);
-  try {
-    const payload = crypto.randomBytes(24 << 20);
-    const relay = ring.relay(c.fds[0]!, c.fds[1]!);
-    const got = collect(c.peers[1]!);
-    c.peers[0]!.end(payload); // one big write: the source stays full, the relay yields and resumes
-    const r = await relay.done;
-    assert.is(r.eof, true);
-    assert.is(r.error, undefined);
-    assert.is(r.bytes, payload.length);
-    assert.is(relay.bytes, payload.length);
-    native.shutdownSync(c.fds[1]!, K.SHUT_WR!); // the caller propagates the half-close
-    const out = await got;
-    assert.is(out.length, payload.length);
-    assert.ok(out.equals(payload), 'bytes differ');
-    const st = ring.relayStats();
-    assert.equal([st.live, st.pipesInUse], [0, 0]);
-    assert.ok(st.pipesIdle >= 1, 'the pipe went back to the pool');
-  } finally {
-    await c.close();
-    ring.destroy();
-  }
-  assert.ok((await fdsSettle(before)) <= before, 'the pooled pipes are closed with the ring');
-});
-
-test('relay with src === dst is an echo; idle relays hold no pipe', async () => {
-  const ring = new Ring();
-  const c = await connected(ring, 20);
-  try {
-    const relays = c.fds.map((fd) => ring.relay(fd, fd));
-    await Promise.all(c.peers.map(async (p, i) => {
-      const msg = crypto.randomBytes(1 + i * 997);
-      const got: Buffer[] = [];
-      let len = 0;
-      p.on('data', (d: Buffer) => { got.push(d); len += d.length; });
-      p.write(msg);
-      await until(() => len >= msg.length, 5000, `echo ${i}`);
-      assert.ok(Buffer.concat(got).equals(msg), `echo ${i} differs`);
-    }));
-    const st = ring.relayStats();
-    assert.is(st.live, 20);
-    assert.is(st.pipesInUse, 0, 'idle relays hold no pipe');
-    for (const p of c.peers) p.end();
-    const rs = await Promise.all(relays.map((r) => r.done));
-    assert.ok(rs.every((r) => r.eof && !r.error), JSON.stringify(rs));
-  } finally {
-    await c.close();
-    ring.destroy();
-  }
-});
-
-test('backpressure: a destination that does not read stops the relay from reading', async () => {
-  const ring = new Ring();
-  const c = await connected(ring, 2);
-  try {
-    const slow = c.peers[1]!;
-    slow.pause();
-    const relay = ring.relay(c.fds[0]!, c.fds[1]!);
-    const payload = crypto.randomBytes(64 << 20);
-    c.peers[0]!.write(payload);
-    let last = -1;
-    // Wait until the relay stopped moving: the destination's buffers are full.
-    for (let i = 0; i < 100; i++) {
-      await new Promise((r) => setTimeout(r, 30));
-      if (relay.bytes === last && last > 0) break;
-      last = relay.bytes;
+for (const mode of ['splice', 'copy'] as RelayMode[]) {
+  test(`${mode}: relay moves 24 MiB byte-exact and ends at end of stream; no pipe stays in use`, async () => {
+    const before = openFds();
+    const ring = new Ring();
+    const c = await connected(ring, 2);
+    try {
+      const payload = crypto.randomBytes(24 << 20);
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      const got = collect(c.peers[1]!);
+      c.peers[0]!.end(payload); // one big write: the source stays full, the relay yields and resumes
+      const r = await relay.done;
+      assert.is(r.eof, true);
+      assert.is(r.error, undefined);
+      assert.is(r.bytes, payload.length);
+      assert.is(relay.bytes, payload.length);
+      native.shutdownSync(c.fds[1]!, K.SHUT_WR!); // the caller propagates the half-close
+      const out = await got;
+      assert.is(out.length, payload.length);
+      assert.ok(out.equals(payload), 'bytes differ');
+      const st = ring.relayStats();
+      assert.equal([st.live, st.pipesInUse], [0, 0]);
+      if (mode === 'splice') assert.ok(st.pipesIdle >= 1, 'the pipe went back to the pool');
+      else assert.is(st.pipesIdle, 0, 'copy mode uses no pipe');
+    } finally {
+      await c.close();
+      ring.destroy();
     }
-    assert.ok(relay.bytes < payload.length / 2, `moved ${relay.bytes} of ${payload.length} with a paused reader`);
-    assert.ok(c.peers[0]!.writableLength > 0, 'the writer is held back');
-    const st = ring.relayStats();
-    assert.is(st.pipesInUse, 1, 'one pipe-ful is buffered at most');
-    // Resume: everything arrives, byte-exact.
-    const got = collect(slow);
-    slow.resume();
-    c.peers[0]!.end();
-    const r = await relay.done;
-    assert.is(r.bytes, payload.length);
-    native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
-    assert.ok((await got).equals(payload));
-  } finally {
-    await c.close();
-    ring.destroy();
-  }
-});
+    assert.ok((await fdsSettle(before)) <= before, 'the pooled pipes are closed with the ring');
+  });
 
-test('cancel() and an aborted signal end a relay; the fds stay usable and no pipe is kept', async () => {
-  const ring = new Ring();
-  const c = await connected(ring, 2);
-  try {
-    const relay = ring.relay(c.fds[0]!, c.fds[1]!);
-    relay.cancel();
-    relay.cancel(); // idempotent
-    const r = await relay.done;
-    assert.is(r.eof, false);
-    assert.is(r.error?.code, 'ECANCELED');
-    const ac = new AbortController();
-    const second = ring.relay(c.fds[0]!, c.fds[1]!, { signal: ac.signal });
-    const got = collect(c.peers[1]!);
-    c.peers[0]!.write('before abort');
-    await until(() => second.bytes === 12, 5000, 'first bytes');
-    ac.abort();
-    const r2 = await second.done;
-    assert.is(r2.error?.name, 'AbortError');
-    assert.is(r2.bytes, 12);
-    // A signal that is already aborted ends the relay at once.
-    const third = await ring.relay(c.fds[0]!, c.fds[1]!, { signal: AbortSignal.abort() }).done;
-    assert.is(third.error?.name, 'AbortError');
-    // The sockets still work: a new relay carries on where the old ones stopped.
-    const fourth = ring.relay(c.fds[0]!, c.fds[1]!);
-    c.peers[0]!.end(' and after');
-    assert.is((await fourth.done).eof, true);
-    native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
-    assert.is((await got).toString(), 'before abort and after');
-    assert.equal(ring.relayStats().live, 0);
-    assert.equal(ring.relayStats().pipesInUse, 0);
-  } finally {
-    await c.close();
-    ring.destroy();
-  }
-});
+  test(`${mode}: relay with src === dst is an echo; idle relays hold no pipe`, async () => {
+    const ring = new Ring();
+    const c = await connected(ring, 20);
+    try {
+      const relays = c.fds.map((fd) => ring.relay(fd, fd, { mode }));
+      await Promise.all(c.peers.map(async (p, i) => {
+        const msg = crypto.randomBytes(1 + i * 997);
+        const got: Buffer[] = [];
+        let len = 0;
+        p.on('data', (d: Buffer) => { got.push(d); len += d.length; });
+        p.write(msg);
+        await until(() => len >= msg.length, 5000, `echo ${i}`);
+        assert.ok(Buffer.concat(got).equals(msg), `echo ${i} differs`);
+      }));
+      const st = ring.relayStats();
+      assert.is(st.live, 20);
+      assert.is(st.pipesInUse, 0, 'idle relays hold no pipe');
+      for (const p of c.peers) p.end();
+      const rs = await Promise.all(relays.map((r) => r.done));
+      assert.ok(rs.every((r) => r.eof && !r.error), JSON.stringify(rs));
+    } finally {
+      await c.close();
+      ring.destroy();
+    }
+  });
 
-test('a destination reset by its peer ends the relay with the splice error; the pipe is not reused', async () => {
-  const ring = new Ring();
-  const c = await connected(ring, 2);
-  try {
-    const relay = ring.relay(c.fds[0]!, c.fds[1]!);
-    c.peers[1]!.resetAndDestroy();
+  test(`${mode}: backpressure: a destination that does not read stops the relay from reading`, async () => {
+    const ring = new Ring();
+    const c = await connected(ring, 2);
+    try {
+      const slow = c.peers[1]!;
+      slow.pause();
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      const payload = crypto.randomBytes(64 << 20);
+      c.peers[0]!.write(payload);
+      let last = -1;
+      // Wait until the relay stopped moving: the destination's buffers are full.
+      for (let i = 0; i < 100; i++) {
+        await new Promise((r) => setTimeout(r, 30));
+        if (relay.bytes === last && last > 0) break;
+        last = relay.bytes;
+      }
+      assert.ok(relay.bytes < payload.length / 2, `moved ${relay.bytes} of ${payload.length} with a paused reader`);
+      assert.ok(c.peers[0]!.writableLength > 0, 'the writer is held back');
+      if (mode === 'splice') assert.is(ring.relayStats().pipesInUse, 1, 'one pipe-ful is buffered at most');
+      // Resume: everything arrives, byte-exact.
+      const got = collect(slow);
+      slow.resume();
+      c.peers[0]!.end();
+      const r = await relay.done;
+      assert.is(r.bytes, payload.length);
+      native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
+      assert.ok((await got).equals(payload));
+    } finally {
+      await c.close();
+      ring.destroy();
+    }
+  });
+
+  test(`${mode}: cancel() and an aborted signal end a relay; the fds stay usable and no pipe is kept`, async () => {
+    const ring = new Ring();
+    const c = await connected(ring, 2);
+    try {
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      relay.cancel();
+      relay.cancel(); // idempotent
+      const r = await relay.done;
+      assert.is(r.eof, false);
+      assert.is(r.error?.code, 'ECANCELED');
+      const ac = new AbortController();
+      const second = ring.relay(c.fds[0]!, c.fds[1]!, { mode, signal: ac.signal });
+      const got = collect(c.peers[1]!);
+      c.peers[0]!.write('before abort');
+      await until(() => second.bytes === 12, 5000, 'first bytes');
+      ac.abort();
+      const r2 = await second.done;
+      assert.is(r2.error?.name, 'AbortError');
+      assert.is(r2.bytes, 12);
+      // A signal that is already aborted ends the relay at once.
+      const third = await ring.relay(c.fds[0]!, c.fds[1]!, { mode, signal: AbortSignal.abort() }).done;
+      assert.is(third.error?.name, 'AbortError');
+      // The sockets still work: a new relay carries on where the old ones stopped.
+      const fourth = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      c.peers[0]!.end(' and after');
+      assert.is((await fourth.done).eof, true);
+      native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
+      assert.is((await got).toString(), 'before abort and after');
+      assert.equal(ring.relayStats().live, 0);
+      assert.equal(ring.relayStats().pipesInUse, 0);
+    } finally {
+      await c.close();
+      ring.destroy();
+    }
+  });
+
+  test(`${mode}: a destination reset by its peer ends the relay with the splice error; the pipe is not reused`, async () => {
+    const ring = new Ring();
+    const c = await connected(ring, 2);
+    try {
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      c.peers[1]!.resetAndDestroy();
+      await new Promise((r) => setTimeout(r, 50));
+      const big = crypto.randomBytes(4 << 20);
+      c.peers[0]!.write(big);
+      c.peers[0]!.on('error', () => undefined);
+      const r = await relay.done;
+      assert.is(r.eof, false);
+      assert.ok(r.error && ['ECONNRESET', 'EPIPE'].includes(r.error.code!), `error ${r.error?.code}`);
+      assert.is(r.error?.syscall, 'splice');
+      assert.is(ring.relayStats().pipesInUse, 0);
+    } finally {
+      await c.close();
+      ring.destroy();
+    }
+  });
+
+  test(`${mode}: destroying the ring under live relays ends them with ECANCELED and closes the pool`, async () => {
+    const before = openFds();
+    const ring = new Ring();
+    const c = await connected(ring, 2);
+    const relays = [ring.relay(c.fds[0]!, c.fds[1]!, { mode }), ring.relay(c.fds[1]!, c.fds[0]!, { mode })];
+    c.peers[0]!.write(crypto.randomBytes(1 << 20));
+    c.peers[1]!.pause();
     await new Promise((r) => setTimeout(r, 50));
-    const big = crypto.randomBytes(4 << 20);
-    c.peers[0]!.write(big);
-    c.peers[0]!.on('error', () => undefined);
-    const r = await relay.done;
-    assert.is(r.eof, false);
-    assert.ok(r.error && ['ECONNRESET', 'EPIPE'].includes(r.error.code!), `error ${r.error?.code}`);
-    assert.is(r.error?.syscall, 'splice');
-    assert.is(ring.relayStats().pipesInUse, 0);
+    ring.destroy();
+    const rs = await Promise.all(relays.map((r) => r.done));
+    for (const r of rs) assert.is(r.error?.code, 'ECANCELED');
+    assert.ok(relays[0]!.bytes > 0, 'bytes moved before the destroy are still reported');
+    for (const p of c.peers) p.destroy();
+    for (const fd of c.fds) native.closeFd(fd);
+    await c.close().catch(() => undefined);
+    assert.ok((await fdsSettle(before)) <= before, `fds before ${before}, after ${openFds()}`);
+  });
+}
+
+test('copy: more relays than buffers with stalled readers; each waits for a buffer and every byte arrives', async () => {
+  const ring = new Ring();
+  const n = 40; // 40 stalled relays holding up to 256 KiB each exhaust the 64 shared buffers
+  const c = await connected(ring, 2 * n);
+  try {
+    const relays = [];
+    const payloads: Buffer[] = [];
+    const got: Promise<Buffer>[] = [];
+    for (let i = 0; i < n; i++) {
+      const dst = c.peers[2 * i + 1]!;
+      dst.pause();
+      relays.push(ring.relay(c.fds[2 * i]!, c.fds[2 * i + 1]!, { mode: 'copy' }));
+      payloads.push(crypto.randomBytes(3 << 20));
+      c.peers[2 * i]!.end(payloads[i]);
+    }
+    await until(() => ring.relayStats().bufferWaits > 0, 5000, 'a relay to find the buffers gone');
+    for (let i = 0; i < n; i++) {
+      got.push(collect(c.peers[2 * i + 1]!));
+      c.peers[2 * i + 1]!.resume();
+    }
+    const rs = await Promise.all(relays.map((r) => r.done));
+    for (let i = 0; i < n; i++) {
+      assert.is(rs[i]!.bytes, payloads[i]!.length, `relay ${i}`);
+      native.shutdownSync(c.fds[2 * i + 1]!, K.SHUT_WR!);
+    }
+    const outs = await Promise.all(got);
+    for (let i = 0; i < n; i++) assert.ok(outs[i]!.equals(payloads[i]!), `relay ${i} bytes differ`);
   } finally {
     await c.close();
     ring.destroy();
   }
 });
 
-test('destroying the ring under live relays ends them with ECANCELED and closes the pool', async () => {
-  const before = openFds();
+test('onEnd gets the result and the relay; a throwing onEnd is an uncaught exception and other relays still end', async () => {
   const ring = new Ring();
   const c = await connected(ring, 2);
-  const relays = [ring.relay(c.fds[0]!, c.fds[1]!), ring.relay(c.fds[1]!, c.fds[0]!)];
-  c.peers[0]!.write(crypto.randomBytes(1 << 20));
-  c.peers[1]!.pause();
-  await new Promise((r) => setTimeout(r, 50));
-  ring.destroy();
-  const rs = await Promise.all(relays.map((r) => r.done));
-  for (const r of rs) assert.is(r.error?.code, 'ECANCELED');
-  assert.ok(relays[0]!.bytes > 0, 'bytes moved before the destroy are still reported');
-  for (const p of c.peers) p.destroy();
-  for (const fd of c.fds) native.closeFd(fd);
-  await c.close().catch(() => undefined);
-  assert.ok((await fdsSettle(before)) <= before, `fds before ${before}, after ${openFds()}`);
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown): void => { uncaught.push(e); };
+  process.on('uncaughtException', onUncaught);
+  try {
+    const seen: Array<[number, boolean, number]> = [];
+    const onEnd = (r: { bytes: number; eof: boolean }, relay: { src: number }): void => {
+      seen.push([relay.src, r.eof, r.bytes]);
+      if (relay.src === c.fds[0]) throw new Error('onEnd failed');
+    };
+    const a = ring.relay(c.fds[0]!, c.fds[0]!, { mode: 'copy', onEnd });
+    const b = ring.relay(c.fds[1]!, c.fds[1]!, { onEnd });
+    c.peers[0]!.on('data', () => undefined);
+    c.peers[1]!.on('data', () => undefined);
+    c.peers[0]!.end('abc');
+    c.peers[1]!.end('de');
+    const [ra, rb] = await Promise.all([a.done, b.done]);
+    assert.equal([ra.bytes, rb.bytes], [3, 2]);
+    await until(() => uncaught.length === 1, 2000, 'the uncaught exception');
+    assert.equal(seen.sort((x, y) => x[0] - y[0]), [[c.fds[0]!, true, 3], [c.fds[1]!, true, 2]]);
+    assert.match(String(uncaught[0]), /onEnd failed/);
+    assert.is(a.done, a.done, 'done is one Promise');
+    assert.throws(() => ring.relay(c.fds[0]!, c.fds[0]!, { onEnd: 5 as unknown as () => void }), /onEnd/);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    await c.close();
+    ring.destroy();
+  }
+});
+
+test('copy: idle relay buffers are given back to the kernel, and bytes after that still arrive intact', async () => {
+  const ring = new Ring();
+  const c = await connected(ring, 1);
+  try {
+    const relay = ring.relay(c.fds[0]!, c.fds[0]!, { mode: 'copy' });
+    const peer = c.peers[0]!;
+    let got = Buffer.alloc(0);
+    peer.on('data', (d: Buffer) => { got = Buffer.concat([got, d]); });
+    const sent: Buffer[] = [];
+    const trimsBefore = ring.relayStats().bufferTrims;
+    // Rounds of traffic more than a second apart: the buffers are idle in between.
+    for (let round = 0; round < 3; round++) {
+      const msg = crypto.randomBytes(200_000);
+      sent.push(msg);
+      peer.write(msg);
+      const want = Buffer.concat(sent).length;
+      await until(() => got.length >= want, 5000, `round ${round}`);
+      await new Promise((r) => setTimeout(r, 1100));
+    }
+    assert.ok(got.equals(Buffer.concat(sent)), 'echo differs');
+    if (ring.info().deferTaskrun) {
+      assert.ok(ring.relayStats().bufferTrims > trimsBefore, `trims ${ring.relayStats().bufferTrims}`);
+    }
+    peer.end();
+    assert.is((await relay.done).eof, true);
+  } finally {
+    await c.close();
+    ring.destroy();
+  }
 });
 
 test('bad arguments: clear errors, nothing started', async () => {
@@ -235,7 +335,16 @@ test('bad arguments: clear errors, nothing started', async () => {
       assert.throws(() => ring.relay(c.fds[0]!, c.fds[0]!, { pipeSize: 10 }), /pipeSize/);
       assert.throws(() => ring.relay(file, c.fds[0]!), (e: NodeJS.ErrnoException) => e.code === 'EINVAL' && e.syscall === 'relay');
       assert.throws(() => ring.relay(c.fds[0]!, 100_000), (e: NodeJS.ErrnoException) => e.code === 'EBADF');
-      assert.equal(ring.relayStats(), { live: 0, pipesInUse: 0, pipesIdle: 0 });
+      assert.throws(() => ring.relay(c.fds[0]!, c.fds[0]!, { mode: 'zero' as RelayMode }), /mode/);
+      const [pr, pw] = native.makePipe(4096);
+      try {
+        // A pipe is fine for splice, not for copy mode (recv/send).
+        assert.throws(() => ring.relay(pr, c.fds[0]!, { mode: 'copy' }), (e: NodeJS.ErrnoException) => e.code === 'EINVAL' && /sockets/.test(e.message));
+      } finally {
+        native.closeFd(pr);
+        native.closeFd(pw);
+      }
+      assert.equal(ring.relayStats(), { live: 0, pipesInUse: 0, pipesIdle: 0, bufferWaits: 0, bufferTrims: 0 });
       // The ring is unharmed: a relay still works after the refusals.
       const r = ring.relay(c.fds[0]!, c.fds[0]!);
       c.peers[0]!.end('x');

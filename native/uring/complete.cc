@@ -118,6 +118,9 @@ unsigned RingHandle::Drain(bool sync_call) {
   }
   if (alive_) {
     SubmitPending(false);
+    /* Relay buffers may be trimmed only when the kernel cannot be filling one
+     * unseen: nothing in the CQ, and task work runs only when we enter. */
+    if (relays_) relays_->MaybeTrim(deferred_ && ur_cq_ready(&ring_) == 0);
     if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0) {
       prepare_active_ = false;
       uv_prepare_stop(&hooks_->prepare);

@@ -11,13 +11,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "prep.h"
 #include "ring_handle.h"
 
-enum RelayOpKind : unsigned { kRead = 0, kWrite = 1, kResume = 2, kCancel = 3 };
+enum RelayOpKind : unsigned { kRead = 0, kWrite = 1, kResume = 2, kCancel = 3, kRecv = 4, kSend = 5 };
 
 /* Full pipe-fuls moved back to back before a relay lets other CQEs run. */
 static const uint8_t kRoundsBeforeYield = 8;
@@ -25,6 +27,9 @@ static const uint8_t kRoundsBeforeYield = 8;
 static const size_t kMaxIdlePipes = 64;
 static const unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 static const uint32_t kGenMask = 0x0fffffff;
+/* Copy mode: stop receiving above this many unsent bytes, start again at or below the second. */
+static const uint32_t kMaxQueued = 256 * 1024;
+static const uint32_t kResumeQueued = 64 * 1024;
 
 static inline uint64_t RelayData(int id, uint32_t gen, unsigned kind) {
   return kRelayTag | ((uint64_t)kind << 60) | ((uint64_t)(gen & kGenMask) << 32) | (uint32_t)id;
@@ -43,21 +48,35 @@ static bool SocketOrPipe(int fd) {
   return fstat(fd, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
 }
 
-static int SetNonBlocking(int fd) {
+static int SetNonBlocking(int fd, bool on) {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0) return -errno;
-  if (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
+  int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
+  if (want != fl && fcntl(fd, F_SETFL, want) < 0) return -errno;
   return 0;
 }
 
-int RelayTable::Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size) {
+static bool IsSocket(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int RelayTable::Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size, bool copy) {
   /* splice(2) on a regular file would wait for the disk on the loop thread,
-   * and poll(2) says such a file is always ready: sockets and pipes only. */
+   * and poll(2) says such a file is always ready: sockets and pipes only.
+   * Copy mode uses recv/send: sockets only. */
   if (fcntl(src, F_GETFD) < 0 || fcntl(dst, F_GETFD) < 0) return -EBADF;
-  if (!SocketOrPipe(src) || !SocketOrPipe(dst)) return -EINVAL;
-  int e = SetNonBlocking(src);
-  if (e == 0) e = SetNonBlocking(dst);
+  if (copy ? !(IsSocket(src) && IsSocket(dst)) : !(SocketOrPipe(src) && SocketOrPipe(dst))) return -EINVAL;
+  /* Splice mode calls splice(2) itself and must never block; in copy mode
+   * the ring waits for the sockets, which it does only for blocking ones
+   * (an O_NONBLOCK socket makes a recv SQE fail with EAGAIN). */
+  int e = SetNonBlocking(src, !copy);
+  if (e == 0) e = SetNonBlocking(dst, !copy);
   if (e < 0) return e;
+  if (copy && !bufs_.ready()) {
+    e = bufs_.Init(ring_->ring()->fd);
+    if (e < 0) return e;
+  }
   int id;
   if (!free_.empty()) {
     id = free_.back();
@@ -75,11 +94,12 @@ int RelayTable::Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size) 
   r->src = src;
   r->dst = dst;
   r->pipe_want = pipe_size;
-  if (!pool_sized_) {
+  r->copy = copy;
+  if (!copy && !pool_sized_) {
     pool_sized_ = true;
     pool_want_ = pipe_size;
   }
-  if (!ArmRead(r, id)) {
+  if (!(copy ? ArmRecv(r, id) : ArmRead(r, id))) {
     r->in_use = false;
     free_.push_back(id);
     return -EBUSY;
@@ -116,6 +136,127 @@ bool RelayTable::ArmResume(Relay *r, int id) {
   ur_sqe_set_data(sqe, RelayData(id, r->gen, kResume));
   r->resume_pending = true;
   return true;
+}
+
+bool RelayTable::ArmRecv(Relay *r, int id) {
+  struct io_uring_sqe *sqe = ring_->RelaySqe();
+  if (!sqe) return false;
+  ur_prep_recv_multishot(sqe, r->src, kRelayBgid);
+  ur_sqe_set_data(sqe, RelayData(id, r->gen, kRecv));
+  r->recv_armed = true;
+  return true;
+}
+
+/* Copy mode: send the head of the queue (one send in flight per relay keeps the order). */
+void RelayTable::SendNext(Relay *r, int id) {
+  if (r->finished || r->send_inflight || r->write_wait || r->qhead < 0) return;
+  uint16_t bid = (uint16_t)r->qhead;
+  struct io_uring_sqe *sqe = ring_->RelaySqe();
+  if (!sqe) {
+    Finish(r, id, -EBUSY);
+    return;
+  }
+  ur_prep_send(sqe, r->dst, bufs_.Addr(bid) + bufs_.off[bid], bufs_.len[bid], MSG_NOSIGNAL);
+  ur_sqe_set_data(sqe, RelayData(id, r->gen, kSend));
+  r->send_inflight = true;
+}
+
+/* A buffer goes back to the group; a relay that found the group dry may receive again. */
+void RelayTable::GiveBack(uint16_t bid) {
+  bufs_held_--;
+  bufs_.next[bid] = -1;
+  bufs_.Recycle(bid);
+  while (!buf_waiters_.empty()) {
+    std::pair<int, uint32_t> w = buf_waiters_.back();
+    buf_waiters_.pop_back();
+    Relay *r = Get(w.first);
+    if (!r || r->gen != w.second || !r->waiting_bufs || r->finished) continue;
+    r->waiting_bufs = false;
+    if (!r->paused && !r->recv_armed && !ArmRecv(r, w.first)) Finish(r, w.first, -EBUSY);
+    break;
+  }
+}
+
+void RelayTable::OnRecv(Relay *r, int id, const struct io_uring_cqe *c) {
+  bool more = (c->flags & IORING_CQE_F_MORE) != 0;
+  if (!more) r->recv_armed = false;
+  int32_t res = c->res;
+  if (res > 0 && (c->flags & IORING_CQE_F_BUFFER)) {
+    uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
+    bufs_held_++;
+    bufs_dirty_ = true;
+    if (r->finished) {
+      GiveBack(bid); /* arrived after the end: nobody will send it */
+      return;
+    }
+    bufs_.off[bid] = 0;
+    bufs_.len[bid] = (uint32_t)res;
+    bufs_.next[bid] = -1;
+    if (r->qtail >= 0) bufs_.next[r->qtail] = (int16_t)bid;
+    else r->qhead = (int16_t)bid;
+    r->qtail = (int16_t)bid;
+    r->queued += (uint32_t)res;
+    SendNext(r, id);
+    if (r->queued > kMaxQueued && r->recv_armed && !r->paused) {
+      r->paused = true; /* backpressure: the destination does not keep up */
+      CancelOp(r, id, kRecv);
+    }
+  } else if (r->finished) {
+    return;
+  } else if (res == 0) {
+    r->eof_seen = true;
+    if (r->qhead < 0 && !r->send_inflight) Finish(r, id, 0);
+    return;
+  } else if (res == -ENOBUFS) {
+    r->waiting_bufs = true; /* the group is dry: GiveBack re-arms */
+    buf_waiters_.emplace_back(id, r->gen);
+    buffer_waits_++;
+    return;
+  } else if (res == -ECANCELED && r->paused) {
+    return; /* our own pause; SendNext's completion resumes */
+  } else if (res < 0) {
+    Finish(r, id, res);
+    return;
+  }
+  if (!r->finished && !r->recv_armed && !r->paused && !r->eof_seen && !r->waiting_bufs && !ArmRecv(r, id)) {
+    Finish(r, id, -EBUSY);
+  }
+}
+
+void RelayTable::OnSend(Relay *r, int id, int32_t res) {
+  r->send_inflight = false;
+  if (r->qhead < 0) return;
+  uint16_t bid = (uint16_t)r->qhead;
+  if (r->finished) {
+    r->qhead = bufs_.next[bid];
+    if (r->qhead < 0) r->qtail = -1;
+    GiveBack(bid); /* the kernel is done with it now */
+    return;
+  }
+  if (res == -EAGAIN) {
+    if (!ArmWrite(r, id)) Finish(r, id, -EBUSY);
+    return;
+  }
+  if (res <= 0) {
+    Finish(r, id, res == 0 ? -EPIPE : res);
+    return;
+  }
+  r->bytes += (uint64_t)res;
+  r->queued -= (uint32_t)res;
+  bufs_.off[bid] += (uint32_t)res;
+  bufs_.len[bid] -= (uint32_t)res;
+  if (bufs_.len[bid] == 0) {
+    r->qhead = bufs_.next[bid];
+    if (r->qhead < 0) r->qtail = -1;
+    GiveBack(bid);
+  }
+  if (r->finished) return; /* GiveBack may have run out of SQEs */
+  SendNext(r, id);
+  if (r->paused && r->queued <= kResumeQueued) {
+    r->paused = false;
+    if (!r->recv_armed && !r->waiting_bufs && !r->eof_seen && !ArmRecv(r, id)) Finish(r, id, -EBUSY);
+  }
+  if (r->eof_seen && r->qhead < 0 && !r->send_inflight) Finish(r, id, 0);
 }
 
 void RelayTable::CancelOp(Relay *r, int id, unsigned kind) {
@@ -227,10 +368,30 @@ void RelayTable::Finish(Relay *r, int id, int32_t res) {
   r->buffered = 0;
   if (r->read_armed) CancelOp(r, id, kRead);
   if (r->write_wait) CancelOp(r, id, kWrite);
+  if (r->recv_armed) CancelOp(r, id, kRecv);
+  if (r->send_inflight) CancelOp(r, id, kSend);
+  r->waiting_bufs = false;
+  /* Queued buffers go back now, except one a send may still read from (OnSend returns it). */
+  int16_t b = r->send_inflight ? bufs_.next[r->qhead] : r->qhead;
+  if (r->send_inflight) {
+    bufs_.next[r->qhead] = -1;
+    r->qtail = r->qhead;
+  } else {
+    r->qhead = r->qtail = -1;
+  }
+  while (b >= 0) {
+    int16_t next = bufs_.next[b];
+    GiveBack((uint16_t)b);
+    b = next;
+  }
+  r->queued = 0;
 }
 
 bool RelayTable::Report(Relay *r, int32_t *out) {
-  if (!r->finished || r->reported || r->read_armed || r->write_wait || r->resume_pending) return false;
+  if (!r->finished || r->reported || r->read_armed || r->write_wait || r->resume_pending || r->recv_armed ||
+      r->send_inflight) {
+    return false;
+  }
   r->reported = true;
   out[CQE_SLOT] = (int32_t)(uint32_t)r->report_ud;
   out[CQE_GEN] = (int32_t)(uint32_t)(r->report_ud >> 32);
@@ -264,7 +425,14 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       r->write_wait = false;
       if (r->finished) break;
       if (c->res < 0) Finish(r, id, c->res);
-      else Step(r, id); /* POLLERR/POLLHUP show up as the splice's error */
+      else if (r->copy) SendNext(r, id); /* POLLERR/POLLHUP show up as the send's error */
+      else Step(r, id);                  /* ... or the splice's */
+      break;
+    case kRecv:
+      OnRecv(r, id, c);
+      break;
+    case kSend:
+      OnSend(r, id, c->res);
       break;
     case kResume:
       r->resume_pending = false;
@@ -293,6 +461,18 @@ double RelayTable::End(int id) {
   return bytes;
 }
 
+void RelayTable::MaybeTrim(bool quiet) {
+  if (!quiet || !bufs_dirty_ || bufs_held_ != 0 || !bufs_.ready()) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+  if (now - last_trim_ns_ < 1000000000ull) return;
+  last_trim_ns_ = now;
+  bufs_dirty_ = false;
+  bufs_.DropPages();
+  buffer_trims_++;
+}
+
 void RelayTable::Clear() {
   for (Relay &r : relays_) {
     if (r.in_use && r.pipe_r >= 0) {
@@ -307,6 +487,8 @@ void RelayTable::Clear() {
     close(p.w);
   }
   idle_.clear();
+  bufs_.Release(); /* the ring is closed: the kernel holds no buffer any more */
+  buf_waiters_.clear();
   relays_.clear();
   free_.clear();
   pipes_in_use_ = 0;

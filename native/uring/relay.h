@@ -8,8 +8,17 @@
  * CQE is read (complete.cc), so a relay costs JavaScript nothing per chunk.
  * Its end is reported to JavaScript as one ordinary completion record.
  *
- * Pipes come from a per-ring pool and are held only while bytes are inside:
- * an idle relay holds no pipe.
+ * Two ways to move the bytes:
+ *   splice: non-blocking splice(2) through a pipe, on readiness from the
+ *     ring (a multishot POLL_ADD on the source, a one-shot POLLOUT on the
+ *     destination while it is full). The payload never enters user space.
+ *     Pipes come from a per-ring pool and are held only while bytes are
+ *     inside: an idle relay holds no pipe.
+ *   copy: a multishot recv into the ring's relay buffer group
+ *     (relay_bufs.h) and a send from the same buffer, both as SQEs: no
+ *     system call of its own per message (they go out with the ring's batch).
+ *     The kernel copies in and out; for small messages that is cheaper
+ *     than moving page references through a pipe.
  */
 #ifndef URING_RELAY_H
 #define URING_RELAY_H
@@ -17,6 +26,8 @@
 #include <stdint.h>
 
 #include <vector>
+
+#include "relay_bufs.h"
 
 struct io_uring_cqe;
 class RingHandle;
@@ -46,6 +57,15 @@ struct Relay {
   bool resume_pending = false; /* a NOP to continue after yielding is in the kernel */
   bool finished = false;
   bool reported = false;
+  /* copy mode */
+  bool copy = false;
+  bool recv_armed = false;    /* the multishot recv is in the kernel */
+  bool send_inflight = false; /* a send from the queue's head buffer is in the kernel */
+  bool eof_seen = false;      /* the source ended: finish once the queue is sent */
+  bool paused = false;        /* too much queued: the recv was cancelled until it drains */
+  bool waiting_bufs = false;  /* the group ran dry (ENOBUFS): re-armed when a buffer comes back */
+  int16_t qhead = -1, qtail = -1; /* queued buffers, linked through RelayBufs::next */
+  uint32_t queued = 0;        /* bytes received and not yet sent */
 };
 
 struct PooledPipe {
@@ -60,7 +80,7 @@ class RelayTable {
   ~RelayTable();
 
   /* Creates a relay and arms its read poll; returns its id or -errno. */
-  int Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size);
+  int Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size, bool copy);
   /* Ends a relay early (ECANCELED); its end is reported once the kernel let go. */
   void Cancel(int id);
   /* Bytes delivered so far, or -1 for an unknown id. */
@@ -70,11 +90,17 @@ class RelayTable {
   /* Handles one relay CQE; writes the relay's end record to `out` and
    * returns true when the relay has just ended. */
   bool OnCqe(const struct io_uring_cqe *c, int32_t *out);
+  /* After a completion batch: give idle relay buffers' pages back, at most
+   * once a second (quiet: the CQ is empty and the ring runs task work only
+   * when asked, so the kernel cannot be filling a buffer we have not seen). */
+  void MaybeTrim(bool quiet);
   /* Closes every pipe and forgets every relay (the ring is going away). */
   void Clear();
   unsigned PipesIdle() const { return (unsigned)idle_.size(); }
   unsigned PipesInUse() const { return pipes_in_use_; }
   unsigned Live() const { return live_; }
+  double BufferWaits() const { return buffer_waits_; }
+  double BufferTrims() const { return buffer_trims_; }
 
  private:
   Relay *Get(int id) const;
@@ -85,6 +111,11 @@ class RelayTable {
   bool ArmWrite(Relay *r, int id);
   bool ArmResume(Relay *r, int id);
   void CancelOp(Relay *r, int id, unsigned kind);
+  bool ArmRecv(Relay *r, int id);
+  void OnRecv(Relay *r, int id, const struct io_uring_cqe *c);
+  void OnSend(Relay *r, int id, int32_t res);
+  void SendNext(Relay *r, int id);
+  void GiveBack(uint16_t bid);
   bool AcquirePipe(Relay *r);
   void ReleasePipe(Relay *r, bool empty);
 
@@ -95,6 +126,14 @@ class RelayTable {
   uint32_t pool_want_ = 0; /* the size asked for the pooled pipes (the first relay's) */
   bool pool_sized_ = false;
   unsigned pipes_in_use_ = 0;
+  RelayBufs bufs_;
+  /* Copy relays waiting for a free buffer: (id, gen), woken one per buffer given back. */
+  std::vector<std::pair<int, uint32_t>> buf_waiters_;
+  double buffer_waits_ = 0; /* times a copy relay found the group dry */
+  unsigned bufs_held_ = 0;   /* buffers received and not yet given back */
+  bool bufs_dirty_ = false;  /* a buffer was written since the last trim */
+  uint64_t last_trim_ns_ = 0;
+  double buffer_trims_ = 0;
   unsigned live_ = 0;
 };
 

@@ -52,13 +52,14 @@ void RingHandle::RelayEnded() {
 }
 
 /*
- * relayStart(slot, gen, src, dst, pipeSize) -> id. The relay's end is
+ * relayStart(slot, gen, src, dst, pipeSize, copy) -> id. The relay's end is
  * reported as a completion record for (slot, gen) with result 0 (end of
- * stream) or -errno. Throws EBADF/EINVAL (not a socket or pipe)/EBUSY.
+ * stream) or -errno. Throws EBADF/EINVAL (not a socket or pipe; copy mode:
+ * not a socket)/EBUSY, or the buffer group's registration error.
  */
 Napi::Value RingHandle::RelayStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!NumberArgs(info, 5, "relayStart(slot, gen, src, dst, pipeSize)")) return env.Undefined();
+  if (!NumberArgs(info, 5, "relayStart(slot, gen, src, dst, pipeSize, copy)")) return env.Undefined();
   if (!alive_) return ThrowErrno(env, -EBADF, "relay");
   uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
   uint32_t gen = info[1].As<Napi::Number>().Uint32Value();
@@ -66,7 +67,8 @@ Napi::Value RingHandle::RelayStart(const Napi::CallbackInfo &info) {
   int dst = info[3].As<Napi::Number>().Int32Value();
   uint32_t pipe_size = info[4].As<Napi::Number>().Uint32Value();
   if (!relays_) relays_ = new RelayTable(this);
-  int id = relays_->Start((uint64_t)slot | ((uint64_t)gen << 32), src, dst, pipe_size);
+  bool copy = info.Length() > 5 && info[5].ToBoolean().Value();
+  int id = relays_->Start((uint64_t)slot | ((uint64_t)gen << 32), src, dst, pipe_size, copy);
   if (id < 0) return ThrowErrno(env, id, "relay");
   return Napi::Number::New(env, id);
 }
@@ -95,12 +97,15 @@ Napi::Value RingHandle::RelayEnd(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, b);
 }
 
-/* relayInfo() -> [live relays, pipes in use, idle pooled pipes]. */
+/* relayInfo() -> [live relays, pipes in use, idle pooled pipes, times a copy relay found the buffers
+ * gone, times the relay buffers' pages were given back]. */
 Napi::Value RingHandle::RelayInfo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, 3);
+  Napi::Array out = Napi::Array::New(env, 5);
   out.Set(0u, Napi::Number::New(env, relays_ ? relays_->Live() : 0));
   out.Set(1u, Napi::Number::New(env, relays_ ? relays_->PipesInUse() : 0));
   out.Set(2u, Napi::Number::New(env, relays_ ? relays_->PipesIdle() : 0));
+  out.Set(3u, Napi::Number::New(env, relays_ ? relays_->BufferWaits() : 0));
+  out.Set(4u, Napi::Number::New(env, relays_ ? relays_->BufferTrims() : 0));
   return out;
 }
