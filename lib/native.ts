@@ -35,7 +35,7 @@ export interface NativeRing {
   probe(): Uint8Array;
   registerBuffers(count: number, size: number, alignment: number): ArrayBuffer;
   // relay_handle.cc
-  relayStart(slot: number, gen: number, src: number, dst: number, pipeSize: number, copy: boolean): number;
+  relayStart(src: number, dst: number, pipeSize: number, copy: boolean): number;
   relayStop(id: number): void;
   relayBytes(id: number): number;
   relayEnd(id: number): number;

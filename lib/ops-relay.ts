@@ -23,7 +23,7 @@
  * closes or shuts down either fd (a proxy propagates the half-close itself:
  * see examples/proxy).
  */
-import { Ring } from './ring';
+import { Ring, type NativeOp } from './ring';
 import { abortError, invalidArgType, invalidArgValue, uringError, ECANCELED } from './errors';
 import { validateFd, validateInt, validateSignal } from './validate';
 import type { NativeRing } from './native';
@@ -83,7 +83,7 @@ export interface RelayStats {
 }
 
 /** A running relay; see {@link Ring.relay}. */
-export class Relay {
+export class Relay implements NativeOp {
   /** The fd bytes are read from. */
   readonly src: number;
   /** The fd bytes are written to. */
@@ -107,8 +107,7 @@ export class Relay {
     this.src = src;
     this.dst = dst;
     this.#onEnd = options.onEnd;
-    ring.startNative('relay', (slot, gen) => { this.#id = startNative(h, slot, gen, src, dst, pipeSize, copy); },
-      (res) => this.#end(res));
+    this.#id = ring.startNative('relay', () => startNative(h, src, dst, pipeSize, copy), this);
     const signal = options.signal;
     if (signal) {
       this.#signal = signal;
@@ -144,7 +143,8 @@ export class Relay {
     this.#h.relayStop(this.#id); // a destroyed ring ignores it: its teardown ended the relay
   }
 
-  #end(res: number): void {
+  /** The addon reports the end (0: end of stream, else -errno). @internal */
+  nativeEnd(res: number): void {
     if (this.#signal && this.#onAbort) this.#signal.removeEventListener('abort', this.#onAbort);
     const bytes = this.#h.relayEnd(this.#id);
     if (bytes >= 0) this.#bytes = bytes; // -1: the ring was destroyed first; keep the last count seen
@@ -166,10 +166,9 @@ export class Relay {
 }
 
 /** relayStart with the addon's errors made Node-shaped (code, errno, syscall 'relay'). */
-function startNative(h: NativeRing, slot: number, gen: number, src: number, dst: number, pipeSize: number,
-  copy: boolean): number {
+function startNative(h: NativeRing, src: number, dst: number, pipeSize: number, copy: boolean): number {
   try {
-    return h.relayStart(slot, gen, src, dst, pipeSize, copy);
+    return h.relayStart(src, dst, pipeSize, copy);
   } catch (e) {
     const errno = (e as { errno?: number }).errno;
     if (typeof errno !== 'number') throw e;

@@ -26,3 +26,10 @@ export const C = { SLOT: 0, GEN: 1, RES: 2, FLAGS: 3, FIELDS: 4 } as const;
 
 /** Slot number of the addon's internal requests (cancels); never reported. @internal */
 export const INTERNAL_SLOT = -1; // 0xffffffff read as int32
+
+/**
+ * Generation that marks the end record of an operation the addon drives by
+ * itself (a relay): SLOT is then the addon's id for it, not a ring slot.
+ * Ring slot generations stay below 2^20. @internal
+ */
+export const NATIVE_GEN = -2; // 0xfffffffe read as int32

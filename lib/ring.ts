@@ -18,7 +18,7 @@
  * referenced from its slot until the final CQE of the operation arrives.
  */
 import { native, type Bytes, type NativeRing } from './native';
-import { R, C, INTERNAL_SLOT } from './record';
+import { R, C, INTERNAL_SLOT, NATIVE_GEN } from './record';
 import { Op, OP_SINCE, SqeFlag, CqeFlag, CancelFlag, FSYNC_DATASYNC, type OpName } from './opcodes';
 import { abortError, ringClosedError, setupError, uringError, ECANCELED, outOfRange } from './errors';
 import { Stats, STATX_MASK, STATX_SIZE } from './stats';
@@ -184,6 +184,12 @@ class Slot {
   constructor(readonly index: number) {}
 }
 
+/** An operation the addon drives by itself (see {@link Ring.startNative}). @internal */
+export interface NativeOp {
+  /** Called once with the operation's result (0 or -errno). */
+  nativeEnd(res: number): void;
+}
+
 /** Objects a destroyed ring could not prove the kernel has released. */
 const graveyard: unknown[] = [];
 
@@ -211,6 +217,8 @@ export class Ring {
   readonly #cq: Int32Array;
   readonly #slots: Slot[] = [];
   readonly #free: number[] = [];
+  /** Addon-driven operations (relays) by the addon's id. */
+  readonly #natives: Array<NativeOp | undefined> = [];
   /**
    * Operations waiting for the kernel, in two queues so that one class never
    * waits behind the other: uncapped ones (and the ring's own cancels) wait
@@ -555,22 +563,20 @@ export class Ring {
 
   /**
    * Starts an operation the addon drives by itself (a relay: lib/ops-relay.ts).
-   * `start(slot, gen)` registers it natively; its end arrives as one
-   * completion record for that slot and goes to `onEnd` (0 or -errno;
-   * -ECANCELED when the ring is destroyed first). If `start` throws, nothing
-   * was started and the error propagates.
+   * `start()` registers it natively and returns the addon's id for it; its
+   * end arrives as one completion record for that id (generation
+   * NATIVE_GEN) and goes to `op.nativeEnd` (0 or -errno; -ECANCELED when
+   * the ring is destroyed first). No slot is used: a server may run one per
+   * connection. If `start` throws, nothing was started and the error
+   * propagates.
    * @internal
    */
-  startNative(syscall: string, start: (slot: number, gen: number) => void, onEnd: (res: number) => void): void {
-    const s = this.#begin(syscall, KIND_HANDLER, undefined);
-    s.handler = onEnd;
-    try {
-      start(s.index, s.gen);
-    } catch (e) {
-      this.#release(s);
-      throw e;
-    }
-    this.#count(s);
+  startNative(syscall: string, start: () => number, op: NativeOp): number {
+    if (this.#destroyed) throw ringClosedError(syscall);
+    const id = start();
+    this.#natives[id] = op;
+    this.#streams++;
+    return id;
   }
 
   /** The addon object, for registered-memory helpers. @internal */
@@ -598,6 +604,7 @@ export class Ring {
       this.#h.cancelAll();
       this.#h.wait(2000);
     }
+    for (let id = 0; id < this.#natives.length; id++) this.#nativeEnd(id, -ECANCELED); // not confirmed by the kernel
     for (const s of this.#slots) {
       if (!s.busy) continue;
       // The kernel has not confirmed this one: its memory stays referenced forever.
@@ -865,6 +872,10 @@ export class Ring {
         if (last) this.#inflight--;
         continue;
       }
+      if (cq[o + C.GEN] === NATIVE_GEN) {
+        this.#nativeEnd(idx, cq[o + C.RES]!);
+        continue;
+      }
       const s = slots[idx];
       if (s === undefined || !s.busy || s.gen !== cq[o + C.GEN]) continue;
       if (last) {
@@ -874,6 +885,15 @@ export class Ring {
       this.#settle(s, cq[o + C.RES]!, flags);
     }
     if (this.#waitingQ.size + this.#cappedQ.size > 0 && !this.#destroyed) this.#drainBacklog();
+  }
+
+  /** An addon-driven operation ended (see {@link Ring.startNative}). */
+  #nativeEnd(id: number, res: number): void {
+    const op = this.#natives[id];
+    if (op === undefined) return;
+    this.#natives[id] = undefined; // before the call: the addon reuses the id once it is told
+    this.#streams--;
+    op.nativeEnd(res);
   }
 
   #settle(s: Slot, res: number, flags: number): void {

@@ -32,4 +32,8 @@ enum CompletionField { CQE_SLOT = 0, CQE_GEN = 1, CQE_RES = 2, CQE_FLAGS = 3, CQ
 /* user_data slot reserved for internal requests (cancels): never reported. */
 #define URING_INTERNAL_SLOT 0xffffffffu
 
+/* CQE_GEN of the end record of an addon-driven operation (a relay): CQE_SLOT
+ * is then its id (lib/record.ts NATIVE_GEN). */
+#define URING_NATIVE_GEN 0xfffffffeu
+
 #endif

@@ -61,7 +61,7 @@ static bool IsSocket(int fd) {
   return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-int RelayTable::Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size, bool copy) {
+int RelayTable::Start(int src, int dst, uint32_t pipe_size, bool copy) {
   /* splice(2) on a regular file would wait for the disk on the loop thread,
    * and poll(2) says such a file is always ready: sockets and pipes only.
    * Copy mode uses recv/send: sockets only. */
@@ -90,7 +90,6 @@ int RelayTable::Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size, 
   *r = Relay();
   r->gen = gen;
   r->in_use = true;
-  r->report_ud = report_ud;
   r->src = src;
   r->dst = dst;
   r->pipe_want = pipe_size;
@@ -393,8 +392,8 @@ bool RelayTable::Report(Relay *r, int32_t *out) {
     return false;
   }
   r->reported = true;
-  out[CQE_SLOT] = (int32_t)(uint32_t)r->report_ud;
-  out[CQE_GEN] = (int32_t)(uint32_t)(r->report_ud >> 32);
+  out[CQE_SLOT] = (int32_t)(r - relays_.data());
+  out[CQE_GEN] = (int32_t)URING_NATIVE_GEN;
   out[CQE_RES] = r->result;
   out[CQE_FLAGS] = 0;
   live_--;

@@ -6,7 +6,8 @@
  * from the ring (a multishot POLL_ADD on the source, a one-shot POLLOUT on
  * the destination while it is full); the splices run in C right where the
  * CQE is read (complete.cc), so a relay costs JavaScript nothing per chunk.
- * Its end is reported to JavaScript as one ordinary completion record.
+ * Its end is reported to JavaScript as one completion record (slot = the
+ * relay's id, generation URING_NATIVE_GEN).
  *
  * Two ways to move the bytes:
  *   splice: non-blocking splice(2) through a pipe, on readiness from the
@@ -41,7 +42,6 @@ static const uint64_t kRelayTag = 1ull << 63;
 static inline uint64_t RelayCancelData(uint64_t target) { return (target & ~(7ull << 60)) | (3ull << 60); }
 
 struct Relay {
-  uint64_t report_ud = 0; /* user_data of the JavaScript slot its end is reported to */
   uint32_t gen = 0;       /* bumped on each reuse of the table entry */
   int src = -1, dst = -1;
   int pipe_r = -1, pipe_w = -1;
@@ -80,7 +80,7 @@ class RelayTable {
   ~RelayTable();
 
   /* Creates a relay and arms its read poll; returns its id or -errno. */
-  int Start(uint64_t report_ud, int src, int dst, uint32_t pipe_size, bool copy);
+  int Start(int src, int dst, uint32_t pipe_size, bool copy);
   /* Ends a relay early (ECANCELED); its end is reported once the kernel let go. */
   void Cancel(int id);
   /* Bytes delivered so far, or -1 for an unknown id. */

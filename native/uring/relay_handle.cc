@@ -52,23 +52,21 @@ void RingHandle::RelayEnded() {
 }
 
 /*
- * relayStart(slot, gen, src, dst, pipeSize, copy) -> id. The relay's end is
- * reported as a completion record for (slot, gen) with result 0 (end of
- * stream) or -errno. Throws EBADF/EINVAL (not a socket or pipe; copy mode:
- * not a socket)/EBUSY, or the buffer group's registration error.
+ * relayStart(src, dst, pipeSize, copy) -> id. The relay's end is reported as
+ * a completion record (slot = id, gen = URING_NATIVE_GEN) with result 0
+ * (end of stream) or -errno. Throws EBADF/EINVAL (not a socket or pipe;
+ * copy mode: not a socket)/EBUSY, or the buffer group's registration error.
  */
 Napi::Value RingHandle::RelayStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!NumberArgs(info, 5, "relayStart(slot, gen, src, dst, pipeSize, copy)")) return env.Undefined();
+  if (!NumberArgs(info, 3, "relayStart(src, dst, pipeSize, copy)")) return env.Undefined();
   if (!alive_) return ThrowErrno(env, -EBADF, "relay");
-  uint32_t slot = info[0].As<Napi::Number>().Uint32Value();
-  uint32_t gen = info[1].As<Napi::Number>().Uint32Value();
-  int src = info[2].As<Napi::Number>().Int32Value();
-  int dst = info[3].As<Napi::Number>().Int32Value();
-  uint32_t pipe_size = info[4].As<Napi::Number>().Uint32Value();
+  int src = info[0].As<Napi::Number>().Int32Value();
+  int dst = info[1].As<Napi::Number>().Int32Value();
+  uint32_t pipe_size = info[2].As<Napi::Number>().Uint32Value();
+  bool copy = info.Length() > 3 && info[3].ToBoolean().Value();
   if (!relays_) relays_ = new RelayTable(this);
-  bool copy = info.Length() > 5 && info[5].ToBoolean().Value();
-  int id = relays_->Start((uint64_t)slot | ((uint64_t)gen << 32), src, dst, pipe_size, copy);
+  int id = relays_->Start(src, dst, pipe_size, copy);
   if (id < 0) return ThrowErrno(env, id, "relay");
   return Napi::Number::New(env, id);
 }
