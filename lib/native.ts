@@ -108,8 +108,20 @@ export interface NativePbufRing {
   available(): number;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-var-requires
-const load = require('node-gyp-build') as (dir: string) => unknown;
+/**
+ * The addon built by `npm install` is loaded directly; node-gyp-build (which
+ * searches prebuilds and build directories) only when it is not there.
+ */
+function loadAddon(root: string): NativeAddon {
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(`${root}/build/Release/uring.node`) as NativeAddon;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw e;
+  }
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require('node-gyp-build') as (dir: string) => NativeAddon)(root);
+}
 
 /** The addon for this thread. @internal */
-export const native = load(path.join(__dirname, '..', '..')) as NativeAddon;
+export const native = loadAddon(path.join(__dirname, '..', '..'));
