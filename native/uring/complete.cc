@@ -78,8 +78,13 @@ unsigned RingHandle::Drain(bool sync_call) {
     /* With DEFER_TASKRUN completions are posted only when we ask. Without
      * it, CQEs the kernel held back when the CQ was full (NODROP) reach the
      * CQ only through an enter with GETEVENTS: ask when it says so. */
-    bool overflowed = (__atomic_load_n(ring_.sq.kflags, __ATOMIC_ACQUIRE) & IORING_SQ_CQ_OVERFLOW) != 0;
-    SubmitPending(deferred_ || overflowed);
+    unsigned kflags = __atomic_load_n(ring_.sq.kflags, __ATOMIC_ACQUIRE);
+    bool overflowed = (kflags & IORING_SQ_CQ_OVERFLOW) != 0;
+    /* After the first round, with TASKRUN_FLAG the kernel says whether work
+     * is waiting: enter only then (most wake-ups need a single enter). Work
+     * queued right after this check signals the eventfd again. */
+    bool work = deferred_ && (round == 0 || !taskrun_flag_ || (kflags & IORING_SQ_TASKRUN));
+    SubmitPending(work || overflowed);
     unsigned ready = ur_cq_ready(&ring_);
     if (ready == 0) break;
     unsigned n = 0, i = 0;

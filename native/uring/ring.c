@@ -136,7 +136,11 @@ int ur_init_best(struct ur_ring *ring, unsigned sq_entries, unsigned cq_entries,
    * eventfd when work is queued, and the poller runs it with GETEVENTS.
    */
   static const unsigned base = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
+  /* TASKRUN_FLAG: the kernel marks the SQ ring when deferred work is
+   * waiting, so the poller can tell without a system call whether another
+   * GETEVENTS enter would find anything (complete.cc). */
   const unsigned attempts[] = {
+      IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG,
       IORING_SETUP_SUBMIT_ALL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
       IORING_SETUP_SUBMIT_ALL,
       0,

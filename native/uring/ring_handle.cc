@@ -145,6 +145,7 @@ RingHandle::RingHandle(const Napi::CallbackInfo &info) : Napi::ObjectWrap<RingHa
     return;
   }
   deferred_ = (ring_.setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0;
+  taskrun_flag_ = (ring_.setup_flags & IORING_SETUP_TASKRUN_FLAG) != 0;
 
   efd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (efd_ < 0) {

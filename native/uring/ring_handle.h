@@ -91,6 +91,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   int efd_ = -1;
   bool alive_ = false;
   bool deferred_ = false;        /* DEFER_TASKRUN: completions need GETEVENTS */
+  bool taskrun_flag_ = false;    /* TASKRUN_FLAG: IORING_SQ_TASKRUN says when they would find work */
   bool prepare_active_ = false;
   bool referenced_ = false;
   bool draining_ = false;
