@@ -38,8 +38,9 @@ export interface NativeRing {
   relayStart(src: number, dst: number, pipeSize: number, copy: boolean): number;
   relayStop(id: number): void;
   relayBytes(id: number): number;
-  relayEnd(id: number): number;
-  relayInfo(): [live: number, pipesInUse: number, pipesIdle: number, bufferWaits: number, bufferTrims: number];
+  relayEnd(id: number): [bytes: number, failure: number];
+  relayInfo(): [live: number, pipesInUse: number, pipesIdle: number, bufferWaits: number, bufferTrims: number,
+    buffersHeld: number];
   unregisterBuffers(): void;
 }
 

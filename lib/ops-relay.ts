@@ -74,6 +74,8 @@ export interface RelayStats {
   pipesIdle: number;
   /** Times a copy relay found the ring's relay buffers all taken (it waits for one to come back). */
   bufferWaits: number;
+  /** Relay buffers holding received bytes not yet sent (of 64; a relay holds at most 4 at a time, then pauses). */
+  buffersHeld: number;
   /**
    * Times the relay buffers' pages were given back to the kernel: at most
    * once a second, after a completion batch, when no buffer holds bytes
@@ -143,14 +145,25 @@ export class Relay implements NativeOp {
     this.#h.relayStop(this.#id); // a destroyed ring ignores it: its teardown ended the relay
   }
 
+  /** Same as cancel(), for the ring's destroy(). @internal */
+  nativeStop(): void {
+    this.cancel();
+  }
+
   /** The addon reports the end (0: end of stream, else -errno). @internal */
   nativeEnd(res: number): void {
     if (this.#signal && this.#onAbort) this.#signal.removeEventListener('abort', this.#onAbort);
-    const bytes = this.#h.relayEnd(this.#id);
-    if (bytes >= 0) this.#bytes = bytes; // -1: the ring was destroyed first; keep the last count seen
+    const [bytes, failure] = this.#h.relayEnd(this.#id);
+    if (bytes >= 0) {
+      this.#bytes = bytes;
+    } else {
+      // A ring being destroyed ends relays the kernel never confirmed: their count is still readable.
+      const now = this.#h.relayBytes(this.#id);
+      if (now >= 0) this.#bytes = now;
+    }
     let error: NodeJS.ErrnoException | undefined;
     if (res === -ECANCELED && this.#aborted) error = abortError(this.#signal) as NodeJS.ErrnoException;
-    else if (res < 0) error = uringError(-res, res === -ECANCELED ? 'relay' : 'splice');
+    else if (res < 0) error = uringError(-res, FAILED_CALL[failure] ?? 'relay');
     const result: RelayResult = { bytes: this.#bytes, eof: res === 0, error };
     this.#result = result;
     this.#settle?.(result);
@@ -165,14 +178,18 @@ export class Relay implements NativeOp {
   }
 }
 
-/** relayStart with the addon's errors made Node-shaped (code, errno, syscall 'relay'). */
+/** The call a relay failed in, by the addon's RelayFailure code (relay.h); 0 and cancels: 'relay'. */
+const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter'];
+
+/** relayStart with the addon's errors made Node-shaped (code, errno, syscall). */
 function startNative(h: NativeRing, src: number, dst: number, pipeSize: number, copy: boolean): number {
   try {
     return h.relayStart(src, dst, pipeSize, copy);
   } catch (e) {
-    const errno = (e as { errno?: number }).errno;
+    const { errno, syscall } = e as { errno?: number; syscall?: string };
     if (typeof errno !== 'number') throw e;
-    const err = uringError(-errno, 'relay');
+    const err = uringError(-errno, syscall ?? 'relay');
+    if (syscall === 'io_uring_register') err.message += ": copy relays need a provided-buffer ring and multishot recv (Linux 6.0+)";
     if (errno === -EINVAL) {
       err.message += copy ? ": src and dst must be sockets in mode 'copy'"
         : ': src and dst must be sockets or pipes (a regular file would block the loop)';
@@ -217,6 +234,6 @@ Ring.prototype.relay = function relay(this: Ring, src: number, dst: number, opti
 };
 
 Ring.prototype.relayStats = function relayStats(this: Ring) {
-  const [live, pipesInUse, pipesIdle, bufferWaits, bufferTrims] = this.handle.relayInfo();
-  return { live, pipesInUse, pipesIdle, bufferWaits, bufferTrims };
+  const [live, pipesInUse, pipesIdle, bufferWaits, bufferTrims, buffersHeld] = this.handle.relayInfo();
+  return { live, pipesInUse, pipesIdle, bufferWaits, bufferTrims, buffersHeld };
 };

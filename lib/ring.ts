@@ -188,6 +188,8 @@ class Slot {
 export interface NativeOp {
   /** Called once with the operation's result (0 or -errno). */
   nativeEnd(res: number): void;
+  /** Asks the addon to end it now (destroy() calls it before cancelling the kernel's work). */
+  nativeStop(): void;
 }
 
 /** Objects a destroyed ring could not prove the kernel has released. */
@@ -600,6 +602,8 @@ export class Ring {
       const s = this.#slots[b.slot];
       if (s && s.busy && s.gen === b.gen) this.#settleError(s, ECANCELED);
     }
+    // Addon-driven operations first: stopped, they submit nothing new while the kernel cancels.
+    for (const op of this.#natives) op?.nativeStop();
     if (this.#inflight + this.#streams > 0) {
       this.#h.cancelAll();
       this.#h.wait(2000);

@@ -110,6 +110,7 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       const st = ring.relayStats();
       assert.is(st.live, 20);
       assert.is(st.pipesInUse, 0, 'idle relays hold no pipe');
+      assert.is(st.buffersHeld, 0, 'idle relays hold no buffer');
       for (const p of c.peers) p.end();
       const rs = await Promise.all(relays.map((r) => r.done));
       assert.ok(rs.every((r) => r.eof && !r.error), JSON.stringify(rs));
@@ -138,6 +139,8 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       assert.ok(relay.bytes < payload.length / 2, `moved ${relay.bytes} of ${payload.length} with a paused reader`);
       assert.ok(c.peers[0]!.writableLength > 0, 'the writer is held back');
       if (mode === 'splice') assert.is(ring.relayStats().pipesInUse, 1, 'one pipe-ful is buffered at most');
+      // Copy mode: the relay stopped receiving at 4 of the 64 shared buffers (unbounded, it takes them all).
+      else assert.ok(ring.relayStats().buffersHeld <= 4, `buffers held ${ring.relayStats().buffersHeld}`);
       // Resume: everything arrives, byte-exact.
       const got = collect(slow);
       slow.resume();
@@ -146,6 +149,26 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       assert.is(r.bytes, payload.length);
       native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
       assert.ok((await got).equals(payload));
+    } finally {
+      await c.close();
+      ring.destroy();
+    }
+  });
+
+  test(`${mode}: cancel while stalled on a full destination ends the relay and frees what it held`, async () => {
+    const ring = new Ring();
+    const c = await connected(ring, 2);
+    try {
+      c.peers[1]!.pause();
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      c.peers[0]!.write(crypto.randomBytes(32 << 20));
+      await until(() => relay.bytes > 0 && (ring.relayStats().pipesInUse > 0 || ring.relayStats().buffersHeld > 0),
+        5000, 'the relay to hold bytes');
+      await new Promise((r) => setTimeout(r, 100)); // stalled: waiting for POLLOUT (splice) or paused (copy)
+      relay.cancel();
+      const r = await relay.done;
+      assert.is(r.error?.code, 'ECANCELED');
+      assert.equal(ring.relayStats(), { ...ring.relayStats(), live: 0, pipesInUse: 0, buffersHeld: 0 });
     } finally {
       await c.close();
       ring.destroy();
@@ -188,7 +211,7 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
     }
   });
 
-  test(`${mode}: a destination reset by its peer ends the relay with the splice error; the pipe is not reused`, async () => {
+  test(`${mode}: a destination reset by its peer ends the relay with the failed call's error; nothing is reused`, async () => {
     const ring = new Ring();
     const c = await connected(ring, 2);
     try {
@@ -201,8 +224,11 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       const r = await relay.done;
       assert.is(r.eof, false);
       assert.ok(r.error && ['ECONNRESET', 'EPIPE'].includes(r.error.code!), `error ${r.error?.code}`);
-      assert.is(r.error?.syscall, 'splice');
-      assert.is(ring.relayStats().pipesInUse, 0);
+      assert.is(r.error?.syscall, mode === 'splice' ? 'splice' : 'send');
+      const st = ring.relayStats();
+      assert.is(st.pipesInUse, 0);
+      assert.is(st.pipesIdle, 0, 'a pipe with bytes left inside is closed, not pooled');
+      assert.is(st.buffersHeld, 0);
     } finally {
       await c.close();
       ring.destroy();
@@ -239,11 +265,22 @@ test('copy: more relays than buffers with stalled readers; each waits for a buff
     for (let i = 0; i < n; i++) {
       const dst = c.peers[2 * i + 1]!;
       dst.pause();
+      // A small send buffer (no autotuning): the relay stalls after a few hundred KiB and holds its 4 buffers.
+      native.setsockopt(c.fds[2 * i + 1]!, K.SOL_SOCKET!, K.SO_SNDBUF!, 8192);
       relays.push(ring.relay(c.fds[2 * i]!, c.fds[2 * i + 1]!, { mode: 'copy' }));
       payloads.push(crypto.randomBytes(3 << 20));
       c.peers[2 * i]!.end(payloads[i]);
     }
     await until(() => ring.relayStats().bufferWaits > 0, 5000, 'a relay to find the buffers gone');
+    // Relays with nothing in the kernel (waiting for a buffer) still end when cancelled.
+    const extra = await connected(ring, 2);
+    const waiting = ring.relay(extra.fds[0]!, extra.fds[1]!, { mode: 'copy' });
+    extra.peers[0]!.write('x');
+    const waitsBefore = ring.relayStats().bufferWaits;
+    await until(() => ring.relayStats().bufferWaits > waitsBefore, 5000, 'the extra relay to wait for a buffer');
+    waiting.cancel();
+    assert.is((await waiting.done).error?.code, 'ECANCELED');
+    await extra.close();
     for (let i = 0; i < n; i++) {
       got.push(collect(c.peers[2 * i + 1]!));
       c.peers[2 * i + 1]!.resume();
@@ -324,6 +361,68 @@ test('copy: idle relay buffers are given back to the kernel, and bytes after tha
   }
 });
 
+test('destroying the ring from inside onEnd is safe; the other relays end with ECANCELED', async () => {
+  const ring = new Ring();
+  const c = await connected(ring, 3);
+  try {
+    const ends: Array<string | undefined> = [];
+    const onEnd = (r: { error?: NodeJS.ErrnoException }): void => {
+      ends.push(r.error?.code);
+      ring.destroy(); // first end: tear the ring down from inside the completion
+    };
+    const relays = c.fds.map((fd, i) => ring.relay(fd, fd, { mode: i === 1 ? 'splice' : 'copy', onEnd }));
+    c.peers[0]!.end();
+    const rs = await Promise.all(relays.map((r) => r.done));
+    assert.is(rs[0]!.eof, true);
+    assert.equal(rs.slice(1).map((r) => r.error?.code), ['ECANCELED', 'ECANCELED']);
+    assert.is(ends.length, 3);
+  } finally {
+    await c.close();
+    ring.destroy();
+  }
+});
+
+test('a worker terminated while its relays run takes nothing down with it', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const lib = JSON.stringify(require('node:path').join(__dirname, '..', 'lib'));
+  const sockets: net.Socket[] = [];
+  const server = net.createServer((s) => {
+    sockets.push(s);
+    s.on('data', () => undefined);
+    s.on('error', () => undefined);
+    s.write(Buffer.alloc(1 << 20));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const port = (server.address() as net.AddressInfo).port;
+  for (let round = 0; round < 3; round++) {
+    const w = new Worker(`
+      const { parentPort } = require('node:worker_threads');
+      const { Ring } = require(${lib} + '/ring');
+      require(${lib} + '/ops-net');
+      require(${lib} + '/ops-relay');
+      const { native } = require(${lib} + '/native');
+      const K = native.socketConstants;
+      const ring = new Ring();
+      (async () => {
+        for (let i = 0; i < 8; i++) {
+          const fd = await ring.socket(K.AF_INET, K.SOCK_STREAM, 0);
+          await ring.connect(fd, native.encodeSockaddr('127.0.0.1', ${port}));
+          ring.relay(fd, fd, { mode: i % 2 ? 'splice' : 'copy' });
+        }
+        parentPort.postMessage('running');
+      })();
+    `, { eval: true });
+    await once(w, 'message');
+    await new Promise((r) => setTimeout(r, 20)); // relays busy echoing the server's megabyte
+    await w.terminate();
+  }
+  // The workers' raw socket fds are theirs to close (a relay never closes them): end our sides.
+  for (const s of sockets) s.destroy();
+  await new Promise((r) => server.close(r));
+  assert.is(sockets.length, 24, 'every worker connected its 8 relays before it was terminated');
+});
+
 test('bad arguments: clear errors, nothing started', async () => {
   const ring = new Ring();
   const file = fs.openSync(__filename, 'r');
@@ -344,7 +443,7 @@ test('bad arguments: clear errors, nothing started', async () => {
         native.closeFd(pr);
         native.closeFd(pw);
       }
-      assert.equal(ring.relayStats(), { live: 0, pipesInUse: 0, pipesIdle: 0, bufferWaits: 0, bufferTrims: 0 });
+      assert.equal(ring.relayStats(), { live: 0, pipesInUse: 0, pipesIdle: 0, bufferWaits: 0, bufferTrims: 0, buffersHeld: 0 });
       // The ring is unharmed: a relay still works after the refusals.
       const r = ring.relay(c.fds[0]!, c.fds[0]!);
       c.peers[0]!.end('x');

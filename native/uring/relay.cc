@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdutil.h"
 #include "prep.h"
 #include "ring_handle.h"
 
@@ -27,9 +28,11 @@ static const uint8_t kRoundsBeforeYield = 8;
 static const size_t kMaxIdlePipes = 64;
 static const unsigned kSpliceFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
 static const uint32_t kGenMask = 0x0fffffff;
-/* Copy mode: stop receiving above this many unsent bytes, start again at or below the second. */
+/* Copy mode: a relay receives no more while it holds this many unsent
+ * bytes or buffers (the group is shared: one connection whose peer does
+ * not read must not take every buffer). */
 static const uint32_t kMaxQueued = 256 * 1024;
-static const uint32_t kResumeQueued = 64 * 1024;
+static const uint8_t kMaxQueuedBufs = 4;
 
 static inline uint64_t RelayData(int id, uint32_t gen, unsigned kind) {
   return kRelayTag | ((uint64_t)kind << 60) | ((uint64_t)(gen & kGenMask) << 32) | (uint32_t)id;
@@ -43,39 +46,43 @@ Relay *RelayTable::Get(int id) const {
   return r->in_use ? const_cast<Relay *>(r) : nullptr;
 }
 
-static bool SocketOrPipe(int fd) {
+bool RelayTable::Idle(const Relay *r) {
+  return !r->read_armed && !r->write_wait && !r->resume_pending && !r->recv_armed && !r->send_inflight;
+}
+
+/* A stream socket (both modes) or a pipe (splice mode only)? */
+static bool Relayable(int fd, bool copy) {
   struct stat st;
-  return fstat(fd, &st) == 0 && (S_ISSOCK(st.st_mode) || S_ISFIFO(st.st_mode));
+  if (fstat(fd, &st) < 0) return false;
+  if (S_ISFIFO(st.st_mode)) return !copy;
+  if (!S_ISSOCK(st.st_mode)) return false;
+  int type = 0;
+  socklen_t len = sizeof(type);
+  return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
-static int SetNonBlocking(int fd, bool on) {
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0) return -errno;
-  int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-  if (want != fl && fcntl(fd, F_SETFL, want) < 0) return -errno;
-  return 0;
-}
-
-static bool IsSocket(int fd) {
-  struct stat st;
-  return fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-int RelayTable::Start(int src, int dst, uint32_t pipe_size, bool copy) {
+int RelayTable::Start(int src, int dst, uint32_t pipe_size, bool copy, const char **syscall) {
   /* splice(2) on a regular file would wait for the disk on the loop thread,
-   * and poll(2) says such a file is always ready: sockets and pipes only.
-   * Copy mode uses recv/send: sockets only. */
+   * and poll(2) says such a file is always ready; a datagram's empty
+   * payload would read as end of stream: stream sockets (and pipes for
+   * splice) only. */
   if (fcntl(src, F_GETFD) < 0 || fcntl(dst, F_GETFD) < 0) return -EBADF;
-  if (copy ? !(IsSocket(src) && IsSocket(dst)) : !(SocketOrPipe(src) && SocketOrPipe(dst))) return -EINVAL;
+  if (!Relayable(src, copy) || !Relayable(dst, copy)) return -EINVAL;
+  if (copy && !bufs_.ready()) {
+    int e = bufs_.Init(ring_->ring()->fd);
+    if (e < 0) {
+      *syscall = "io_uring_register";
+      return e;
+    }
+  }
   /* Splice mode calls splice(2) itself and must never block; in copy mode
    * the ring waits for the sockets, which it does only for blocking ones
    * (an O_NONBLOCK socket makes a recv SQE fail with EAGAIN). */
-  int e = SetNonBlocking(src, !copy);
-  if (e == 0) e = SetNonBlocking(dst, !copy);
-  if (e < 0) return e;
-  if (copy && !bufs_.ready()) {
-    e = bufs_.Init(ring_->ring()->fd);
-    if (e < 0) return e;
+  int e = SetFdNonBlocking(src, !copy);
+  if (e >= 0) e = SetFdNonBlocking(dst, !copy);
+  if (e < 0) {
+    *syscall = "fcntl";
+    return e;
   }
   int id;
   if (!free_.empty()) {
@@ -101,6 +108,7 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, bool copy) {
   if (!(copy ? ArmRecv(r, id) : ArmRead(r, id))) {
     r->in_use = false;
     free_.push_back(id);
+    *syscall = "io_uring_enter";
     return -EBUSY;
   }
   live_++;
@@ -128,22 +136,41 @@ bool RelayTable::ArmWrite(Relay *r, int id) {
   return true;
 }
 
-bool RelayTable::ArmResume(Relay *r, int id) {
-  struct io_uring_sqe *sqe = ring_->RelaySqe();
-  if (!sqe) return false;
-  ur_prep_nop(sqe);
-  ur_sqe_set_data(sqe, RelayData(id, r->gen, kResume));
+/* A NOP whose CQE comes back to this relay: to continue after yielding, or
+ * to report the end of a relay that has nothing else in the kernel. Never
+ * fails: without a free SQE it waits in the ring handle's queue. */
+void RelayTable::PostNop(Relay *r, int id) {
   r->resume_pending = true;
-  return true;
+  ring_->RelayNop(RelayData(id, r->gen, kResume));
 }
 
+void RelayTable::CancelOp(Relay *r, int id, unsigned kind) {
+  /* Without a free SQE the cancel waits in the ring handle's queue (it goes
+   * out with the next enter): the relay then simply ends a little later. */
+  ring_->RelayCancel(RelayData(id, r->gen, kind));
+}
+
+/* Copy mode: one recv into a buffer of the group. Single-shot on purpose:
+ * a multishot recv may fill dozens of buffers in one pass before this code
+ * sees a CQE, so one connection whose peer does not read could take the
+ * whole shared group; re-arming per CQE keeps each relay within its cap. */
 bool RelayTable::ArmRecv(Relay *r, int id) {
   struct io_uring_sqe *sqe = ring_->RelaySqe();
   if (!sqe) return false;
-  ur_prep_recv_multishot(sqe, r->src, kRelayBgid);
+  ur_prep_rw(sqe, IORING_OP_RECV, r->src, NULL, 0, 0); /* len 0: the whole buffer */
+  sqe->flags |= IOSQE_BUFFER_SELECT;
+  sqe->buf_group = kRelayBgid;
   ur_sqe_set_data(sqe, RelayData(id, r->gen, kRecv));
   r->recv_armed = true;
   return true;
+}
+
+/* Copy mode: receive again unless the relay ended, waits for a buffer, or
+ * holds as much as it may (backpressure: the sends drain it first). */
+void RelayTable::MaybeRecv(Relay *r, int id) {
+  if (r->finished || r->recv_armed || r->eof_seen || r->waiting_bufs) return;
+  if (r->qbufs >= kMaxQueuedBufs || r->queued > kMaxQueued) return;
+  if (!ArmRecv(r, id)) Finish(r, id, -EBUSY, kFailRing);
 }
 
 /* Copy mode: send the head of the queue (one send in flight per relay keeps the order). */
@@ -152,7 +179,7 @@ void RelayTable::SendNext(Relay *r, int id) {
   uint16_t bid = (uint16_t)r->qhead;
   struct io_uring_sqe *sqe = ring_->RelaySqe();
   if (!sqe) {
-    Finish(r, id, -EBUSY);
+    Finish(r, id, -EBUSY, kFailRing);
     return;
   }
   ur_prep_send(sqe, r->dst, bufs_.Addr(bid) + bufs_.off[bid], bufs_.len[bid], MSG_NOSIGNAL);
@@ -160,108 +187,107 @@ void RelayTable::SendNext(Relay *r, int id) {
   r->send_inflight = true;
 }
 
-/* A buffer goes back to the group; a relay that found the group dry may receive again. */
+void RelayTable::PopHead(Relay *r) {
+  uint16_t bid = (uint16_t)r->qhead;
+  r->qhead = bufs_.next[bid];
+  if (r->qhead < 0) r->qtail = -1;
+  r->qbufs--;
+  GiveBack(bid);
+}
+
+/* A buffer goes back to the group; one relay that found the group dry may receive again. */
 void RelayTable::GiveBack(uint16_t bid) {
   bufs_held_--;
   bufs_.next[bid] = -1;
   bufs_.Recycle(bid);
+  WakeOne();
+}
+
+/* Re-arms the first waiting relay that can receive now; false when none was. */
+bool RelayTable::WakeOne() {
   while (!buf_waiters_.empty()) {
     std::pair<int, uint32_t> w = buf_waiters_.back();
     buf_waiters_.pop_back();
     Relay *r = Get(w.first);
     if (!r || r->gen != w.second || !r->waiting_bufs || r->finished) continue;
     r->waiting_bufs = false;
-    if (!r->paused && !r->recv_armed && !ArmRecv(r, w.first)) Finish(r, w.first, -EBUSY);
-    break;
+    bool was_armed = r->recv_armed;
+    MaybeRecv(r, w.first);
+    if (!was_armed && r->recv_armed) return true;
   }
+  return false;
 }
 
 void RelayTable::OnRecv(Relay *r, int id, const struct io_uring_cqe *c) {
-  bool more = (c->flags & IORING_CQE_F_MORE) != 0;
-  if (!more) r->recv_armed = false;
+  r->recv_armed = false;
+  ring_->DropDeferredCancel(RelayData(id, r->gen, kRecv)); /* it must not hit the next recv */
   int32_t res = c->res;
-  if (res > 0 && (c->flags & IORING_CQE_F_BUFFER)) {
+  if (c->flags & IORING_CQE_F_BUFFER) {
     uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
     bufs_held_++;
     bufs_dirty_ = true;
-    if (r->finished) {
-      GiveBack(bid); /* arrived after the end: nobody will send it */
-      return;
+    if (res <= 0 || r->finished) {
+      GiveBack(bid); /* nothing in it, or nobody will send it */
+    } else {
+      bufs_.off[bid] = 0;
+      bufs_.len[bid] = (uint32_t)res;
+      bufs_.next[bid] = -1;
+      if (r->qtail >= 0) bufs_.next[r->qtail] = (int16_t)bid;
+      else r->qhead = (int16_t)bid;
+      r->qtail = (int16_t)bid;
+      r->qbufs++;
+      r->queued += (uint32_t)res;
+      SendNext(r, id);
     }
-    bufs_.off[bid] = 0;
-    bufs_.len[bid] = (uint32_t)res;
-    bufs_.next[bid] = -1;
-    if (r->qtail >= 0) bufs_.next[r->qtail] = (int16_t)bid;
-    else r->qhead = (int16_t)bid;
-    r->qtail = (int16_t)bid;
-    r->queued += (uint32_t)res;
-    SendNext(r, id);
-    if (r->queued > kMaxQueued && r->recv_armed && !r->paused) {
-      r->paused = true; /* backpressure: the destination does not keep up */
-      CancelOp(r, id, kRecv);
-    }
-  } else if (r->finished) {
-    return;
-  } else if (res == 0) {
+  }
+  if (r->finished) return;
+  if (res == 0) {
     r->eof_seen = true;
-    if (r->qhead < 0 && !r->send_inflight) Finish(r, id, 0);
+    if (r->qhead < 0 && !r->send_inflight) Finish(r, id, 0, kFailNone);
     return;
-  } else if (res == -ENOBUFS) {
-    r->waiting_bufs = true; /* the group is dry: GiveBack re-arms */
+  }
+  if (res == -ENOBUFS) {
+    r->waiting_bufs = true; /* AfterBatch or the next GiveBack re-arms */
     buf_waiters_.emplace_back(id, r->gen);
     buffer_waits_++;
     return;
-  } else if (res == -ECANCELED && r->paused) {
-    return; /* our own pause; SendNext's completion resumes */
-  } else if (res < 0) {
-    Finish(r, id, res);
+  }
+  if (res < 0) {
+    Finish(r, id, res, kFailRecv);
     return;
   }
-  if (!r->finished && !r->recv_armed && !r->paused && !r->eof_seen && !r->waiting_bufs && !ArmRecv(r, id)) {
-    Finish(r, id, -EBUSY);
-  }
+  MaybeRecv(r, id);
 }
 
 void RelayTable::OnSend(Relay *r, int id, int32_t res) {
   r->send_inflight = false;
+  ring_->DropDeferredCancel(RelayData(id, r->gen, kSend));
   if (r->qhead < 0) return;
   uint16_t bid = (uint16_t)r->qhead;
   if (r->finished) {
-    r->qhead = bufs_.next[bid];
-    if (r->qhead < 0) r->qtail = -1;
-    GiveBack(bid); /* the kernel is done with it now */
+    PopHead(r); /* the kernel is done with it now */
     return;
   }
   if (res == -EAGAIN) {
-    if (!ArmWrite(r, id)) Finish(r, id, -EBUSY);
+    if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
     return;
   }
   if (res <= 0) {
-    Finish(r, id, res == 0 ? -EPIPE : res);
+    Finish(r, id, res == 0 ? -EPIPE : res, kFailSend);
     return;
   }
   r->bytes += (uint64_t)res;
   r->queued -= (uint32_t)res;
   bufs_.off[bid] += (uint32_t)res;
   bufs_.len[bid] -= (uint32_t)res;
-  if (bufs_.len[bid] == 0) {
-    r->qhead = bufs_.next[bid];
-    if (r->qhead < 0) r->qtail = -1;
-    GiveBack(bid);
-  }
-  if (r->finished) return; /* GiveBack may have run out of SQEs */
+  if (bufs_.len[bid] == 0) PopHead(r);
   SendNext(r, id);
-  if (r->paused && r->queued <= kResumeQueued) {
-    r->paused = false;
-    if (!r->recv_armed && !r->waiting_bufs && !r->eof_seen && !ArmRecv(r, id)) Finish(r, id, -EBUSY);
+  if (r->finished) return;
+  if (r->eof_seen && r->qhead < 0 && !r->send_inflight) {
+    Finish(r, id, 0, kFailNone);
+    return;
   }
-  if (r->eof_seen && r->qhead < 0 && !r->send_inflight) Finish(r, id, 0);
-}
-
-void RelayTable::CancelOp(Relay *r, int id, unsigned kind) {
-  /* Without a free SQE the cancel waits in the ring handle's queue (it goes
-   * out with the next enter): the relay then simply ends a little later. */
-  ring_->RelayCancel(RelayData(id, r->gen, kind));
+  MaybeRecv(r, id); /* room again under the caps */
 }
 
 bool RelayTable::AcquirePipe(Relay *r) {
@@ -315,21 +341,21 @@ void RelayTable::Step(Relay *r, int id) {
       if (m < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) {
-          if (!ArmWrite(r, id)) Finish(r, id, -EBUSY);
+          if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
           return;
         }
-        Finish(r, id, -errno);
+        Finish(r, id, -errno, kFailSplice);
         return;
       }
       if (m == 0) {
-        Finish(r, id, -EPIPE);
+        Finish(r, id, -EPIPE, kFailSplice);
         return;
       }
       r->buffered -= (uint32_t)m;
       r->bytes += (uint64_t)m;
     }
     if (r->pipe_r < 0 && !AcquirePipe(r)) {
-      Finish(r, id, -errno);
+      Finish(r, id, -errno, kFailSplice);
       return;
     }
     ssize_t n = splice(r->src, NULL, r->pipe_w, NULL, r->pipe_cap, kSpliceFlags);
@@ -339,11 +365,11 @@ void RelayTable::Step(Relay *r, int id) {
         ReleasePipe(r, true); /* idle relays hold no pipe */
         return;
       }
-      Finish(r, id, -errno);
+      Finish(r, id, -errno, kFailSplice);
       return;
     }
     if (n == 0) {
-      Finish(r, id, 0);
+      Finish(r, id, 0, kFailNone);
       return;
     }
     r->buffered = (uint32_t)n;
@@ -353,16 +379,17 @@ void RelayTable::Step(Relay *r, int id) {
       /* A source that keeps the pipe full could hold the completion path:
        * continue after the CQEs already queued (a NOP's CQE comes last). */
       r->full_rounds = 0;
-      if (!r->resume_pending && !ArmResume(r, id)) Finish(r, id, -EBUSY);
+      if (!r->resume_pending) PostNop(r, id);
       return;
     }
   }
 }
 
-void RelayTable::Finish(Relay *r, int id, int32_t res) {
+void RelayTable::Finish(Relay *r, int id, int32_t res, RelayFailure why) {
   if (r->finished) return;
   r->finished = true;
   r->result = res;
+  r->failure = res < 0 ? why : kFailNone;
   ReleasePipe(r, r->buffered == 0); /* bytes left inside: the pipe is closed, never reused */
   r->buffered = 0;
   if (r->read_armed) CancelOp(r, id, kRead);
@@ -371,12 +398,15 @@ void RelayTable::Finish(Relay *r, int id, int32_t res) {
   if (r->send_inflight) CancelOp(r, id, kSend);
   r->waiting_bufs = false;
   /* Queued buffers go back now, except one a send may still read from (OnSend returns it). */
-  int16_t b = r->send_inflight ? bufs_.next[r->qhead] : r->qhead;
+  int16_t b = r->qhead;
   if (r->send_inflight) {
+    b = bufs_.next[r->qhead];
     bufs_.next[r->qhead] = -1;
     r->qtail = r->qhead;
+    r->qbufs = 1;
   } else {
     r->qhead = r->qtail = -1;
+    r->qbufs = 0;
   }
   while (b >= 0) {
     int16_t next = bufs_.next[b];
@@ -384,13 +414,13 @@ void RelayTable::Finish(Relay *r, int id, int32_t res) {
     b = next;
   }
   r->queued = 0;
+  /* Nothing of it in the kernel (e.g. cancelled while waiting for a buffer):
+   * a NOP brings the CQE its end is reported with. */
+  if (Idle(r)) PostNop(r, id);
 }
 
 bool RelayTable::Report(Relay *r, int32_t *out) {
-  if (!r->finished || r->reported || r->read_armed || r->write_wait || r->resume_pending || r->recv_armed ||
-      r->send_inflight) {
-    return false;
-  }
+  if (!r->finished || r->reported || !Idle(r)) return false;
   r->reported = true;
   out[CQE_SLOT] = (int32_t)(r - relays_.data());
   out[CQE_GEN] = (int32_t)URING_NATIVE_GEN;
@@ -406,26 +436,41 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
   uint32_t gen = (uint32_t)(c->user_data >> 32) & kGenMask;
   unsigned kind = (unsigned)(c->user_data >> 60) & 7;
   Relay *r = Get(id);
-  if (!r || r->gen != gen || r->reported || kind == kCancel) return false;
+  if (!r || r->gen != gen || r->reported || kind == kCancel) {
+    /* A stale CQE may still carry a buffer the kernel took: give it back. */
+    if (kind == kRecv && (c->flags & IORING_CQE_F_BUFFER)) {
+      bufs_held_++;
+      GiveBack((uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT));
+    }
+    return false;
+  }
   bool more = (c->flags & IORING_CQE_F_MORE) != 0;
   switch (kind) {
     case kRead:
-      if (!more) r->read_armed = false;
+      if (!more) {
+        r->read_armed = false;
+        ring_->DropDeferredCancel(RelayData(id, r->gen, kRead));
+      }
       if (r->finished) break;
       if (c->res < 0) {
-        Finish(r, id, c->res);
+        Finish(r, id, c->res, kFailPoll);
         break;
       }
       Step(r, id);
       /* The kernel ended the multishot (it may, e.g. under memory pressure): re-arm. */
-      if (!r->finished && !r->read_armed && !ArmRead(r, id)) Finish(r, id, -EBUSY);
+      if (!r->finished && !r->read_armed && !ArmRead(r, id)) Finish(r, id, -EBUSY, kFailRing);
       break;
     case kWrite:
       r->write_wait = false;
+      ring_->DropDeferredCancel(RelayData(id, r->gen, kWrite));
       if (r->finished) break;
-      if (c->res < 0) Finish(r, id, c->res);
+      if (c->res < 0) Finish(r, id, c->res, kFailPoll);
       else if (r->copy) SendNext(r, id); /* POLLERR/POLLHUP show up as the send's error */
       else Step(r, id);                  /* ... or the splice's */
+      break;
+    case kResume:
+      r->resume_pending = false;
+      Step(r, id);
       break;
     case kRecv:
       OnRecv(r, id, c);
@@ -433,17 +478,13 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
     case kSend:
       OnSend(r, id, c->res);
       break;
-    case kResume:
-      r->resume_pending = false;
-      Step(r, id);
-      break;
   }
   return Report(r, out);
 }
 
 void RelayTable::Cancel(int id) {
   Relay *r = Get(id);
-  if (r && !r->finished) Finish(r, id, -ECANCELED);
+  if (r && !r->finished) Finish(r, id, -ECANCELED, kFailNone);
 }
 
 double RelayTable::Bytes(int id) const {
@@ -451,17 +492,22 @@ double RelayTable::Bytes(int id) const {
   return r ? (double)r->bytes : -1;
 }
 
-double RelayTable::End(int id) {
+double RelayTable::End(int id, int *failure) {
   Relay *r = Get(id);
   if (!r || !r->reported) return -1;
   double bytes = (double)r->bytes;
+  *failure = r->failure;
   r->in_use = false;
   free_.push_back(id);
   return bytes;
 }
 
-void RelayTable::MaybeTrim(bool quiet) {
-  if (!quiet || !bufs_dirty_ || bufs_held_ != 0 || !bufs_.ready()) return;
+void RelayTable::AfterBatch(bool quiet) {
+  if (!bufs_.ready()) return;
+  /* Waiters whose ENOBUFS came after the last buffer was given back. */
+  for (unsigned free_bufs = RelayBufs::kCount - bufs_held_; free_bufs > 0 && WakeOne(); free_bufs--) {
+  }
+  if (!quiet || !bufs_dirty_ || bufs_held_ != 0) return;
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
@@ -486,7 +532,12 @@ void RelayTable::Clear() {
     close(p.w);
   }
   idle_.clear();
-  bufs_.Release(); /* the ring is closed: the kernel holds no buffer any more */
+  /* The kernel tears a ring down in the background: a relay it never
+   * confirmed ended may still have a recv that could write into the
+   * buffers, so they are then left mapped (as a destroyed ring's other
+   * unconfirmed memory is kept) rather than handed back for reuse. */
+  if (live_ > 0) bufs_.Abandon();
+  else bufs_.Release();
   buf_waiters_.clear();
   relays_.clear();
   free_.clear();

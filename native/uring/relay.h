@@ -15,8 +15,8 @@
  *     destination while it is full). The payload never enters user space.
  *     Pipes come from a per-ring pool and are held only while bytes are
  *     inside: an idle relay holds no pipe.
- *   copy: a multishot recv into the ring's relay buffer group
- *     (relay_bufs.h) and a send from the same buffer, both as SQEs: no
+ *   copy: a recv into the ring's relay buffer group (relay_bufs.h) and a
+ *     send from the same buffer, both as SQEs: no
  *     system call of its own per message (they go out with the ring's batch).
  *     The kernel copies in and out; for small messages that is cheaper
  *     than moving page references through a pipe.
@@ -41,6 +41,9 @@ static const uint64_t kRelayTag = 1ull << 63;
  * (bits 60-62 = 3), so its own CQE is recognised and ignored. */
 static inline uint64_t RelayCancelData(uint64_t target) { return (target & ~(7ull << 60)) | (3ull << 60); }
 
+/* Which call ended a relay with an error (reported with it: errors name their syscall). */
+enum RelayFailure : uint8_t { kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing };
+
 struct Relay {
   uint32_t gen = 0;       /* bumped on each reuse of the table entry */
   int src = -1, dst = -1;
@@ -50,20 +53,21 @@ struct Relay {
   uint32_t buffered = 0;  /* bytes in the pipe */
   uint64_t bytes = 0;     /* bytes delivered to dst */
   int32_t result = 0;     /* 0: end of stream; -errno otherwise */
+  uint8_t failure = kFailNone;
   uint8_t full_rounds = 0;
   bool in_use = false;
   bool read_armed = false;     /* the multishot POLLIN is in the kernel */
   bool write_wait = false;     /* a one-shot POLLOUT on dst is in the kernel */
-  bool resume_pending = false; /* a NOP to continue after yielding is in the kernel */
+  bool resume_pending = false; /* a NOP (continue after yielding, or report the end) is in the kernel */
   bool finished = false;
   bool reported = false;
   /* copy mode */
   bool copy = false;
-  bool recv_armed = false;    /* the multishot recv is in the kernel */
+  bool recv_armed = false;    /* a recv is in the kernel */
   bool send_inflight = false; /* a send from the queue's head buffer is in the kernel */
   bool eof_seen = false;      /* the source ended: finish once the queue is sent */
-  bool paused = false;        /* too much queued: the recv was cancelled until it drains */
   bool waiting_bufs = false;  /* the group ran dry (ENOBUFS): re-armed when a buffer comes back */
+  uint8_t qbufs = 0;          /* buffers in the queue */
   int16_t qhead = -1, qtail = -1; /* queued buffers, linked through RelayBufs::next */
   uint32_t queued = 0;        /* bytes received and not yet sent */
 };
@@ -79,43 +83,51 @@ class RelayTable {
   explicit RelayTable(RingHandle *ring) : ring_(ring) {}
   ~RelayTable();
 
-  /* Creates a relay and arms its read poll; returns its id or -errno. */
-  int Start(int src, int dst, uint32_t pipe_size, bool copy);
+  /* Creates a relay and arms it; returns its id or -errno (`*syscall` names
+   * the failed call when it was not the argument check). */
+  int Start(int src, int dst, uint32_t pipe_size, bool copy, const char **syscall);
   /* Ends a relay early (ECANCELED); its end is reported once the kernel let go. */
   void Cancel(int id);
   /* Bytes delivered so far, or -1 for an unknown id. */
   double Bytes(int id) const;
-  /* Frees a reported relay and returns the bytes it delivered (-1: not reported / unknown). */
-  double End(int id);
+  /* Frees a reported relay: its bytes and RelayFailure (bytes -1: not reported / unknown). */
+  double End(int id, int *failure);
   /* Handles one relay CQE; writes the relay's end record to `out` and
    * returns true when the relay has just ended. */
   bool OnCqe(const struct io_uring_cqe *c, int32_t *out);
-  /* After a completion batch: give idle relay buffers' pages back, at most
-   * once a second (quiet: the CQ is empty and the ring runs task work only
-   * when asked, so the kernel cannot be filling a buffer we have not seen). */
-  void MaybeTrim(bool quiet);
-  /* Closes every pipe and forgets every relay (the ring is going away). */
+  /* After a completion batch: re-arm relays that waited for buffers when
+   * some are free again, and give idle buffers' pages back at most once a
+   * second. `quiet`: the CQ (and its overflow list) is empty and the ring
+   * runs task work only when asked, so the kernel cannot be filling a
+   * buffer we have not seen. */
+  void AfterBatch(bool quiet);
+  /* Closes every pipe and forgets every relay (the ring is closed). */
   void Clear();
   unsigned PipesIdle() const { return (unsigned)idle_.size(); }
   unsigned PipesInUse() const { return pipes_in_use_; }
   unsigned Live() const { return live_; }
+  unsigned BuffersHeld() const { return bufs_held_; }
   double BufferWaits() const { return buffer_waits_; }
   double BufferTrims() const { return buffer_trims_; }
 
  private:
   Relay *Get(int id) const;
+  static bool Idle(const Relay *r);
   void Step(Relay *r, int id);
-  void Finish(Relay *r, int id, int32_t res);
+  void Finish(Relay *r, int id, int32_t res, RelayFailure why);
   bool Report(Relay *r, int32_t *out);
   bool ArmRead(Relay *r, int id);
   bool ArmWrite(Relay *r, int id);
-  bool ArmResume(Relay *r, int id);
+  void PostNop(Relay *r, int id);
   void CancelOp(Relay *r, int id, unsigned kind);
   bool ArmRecv(Relay *r, int id);
   void OnRecv(Relay *r, int id, const struct io_uring_cqe *c);
   void OnSend(Relay *r, int id, int32_t res);
   void SendNext(Relay *r, int id);
+  void MaybeRecv(Relay *r, int id);
+  void PopHead(Relay *r);
   void GiveBack(uint16_t bid);
+  bool WakeOne();
   bool AcquirePipe(Relay *r);
   void ReleasePipe(Relay *r, bool empty);
 
@@ -127,7 +139,7 @@ class RelayTable {
   bool pool_sized_ = false;
   unsigned pipes_in_use_ = 0;
   RelayBufs bufs_;
-  /* Copy relays waiting for a free buffer: (id, gen), woken one per buffer given back. */
+  /* Copy relays waiting for a free buffer: (id, gen). */
   std::vector<std::pair<int, uint32_t>> buf_waiters_;
   double buffer_waits_ = 0; /* times a copy relay found the group dry */
   unsigned bufs_held_ = 0;   /* buffers received and not yet given back */

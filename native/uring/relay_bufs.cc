@@ -59,6 +59,12 @@ void RelayBufs::DropPages() {
   if (data_) madvise(data_, (size_t)kCount * kSize, MADV_DONTNEED);
 }
 
+void RelayBufs::Abandon() {
+  data_ = nullptr;
+  bufs_ = nullptr;
+  tailp_ = nullptr;
+}
+
 void RelayBufs::Release() {
   if (data_) munmap(data_, (size_t)kCount * kSize);
   if (bufs_) munmap(bufs_, kCount * sizeof(struct io_uring_buf));

@@ -39,6 +39,9 @@ class RelayBufs {
   void DropPages();
   /* Unmaps everything; only once the kernel can no longer use the group (its ring is closed). */
   void Release();
+  /* Forgets the memory without unmapping it: the kernel might still write
+   * into it (a ring torn down with relays it never confirmed ended). */
+  void Abandon();
 
   /* Per-buffer queue links and what is left to send from it. */
   int16_t next[kCount];

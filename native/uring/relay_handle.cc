@@ -4,7 +4,8 @@
  *
  * A live relay counts as one operation in flight (it keeps the loop alive
  * like any pending operation) until its end record was delivered; each of
- * its polls and NOPs counts as well while it is in the kernel.
+ * its SQEs (polls, recvs, sends, NOPs, cancels) counts as well while it is
+ * in the kernel.
  */
 #include <errno.h>
 
@@ -26,19 +27,59 @@ struct io_uring_sqe *RingHandle::RelaySqe() {
   return sqe;
 }
 
-void RingHandle::RelayCancel(uint64_t user_data) {
-  if (!alive_) return;
-  struct io_uring_sqe *sqe = ur_get_sqe(&ring_);
-  if (!sqe) {
-    deferred_cancels_.push_back(user_data); /* SubmitPending sends it when the SQ has room */
-    StartPrepare();
-    return;
+/* A relay SQE that must not be lost for want of room: a cancel of `ud`
+ * (cancel) or a NOP carrying `ud`. Without a free SQE it waits in
+ * relay_ctl_ and SubmitPending sends it first. */
+static void PrepRelayControl(struct io_uring_sqe *sqe, uint64_t ud, bool cancel) {
+  if (cancel) {
+    ur_prep_cancel(sqe, ud, 0);
+    ur_sqe_set_data(sqe, RelayCancelData(ud));
+  } else {
+    ur_prep_nop(sqe);
+    ur_sqe_set_data(sqe, ud);
   }
-  ur_prep_cancel(sqe, user_data, 0);
-  ur_sqe_set_data(sqe, RelayCancelData(user_data));
-  inflight_++;
-  UpdateRef();
-  StartPrepare();
+}
+
+void RingHandle::FlushDeferred() {
+  size_t done = 0;
+  for (; done < relay_ctl_.size(); done++) {
+    struct io_uring_sqe *sqe = ur_get_sqe(&ring_);
+    if (!sqe) break;
+    PrepRelayControl(sqe, relay_ctl_[done].first, relay_ctl_[done].second);
+    inflight_++;
+  }
+  relay_ctl_.erase(relay_ctl_.begin(), relay_ctl_.begin() + (long)done);
+}
+
+static void QueueRelayControl(RingHandle *self, ur_ring *ring, std::vector<std::pair<uint64_t, bool>> *deferred,
+                              uint64_t ud, bool cancel) {
+  struct io_uring_sqe *sqe = deferred->empty() ? ur_get_sqe(ring) : nullptr; /* keep the order */
+  if (sqe) {
+    PrepRelayControl(sqe, ud, cancel);
+    self->RelayBegan(); /* counts the SQE in flight */
+  } else {
+    deferred->emplace_back(ud, cancel);
+  }
+  self->StartPrepare();
+}
+
+void RingHandle::RelayCancel(uint64_t target) {
+  if (alive_) QueueRelayControl(this, &ring_, &relay_ctl_, target, true);
+}
+
+void RingHandle::RelayNop(uint64_t user_data) {
+  if (alive_) QueueRelayControl(this, &ring_, &relay_ctl_, user_data, false);
+}
+
+/* The op `target` ended: a cancel of it still waiting for room must not go
+ * out (it would hit the next op with the same user_data). */
+void RingHandle::DropDeferredCancel(uint64_t target) {
+  for (size_t i = 0; i < relay_ctl_.size(); i++) {
+    if (relay_ctl_[i].second && relay_ctl_[i].first == target) {
+      relay_ctl_.erase(relay_ctl_.begin() + (long)i);
+      return;
+    }
+  }
 }
 
 void RingHandle::RelayBegan() {
@@ -66,8 +107,9 @@ Napi::Value RingHandle::RelayStart(const Napi::CallbackInfo &info) {
   uint32_t pipe_size = info[2].As<Napi::Number>().Uint32Value();
   bool copy = info.Length() > 3 && info[3].ToBoolean().Value();
   if (!relays_) relays_ = new RelayTable(this);
-  int id = relays_->Start(src, dst, pipe_size, copy);
-  if (id < 0) return ThrowErrno(env, id, "relay");
+  const char *syscall = "relay";
+  int id = relays_->Start(src, dst, pipe_size, copy, &syscall);
+  if (id < 0) return ThrowErrno(env, id, syscall);
   return Napi::Number::New(env, id);
 }
 
@@ -87,23 +129,29 @@ Napi::Value RingHandle::RelayBytes(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, b);
 }
 
-/* relayEnd(id) -> bytes delivered; frees a relay whose end was reported (-1 otherwise). */
+/* relayEnd(id) -> [bytes delivered, RelayFailure]; frees a relay whose end
+ * was reported (bytes -1 otherwise). */
 Napi::Value RingHandle::RelayEnd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!NumberArgs(info, 1, "relayEnd(id)")) return env.Undefined();
-  double b = relays_ ? relays_->End(info[0].As<Napi::Number>().Int32Value()) : -1;
-  return Napi::Number::New(env, b);
+  int failure = 0;
+  double b = relays_ ? relays_->End(info[0].As<Napi::Number>().Int32Value(), &failure) : -1;
+  Napi::Array out = Napi::Array::New(env, 2);
+  out.Set(0u, Napi::Number::New(env, b));
+  out.Set(1u, Napi::Number::New(env, failure));
+  return out;
 }
 
 /* relayInfo() -> [live relays, pipes in use, idle pooled pipes, times a copy relay found the buffers
- * gone, times the relay buffers' pages were given back]. */
+ * gone, times the relay buffers' pages were given back, relay buffers holding bytes now]. */
 Napi::Value RingHandle::RelayInfo(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  Napi::Array out = Napi::Array::New(env, 5);
+  Napi::Array out = Napi::Array::New(env, 6);
   out.Set(0u, Napi::Number::New(env, relays_ ? relays_->Live() : 0));
   out.Set(1u, Napi::Number::New(env, relays_ ? relays_->PipesInUse() : 0));
   out.Set(2u, Napi::Number::New(env, relays_ ? relays_->PipesIdle() : 0));
   out.Set(3u, Napi::Number::New(env, relays_ ? relays_->BufferWaits() : 0));
   out.Set(4u, Napi::Number::New(env, relays_ ? relays_->BufferTrims() : 0));
+  out.Set(5u, Napi::Number::New(env, relays_ ? relays_->BuffersHeld() : 0));
   return out;
 }

@@ -246,7 +246,7 @@ void RingHandle::Teardown() {
   /* After ur_exit: the kernel holds none of the relays' fds any more. */
   delete relays_;
   relays_ = nullptr;
-  deferred_cancels_.clear();
+  relay_ctl_.clear();
   inflight_ = 0;
 }
 

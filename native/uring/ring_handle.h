@@ -59,7 +59,10 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   Napi::Value RelayEnd(const Napi::CallbackInfo &info);
   Napi::Value RelayInfo(const Napi::CallbackInfo &info);
   struct io_uring_sqe *RelaySqe();
-  void RelayCancel(uint64_t user_data);
+  void RelayCancel(uint64_t target);
+  void RelayNop(uint64_t user_data);
+  void DropDeferredCancel(uint64_t target);
+  void FlushDeferred();
   void RelayBegan();
   void RelayEnded();
 
@@ -109,9 +112,11 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   napi_env env_ = nullptr;
   /* Registered buffers (register.cc); shared with the ArrayBuffer over it. */
   struct FixedMemory *fixed_ = nullptr;
-  /* Relays (relay.h), created on first use; cancels that found no free SQE. */
+  /* Relays (relay.h), created on first use. */
   class RelayTable *relays_ = nullptr;
-  std::vector<uint64_t> deferred_cancels_;
+  /* Relay cancels (true: user_data of the target) and NOPs (false) that
+   * found the SQ full; SubmitPending sends them first. */
+  std::vector<std::pair<uint64_t, bool>> relay_ctl_;
   friend void ReleaseFixedMemory(RingHandle *ring);
 };
 

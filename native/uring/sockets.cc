@@ -21,6 +21,7 @@
 
 #include <string>
 
+#include "fdutil.h"
 #include "ring_handle.h"
 
 static bool ArgInt(const Napi::CallbackInfo &info, size_t i, int *out) {
@@ -194,11 +195,9 @@ static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
   int fd;
   if (!ArgInt(info, 0, &fd)) return env.Undefined();
   bool on = info.Length() < 2 || info[1].ToBoolean();
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0) return ThrowErrno(env, -errno, "fcntl");
-  int want = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
-  if (want != fl && fcntl(fd, F_SETFL, want) < 0) return ThrowErrno(env, -errno, "fcntl");
-  return Napi::Boolean::New(env, (fl & O_NONBLOCK) != 0);
+  int was = SetFdNonBlocking(fd, on);
+  if (was < 0) return ThrowErrno(env, was, "fcntl");
+  return Napi::Boolean::New(env, was == 1);
 }
 
 /* getsockopt(fd, level, name) -> integer value. */

@@ -103,25 +103,24 @@ void RingHandle::StartPrepare() {
 /* Publish queued SQEs and enter the kernel once. */
 void RingHandle::SubmitPending(bool getevents) {
   if (!alive_) return;
-  /* Relay cancels that found the SQ full go first (relay_handle.cc). */
-  while (!deferred_cancels_.empty()) {
-    struct io_uring_sqe *sqe = ur_get_sqe(&ring_);
-    if (!sqe) break;
-    ur_prep_cancel(sqe, deferred_cancels_.back(), 0);
-    ur_sqe_set_data(sqe, RelayCancelData(deferred_cancels_.back()));
-    deferred_cancels_.pop_back();
-    inflight_++;
-  }
+  FlushDeferred(); /* relay cancels and NOPs that found the SQ full go first */
   if (ur_sq_pending(&ring_) == 0 && !getevents) return;
   enters_++;
   int r = ur_submit(&ring_, 0, getevents);
   (void)r; /* -EBUSY/-EAGAIN: the SQEs stay queued and go with the next enter */
+  if (!relay_ctl_.empty()) {
+    FlushDeferred(); /* the submit made room */
+    if (ur_sq_pending(&ring_) > 0) {
+      enters_++;
+      ur_submit(&ring_, 0, false);
+    }
+  }
 }
 
 /* uv_prepare: the loop is about to block; submit what this turn queued. */
 void RingHandle::OnPrepare() {
   SubmitPending(false);
-  if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0) {
+  if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0 && relay_ctl_.empty()) {
     prepare_active_ = false;
     uv_prepare_stop(&hooks_->prepare);
   }
