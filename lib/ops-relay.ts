@@ -122,7 +122,11 @@ export class Relay implements NativeOp {
     }
   }
 
-  /** Resolves (never rejects) once the relay ended and the kernel holds none of its operations. */
+  /**
+   * Resolves (never rejects) once the relay ended and the kernel holds none
+   * of its operations; when the ring is destroyed and the kernel does not
+   * confirm in time, with ECANCELED anyway (its buffers then stay mapped).
+   */
   get done(): Promise<RelayResult> {
     if (!this.#done) {
       if (this.#result) this.#done = Promise.resolve(this.#result);
@@ -207,8 +211,12 @@ declare module './ring' {
      * modes. `src` may equal `dst` (an echo). Neither fd is closed or shut
      * down by the relay; their O_NONBLOCK flag is set (splice) or cleared (copy).
      * Keep both open until {@link Relay.done} resolves.
-     * @throws TypeError/RangeError for bad arguments; EBADF/EINVAL from the addon
-     * for an fd that is closed or not a socket or pipe.
+     * @throws TypeError/RangeError for bad arguments; from the addon, with
+     * `syscall`: EBADF or EINVAL ('relay': an fd that is closed, or not a
+     * stream socket or (splice) a pipe), the buffer group's registration
+     * error ('io_uring_register', e.g. a kernel before 6.0 for copy mode),
+     * EBUSY ('io_uring_enter': no SQE even after a submit); the ring's
+     * closed-ring error after destroy().
      */
     relay(src: number, dst: number, options?: RelayOptions): Relay;
     /**

@@ -16,6 +16,7 @@ import '../lib/ops-net';
 import '../lib/ops-relay';
 import type { RelayMode } from '../lib/ops-relay';
 import { native } from '../lib/native';
+import { BufferGroup, RELAY_BGID } from '../lib/net/bufgroup';
 import { openFds } from './helpers';
 import { until } from './net-helpers';
 
@@ -49,6 +50,19 @@ async function connected(ring: Ring, n: number): Promise<{ fds: number[]; peers:
   };
 }
 
+/** Runs `fn` with a new ring and `n` connected sockets; closes both afterwards, whatever happens. */
+async function withConnected(n: number,
+  fn: (ring: Ring, c: Awaited<ReturnType<typeof connected>>) => Promise<void>): Promise<void> {
+  const ring = new Ring();
+  const c = await connected(ring, n);
+  try {
+    await fn(ring, c);
+  } finally {
+    await c.close();
+    ring.destroy();
+  }
+}
+
 function collect(s: net.Socket): Promise<Buffer> {
   const chunks: Buffer[] = [];
   s.on('data', (d: Buffer) => chunks.push(d));
@@ -66,9 +80,7 @@ async function fdsSettle(before: number): Promise<number> {
 for (const mode of ['splice', 'copy'] as RelayMode[]) {
   test(`${mode}: relay moves 24 MiB byte-exact and ends at end of stream; no pipe stays in use`, async () => {
     const before = openFds();
-    const ring = new Ring();
-    const c = await connected(ring, 2);
-    try {
+    await withConnected(2, async (ring, c) => {
       const payload = crypto.randomBytes(24 << 20);
       const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
       const got = collect(c.peers[1]!);
@@ -86,17 +98,12 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       assert.equal([st.live, st.pipesInUse], [0, 0]);
       if (mode === 'splice') assert.ok(st.pipesIdle >= 1, 'the pipe went back to the pool');
       else assert.is(st.pipesIdle, 0, 'copy mode uses no pipe');
-    } finally {
-      await c.close();
-      ring.destroy();
-    }
+    });
     assert.ok((await fdsSettle(before)) <= before, 'the pooled pipes are closed with the ring');
   });
 
   test(`${mode}: relay with src === dst is an echo; idle relays hold no pipe`, async () => {
-    const ring = new Ring();
-    const c = await connected(ring, 20);
-    try {
+    await withConnected(20, async (ring, c) => {
       const relays = c.fds.map((fd) => ring.relay(fd, fd, { mode }));
       await Promise.all(c.peers.map(async (p, i) => {
         const msg = crypto.randomBytes(1 + i * 997);
@@ -114,16 +121,11 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       for (const p of c.peers) p.end();
       const rs = await Promise.all(relays.map((r) => r.done));
       assert.ok(rs.every((r) => r.eof && !r.error), JSON.stringify(rs));
-    } finally {
-      await c.close();
-      ring.destroy();
-    }
+    });
   });
 
   test(`${mode}: backpressure: a destination that does not read stops the relay from reading`, async () => {
-    const ring = new Ring();
-    const c = await connected(ring, 2);
-    try {
+    await withConnected(2, async (ring, c) => {
       const slow = c.peers[1]!;
       slow.pause();
       const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
@@ -149,16 +151,11 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       assert.is(r.bytes, payload.length);
       native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
       assert.ok((await got).equals(payload));
-    } finally {
-      await c.close();
-      ring.destroy();
-    }
+    });
   });
 
   test(`${mode}: cancel while stalled on a full destination ends the relay and frees what it held`, async () => {
-    const ring = new Ring();
-    const c = await connected(ring, 2);
-    try {
+    await withConnected(2, async (ring, c) => {
       c.peers[1]!.pause();
       const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
       c.peers[0]!.write(crypto.randomBytes(32 << 20));
@@ -169,16 +166,11 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       const r = await relay.done;
       assert.is(r.error?.code, 'ECANCELED');
       assert.equal(ring.relayStats(), { ...ring.relayStats(), live: 0, pipesInUse: 0, buffersHeld: 0 });
-    } finally {
-      await c.close();
-      ring.destroy();
-    }
+    });
   });
 
   test(`${mode}: cancel() and an aborted signal end a relay; the fds stay usable and no pipe is kept`, async () => {
-    const ring = new Ring();
-    const c = await connected(ring, 2);
-    try {
+    await withConnected(2, async (ring, c) => {
       const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
       relay.cancel();
       relay.cancel(); // idempotent
@@ -205,16 +197,11 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       assert.is((await got).toString(), 'before abort and after');
       assert.equal(ring.relayStats().live, 0);
       assert.equal(ring.relayStats().pipesInUse, 0);
-    } finally {
-      await c.close();
-      ring.destroy();
-    }
+    });
   });
 
   test(`${mode}: a destination reset by its peer ends the relay with the failed call's error; nothing is reused`, async () => {
-    const ring = new Ring();
-    const c = await connected(ring, 2);
-    try {
+    await withConnected(2, async (ring, c) => {
       const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
       c.peers[1]!.resetAndDestroy();
       await new Promise((r) => setTimeout(r, 50));
@@ -229,10 +216,7 @@ for (const mode of ['splice', 'copy'] as RelayMode[]) {
       assert.is(st.pipesInUse, 0);
       assert.is(st.pipesIdle, 0, 'a pipe with bytes left inside is closed, not pooled');
       assert.is(st.buffersHeld, 0);
-    } finally {
-      await c.close();
-      ring.destroy();
-    }
+    });
   });
 
   test(`${mode}: destroying the ring under live relays ends them with ECANCELED and closes the pool`, async () => {
@@ -331,9 +315,7 @@ test('onEnd gets the result and the relay; a throwing onEnd is an uncaught excep
 });
 
 test('copy: idle relay buffers are given back to the kernel, and bytes after that still arrive intact', async () => {
-  const ring = new Ring();
-  const c = await connected(ring, 1);
-  try {
+  await withConnected(1, async (ring, c) => {
     const relay = ring.relay(c.fds[0]!, c.fds[0]!, { mode: 'copy' });
     const peer = c.peers[0]!;
     let got = Buffer.alloc(0);
@@ -355,16 +337,11 @@ test('copy: idle relay buffers are given back to the kernel, and bytes after tha
     }
     peer.end();
     assert.is((await relay.done).eof, true);
-  } finally {
-    await c.close();
-    ring.destroy();
-  }
+  });
 });
 
 test('destroying the ring from inside onEnd is safe; the other relays end with ECANCELED', async () => {
-  const ring = new Ring();
-  const c = await connected(ring, 3);
-  try {
+  await withConnected(3, async (ring, c) => {
     const ends: Array<string | undefined> = [];
     const onEnd = (r: { error?: NodeJS.ErrnoException }): void => {
       ends.push(r.error?.code);
@@ -376,10 +353,7 @@ test('destroying the ring from inside onEnd is safe; the other relays end with E
     assert.is(rs[0]!.eof, true);
     assert.equal(rs.slice(1).map((r) => r.error?.code), ['ECANCELED', 'ECANCELED']);
     assert.is(ends.length, 3);
-  } finally {
-    await c.close();
-    ring.destroy();
-  }
+  });
 });
 
 test('a worker terminated while its relays run takes nothing down with it', async () => {
@@ -435,6 +409,8 @@ test('bad arguments: clear errors, nothing started', async () => {
       assert.throws(() => ring.relay(file, c.fds[0]!), (e: NodeJS.ErrnoException) => e.code === 'EINVAL' && e.syscall === 'relay');
       assert.throws(() => ring.relay(c.fds[0]!, 100_000), (e: NodeJS.ErrnoException) => e.code === 'EBADF');
       assert.throws(() => ring.relay(c.fds[0]!, c.fds[0]!, { mode: 'zero' as RelayMode }), /mode/);
+      // The copy relays' buffer group id is not available to other groups.
+      assert.throws(() => new BufferGroup(ring, RELAY_BGID, { count: 4, size: 4096 }), /reserved for the ring's copy relays/);
       const [pr, pw] = native.makePipe(4096);
       try {
         // A pipe is fine for splice, not for copy mode (recv/send).

@@ -18,6 +18,9 @@
 import { native, type NativePbufRing } from '../native';
 import type { Ring } from '../ring';
 
+/** The provided-buffer group id of copy relays (native/uring/relay_bufs.h kRelayBgid); not for other groups. */
+export const RELAY_BGID = 0xff00;
+
 /** Options for {@link bufferGroup}. */
 export interface BufferGroupOptions {
   /** Buffers in the ring; a power of two (default 256). */
@@ -41,7 +44,13 @@ export class BufferGroup {
   /** Whether the kernel consumes buffers incrementally. */
   readonly incremental: boolean;
 
+  /**
+   * @throws RangeError for the group id copy relays use (0xff00, see lib/ops-relay.ts) or one outside 0..65535.
+   */
   constructor(ring: Ring, bgid: number, options: BufferGroupOptions = {}) {
+    if (bgid === RELAY_BGID) {
+      throw new RangeError(`bgid ${RELAY_BGID} (0xff00) is reserved for the ring's copy relays: choose another group id`);
+    }
     this.count = options.count ?? 256;
     this.size = options.size ?? 64 * 1024;
     this.#native = new native.PbufRing(ring.handle, bgid, this.count, this.size, options.incremental === true);
