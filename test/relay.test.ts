@@ -388,6 +388,7 @@ test('a worker terminated while its relays run takes nothing down with it', asyn
       })();
     `, { eval: true });
     await once(w, 'message');
+    await until(() => sockets.length === 8 * (round + 1), 10_000, 'the server to accept the worker\'s connections');
     await new Promise((r) => setTimeout(r, 20)); // relays busy echoing the server's megabyte
     await w.terminate();
   }
