@@ -53,7 +53,7 @@ async function main(): Promise<void> {
   const nodePipe: Contender = {
     label: 'node:net pipe proxy', start: (p, u) => startServer(process.execPath, [pipeProxy, String(p), String(u)], p, /\n/),
   };
-  const contenders: Contender[] = [uring('relay'), haproxy, nodePipe, uring('ready'), uring('io-wq')];
+  const contenders: Contender[] = [uring('relay'), haproxy, nodePipe, uring('ready'), uring('io-wq'), uring('copy')];
   console.log(
     `bench:proxy  wrk -t1 -c${connections} -d${seconds}s (1 s warm-up first) -> proxy -> nginx (worker_processes 1, sendfile); ` +
       `${os.cpus().length} cores, node ${process.version}, ${os.release()}`,

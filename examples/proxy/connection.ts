@@ -92,9 +92,10 @@ export class ProxyConnection {
     for (const fd of [clientFd, this.#upFd]) {
       try { native.setsockopt(fd, K.IPPROTO_TCP!, K.TCP_NODELAY!, 1); } catch { /* not fatal */ }
     }
-    if (this.pumpKind === 'relay') {
-      const up = relayPump(ring, clientFd, this.#upFd, this.pipeSize);
-      const down = relayPump(ring, this.#upFd, clientFd, this.pipeSize);
+    if (this.pumpKind === 'relay' || this.pumpKind === 'copy') {
+      const mode = this.pumpKind === 'copy' ? 'copy' : 'splice';
+      const up = relayPump(ring, clientFd, this.#upFd, this.pipeSize, mode);
+      const down = relayPump(ring, this.#upFd, clientFd, this.pipeSize, mode);
       this.#relays = [up, down];
       await Promise.all([up.done.then((r) => this.#ended('client -> upstream', r)),
         down.done.then((r) => this.#ended('upstream -> client', r))]);

@@ -22,13 +22,16 @@ const PIPE_SIZE = Number(process.env.URING_PROXY_PIPE_SIZE) || 1 << 16;
  * scheme driven from JavaScript (a completion callback and two splice(2)
  * calls through N-API per chunk). `'io-wq'` submits IORING_OP_SPLICE, which
  * the kernel always runs in an io-wq worker thread (one hand-off per
- * splice). All three keep the payload out of user space. bench/RESULTS.md
- * compares them.
+ * splice). These three keep the payload out of user space. `'copy'` is the
+ * relay in copy mode (recv/send SQEs through the ring's relay buffers): the
+ * kernel copies the payload into user-space memory and out again, which at
+ * small sizes costs less than splicing (as HAProxy's splice-auto decides);
+ * it is not zero-copy. bench/RESULTS.md compares them all.
  */
-export type PumpKind = 'relay' | 'ready' | 'io-wq';
+export type PumpKind = 'relay' | 'ready' | 'io-wq' | 'copy';
 
 /** The pump kinds, for argument checks. */
-export const PUMP_KINDS: readonly PumpKind[] = ['relay', 'ready', 'io-wq'];
+export const PUMP_KINDS: readonly PumpKind[] = ['relay', 'ready', 'io-wq', 'copy'];
 
 /** Options for {@link createProxy}. */
 export interface ProxyOptions {
