@@ -9,15 +9,16 @@
  *   space and no io-wq thread is involved. Pipes come from a pool of the
  *   ring and are held only while bytes are inside them, so an idle relay
  *   costs no pipe. Sockets and pipes; both fds are made O_NONBLOCK.
- * - `'copy'`: a multishot recv into a provided-buffer group the ring keeps
- *   for its relays (64 buffers of 256 KiB, shared), and a send from the same
+ * - `'copy'`: a recv into a provided-buffer group the ring keeps for its
+ *   relays (64 buffers of 256 KiB, shared), and a send from the same
  *   buffer, both as SQEs, so a message costs no system call of its own. The
  *   kernel copies in and out, which for small messages is cheaper than
- *   moving page references through a pipe. Sockets only; both fds are made
- *   blocking (the ring does the waiting).
+ *   moving page references through a pipe. Stream sockets only; both fds
+ *   are made blocking (the ring does the waiting).
  *
  * While the destination does not take more, a relay stops reading
- * (backpressure: at most one pipe-ful, or 256 KiB in copy mode, is held).
+ * (backpressure: at most one pipe-ful is held in splice mode; in copy mode
+ * at most 4 of the shared buffers, and no new recv once 256 KiB wait).
  * A relay ends at the source's end of stream (after everything received
  * was delivered), on the first failed call, or when cancelled; it never
  * closes or shuts down either fd (a proxy propagates the half-close itself:
@@ -193,7 +194,7 @@ function startNative(h: NativeRing, src: number, dst: number, pipeSize: number, 
     const { errno, syscall } = e as { errno?: number; syscall?: string };
     if (typeof errno !== 'number') throw e;
     const err = uringError(-errno, syscall ?? 'relay');
-    if (syscall === 'io_uring_register') err.message += ": copy relays need a provided-buffer ring and multishot recv (Linux 6.0+)";
+    if (syscall === 'io_uring_register') err.message += ': copy relays need provided-buffer rings (IORING_REGISTER_PBUF_RING, Linux 5.19+)';
     if (errno === -EINVAL) {
       err.message += copy ? ": src and dst must be sockets in mode 'copy'"
         : ': src and dst must be sockets or pipes (a regular file would block the loop)';

@@ -2,8 +2,8 @@
  * relay_bufs.h - the provided buffers of a ring's copy-mode relays (relay.h).
  *
  * One IORING_REGISTER_PBUF_RING group per ring, registered on the first
- * copy relay and shared by all of them: a multishot recv takes a buffer per
- * CQE, the relay sends from it and hands it back after the send. Each buffer
+ * copy relay and shared by all of them: each recv takes a buffer, the relay
+ * sends from it and hands it back after the send. Each buffer
  * belongs to at most one relay's queue at a time, so the queues are linked
  * through per-buffer arrays here and a relay itself holds two indices.
  * Only pages the kernel writes into become resident.
