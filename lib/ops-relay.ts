@@ -78,9 +78,9 @@ export interface RelayStats {
   /** Relay buffers holding received bytes not yet sent (of 64; a relay holds at most 4 at a time, then pauses). */
   buffersHeld: number;
   /**
-   * Times the relay buffers' pages were given back to the kernel: at most
-   * once a second, after a completion batch, when no buffer holds bytes
-   * (so an idle server does not keep the memory a burst touched).
+   * Relay buffers whose pages were given back to the kernel as they were
+   * recycled (at most once a second per buffer, when more than a page of it
+   * was written), so an idle server does not keep the memory a burst touched.
    */
   bufferTrims: number;
 }

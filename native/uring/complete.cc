@@ -124,12 +124,8 @@ unsigned RingHandle::Drain(bool sync_call) {
   if (alive_) {
     SubmitPending(false);
     if (relays_) {
-      /* Relay buffers may be trimmed only when the kernel cannot be filling
-       * one unseen: nothing in the CQ or its overflow list, and task work
-       * runs only when we enter. */
-      bool overflow = (__atomic_load_n(ring_.sq.kflags, __ATOMIC_ACQUIRE) & IORING_SQ_CQ_OVERFLOW) != 0;
-      relays_->AfterBatch(deferred_ && !overflow && ur_cq_ready(&ring_) == 0);
-      SubmitPending(false); /* recvs it re-armed */
+      relays_->AfterBatch(); /* relays that waited for a buffer */
+      SubmitPending(false);  /* the recvs it re-armed */
     }
     if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0 && relay_ctl_.empty()) {
       prepare_active_ = false;

@@ -199,7 +199,9 @@ void RelayTable::PopHead(Relay *r) {
 void RelayTable::GiveBack(uint16_t bid) {
   bufs_held_--;
   bufs_.next[bid] = -1;
-  bufs_.Recycle(bid);
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  if (bufs_.RecycleTrimmed(bid, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec)) buffer_trims_++;
   WakeOne();
 }
 
@@ -225,7 +227,7 @@ void RelayTable::OnRecv(Relay *r, int id, const struct io_uring_cqe *c) {
   if (c->flags & IORING_CQE_F_BUFFER) {
     uint16_t bid = (uint16_t)(c->flags >> IORING_CQE_BUFFER_SHIFT);
     bufs_held_++;
-    bufs_dirty_ = true;
+    if (res > 0 && (uint32_t)res > bufs_.written[bid]) bufs_.written[bid] = (uint32_t)res;
     if (res <= 0 || r->finished) {
       GiveBack(bid); /* nothing in it, or nobody will send it */
     } else {
@@ -502,20 +504,11 @@ double RelayTable::End(int id, int *failure) {
   return bytes;
 }
 
-void RelayTable::AfterBatch(bool quiet) {
+void RelayTable::AfterBatch() {
   if (!bufs_.ready()) return;
   /* Waiters whose ENOBUFS came after the last buffer was given back. */
   for (unsigned free_bufs = RelayBufs::kCount - bufs_held_; free_bufs > 0 && WakeOne(); free_bufs--) {
   }
-  if (!quiet || !bufs_dirty_ || bufs_held_ != 0) return;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  uint64_t now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-  if (now - last_trim_ns_ < 1000000000ull) return;
-  last_trim_ns_ = now;
-  bufs_dirty_ = false;
-  bufs_.DropPages();
-  buffer_trims_++;
 }
 
 void RelayTable::Clear() {

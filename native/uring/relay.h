@@ -96,11 +96,8 @@ class RelayTable {
    * returns true when the relay has just ended. */
   bool OnCqe(const struct io_uring_cqe *c, int32_t *out);
   /* After a completion batch: re-arm relays that waited for buffers when
-   * some are free again, and give idle buffers' pages back at most once a
-   * second. `quiet`: the CQ (and its overflow list) is empty and the ring
-   * runs task work only when asked, so the kernel cannot be filling a
-   * buffer we have not seen. */
-  void AfterBatch(bool quiet);
+   * some are free again. */
+  void AfterBatch();
   /* Closes every pipe and forgets every relay (the ring is closed). */
   void Clear();
   unsigned PipesIdle() const { return (unsigned)idle_.size(); }
@@ -143,9 +140,7 @@ class RelayTable {
   std::vector<std::pair<int, uint32_t>> buf_waiters_;
   double buffer_waits_ = 0; /* times a copy relay found the group dry */
   unsigned bufs_held_ = 0;   /* buffers received and not yet given back */
-  bool bufs_dirty_ = false;  /* a buffer was written since the last trim */
-  uint64_t last_trim_ns_ = 0;
-  double buffer_trims_ = 0;
+  double buffer_trims_ = 0; /* buffers whose pages were given back */
   unsigned live_ = 0;
 };
 

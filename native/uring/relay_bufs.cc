@@ -38,7 +38,11 @@ int RelayBufs::Init(int ring_fd) {
     Release();
     return r;
   }
-  for (uint32_t i = 0; i < kCount; i++) next[i] = -1;
+  for (uint32_t i = 0; i < kCount; i++) {
+    next[i] = -1;
+    written[i] = 0;
+    trimmed_ns[i] = 0;
+  }
   return 0;
 }
 
@@ -55,8 +59,15 @@ void RelayBufs::Recycle(uint16_t bid) {
   __atomic_store_n(tailp_, tail_, __ATOMIC_RELEASE);
 }
 
-void RelayBufs::DropPages() {
-  if (data_) madvise(data_, (size_t)kCount * kSize, MADV_DONTNEED);
+bool RelayBufs::RecycleTrimmed(uint16_t bid, uint64_t now_ns) {
+  bool trim = written[bid] > 4096 && now_ns - trimmed_ns[bid] >= 1000000000ull;
+  if (trim) {
+    madvise(Addr(bid), kSize, MADV_DONTNEED);
+    trimmed_ns[bid] = now_ns;
+    written[bid] = 0;
+  }
+  Recycle(bid);
+  return trim;
 }
 
 void RelayBufs::Abandon() {

@@ -33,10 +33,13 @@ class RelayBufs {
   char *Addr(uint16_t bid) const { return data_ + (size_t)bid * kSize; }
   /* Hands buffer `bid` back to the kernel. */
   void Recycle(uint16_t bid);
-  /* Gives every buffer's pages back to the kernel (MADV_DONTNEED); the next
-   * recv into one faults in fresh zero pages. Only while no buffer holds
-   * bytes and the kernel cannot be writing into one (see relay.cc). */
-  void DropPages();
+  /* Hands buffer `bid` back to the kernel, first giving its pages back
+   * (MADV_DONTNEED) when more than a page of it was written and it was
+   * last trimmed over a second ago: an idle server then does not keep the
+   * memory a burst touched. Safe at this point only: a buffer out of the
+   * ring is in no recv, so nothing can be writing into it. Returns whether
+   * it trimmed. */
+  bool RecycleTrimmed(uint16_t bid, uint64_t now_ns);
   /* Unmaps everything; only once the kernel can no longer use the group (its ring is closed). */
   void Release();
   /* Forgets the memory without unmapping it: the kernel might still write
@@ -47,6 +50,9 @@ class RelayBufs {
   int16_t next[kCount];
   uint32_t off[kCount];
   uint32_t len[kCount];
+  /* Per buffer: the most bytes a recv wrote since the last trim, and when that was. */
+  uint32_t written[kCount];
+  uint64_t trimmed_ns[kCount];
 
  private:
   void Put(uint16_t bid);
