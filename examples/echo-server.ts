@@ -166,11 +166,14 @@ function closeRelayed(_result: RelayResult, relay: Relay): void {
   void ring.close(relay.src).catch(() => undefined);
 }
 
+/** Relay options, one object for every connection (nothing allocated per accept but the Relay). */
+const relayOptions = { mode: (mode === 'splice' ? 'splice' : 'copy') as RelayMode, onEnd: closeRelayed };
+
 /** One connection in copy or splice mode: the socket relayed to itself until the peer ends or fails. */
-function relayEcho(fd: number, how: RelayMode): void {
+function relayEcho(fd: number): void {
   native.setsockopt(fd, K.IPPROTO_TCP!, K.TCP_NODELAY!, 1);
   try {
-    ring.relay(fd, fd, { mode: how, onEnd: closeRelayed });
+    ring.relay(fd, fd, relayOptions);
   } catch (e) {
     console.error(`fd ${fd}: ${(e as Error).message}`);
     void ring.close(fd).catch(() => undefined);
@@ -180,7 +183,7 @@ function relayEcho(fd: number, how: RelayMode): void {
 ring.acceptMultishot(lfd, (err, fd) => {
   if (err) console.error(err.message);
   else if (mode === 'recv') new Conn(fd);
-  else relayEcho(fd, mode);
+  else relayEcho(fd);
 });
 const a = native.getsockname(lfd);
 console.log(`listening on ${a.address}:${a.port}`);
