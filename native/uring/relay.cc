@@ -166,11 +166,15 @@ bool RelayTable::ArmRecv(Relay *r, int id) {
 }
 
 /* Copy mode: receive again unless the relay ended, waits for a buffer, or
- * holds as much as it may (backpressure: the sends drain it first). */
-void RelayTable::MaybeRecv(Relay *r, int id) {
-  if (r->finished || r->recv_armed || r->eof_seen || r->waiting_bufs) return;
-  if (r->qbufs >= kMaxQueuedBufs || r->queued > kMaxQueued) return;
-  if (!ArmRecv(r, id)) Finish(r, id, -EBUSY, kFailRing);
+ * holds as much as it may (backpressure: the sends drain it first). False
+ * only when no SQE could be had; the relay then ends with EBUSY unless the
+ * caller handles it (`finish_on_busy` false). */
+bool RelayTable::MaybeRecv(Relay *r, int id, bool finish_on_busy) {
+  if (r->finished || r->recv_armed || r->eof_seen || r->waiting_bufs) return true;
+  if (r->qbufs >= kMaxQueuedBufs || r->queued > kMaxQueued) return true;
+  if (ArmRecv(r, id)) return true;
+  if (finish_on_busy) Finish(r, id, -EBUSY, kFailRing);
+  return false;
 }
 
 /* Copy mode: send the head of the queue (one send in flight per relay keeps the order). */
@@ -214,7 +218,13 @@ bool RelayTable::WakeOne() {
     if (!r || r->gen != w.second || !r->waiting_bufs || r->finished) continue;
     r->waiting_bufs = false;
     bool was_armed = r->recv_armed;
-    MaybeRecv(r, w.first);
+    if (!MaybeRecv(r, w.first, false)) {
+      /* No SQE even after a submit: it keeps waiting, and so do the others
+       * (ending them all with EBUSY for one full SQ would be worse). */
+      r->waiting_bufs = true;
+      buf_waiters_.push_back(w);
+      return false;
+    }
     if (!was_armed && r->recv_armed) return true;
   }
   return false;

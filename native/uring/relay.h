@@ -121,7 +121,7 @@ class RelayTable {
   void OnRecv(Relay *r, int id, const struct io_uring_cqe *c);
   void OnSend(Relay *r, int id, int32_t res);
   void SendNext(Relay *r, int id);
-  void MaybeRecv(Relay *r, int id);
+  bool MaybeRecv(Relay *r, int id, bool finish_on_busy = true);
   void PopHead(Relay *r);
   void GiveBack(uint16_t bid);
   bool WakeOne();
