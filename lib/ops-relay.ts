@@ -110,7 +110,7 @@ export class Relay implements NativeOp {
     this.src = src;
     this.dst = dst;
     this.#onEnd = options.onEnd;
-    this.#id = ring.startNative('relay', () => startNative(h, src, dst, pipeSize, copy), this);
+    this.#id = ring.startNative('relay', () => relayStart(h, src, dst, pipeSize, copy), this);
     const signal = options.signal;
     if (signal) {
       this.#signal = signal;
@@ -187,7 +187,7 @@ export class Relay implements NativeOp {
 const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter'];
 
 /** relayStart with the addon's errors made Node-shaped (code, errno, syscall). */
-function startNative(h: NativeRing, src: number, dst: number, pipeSize: number, copy: boolean): number {
+function relayStart(h: NativeRing, src: number, dst: number, pipeSize: number, copy: boolean): number {
   try {
     return h.relayStart(src, dst, pipeSize, copy);
   } catch (e) {

@@ -122,15 +122,9 @@ unsigned RingHandle::Drain(bool sync_call) {
     asyncContext_ = nullptr;
   }
   if (alive_) {
+    if (relays_) relays_->AfterBatch(); /* relays that waited for a buffer: their recvs go out below */
     SubmitPending(false);
-    if (relays_) {
-      relays_->AfterBatch(); /* relays that waited for a buffer */
-      SubmitPending(false);  /* the recvs it re-armed */
-    }
-    if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0 && relay_ctl_.empty()) {
-      prepare_active_ = false;
-      uv_prepare_stop(&hooks_->prepare);
-    }
+    StopPrepareIfIdle();
   }
   return total;
 }

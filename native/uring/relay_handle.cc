@@ -13,6 +13,13 @@
 #include "relay.h"
 #include "ring_handle.h"
 
+/* One more relay SQE in flight: it keeps the loop alive and goes out with this turn's submit. */
+void RingHandle::CountRelaySqe() {
+  inflight_++;
+  UpdateRef();
+  StartPrepare();
+}
+
 struct io_uring_sqe *RingHandle::RelaySqe() {
   if (!alive_) return nullptr;
   struct io_uring_sqe *sqe = ur_get_sqe(&ring_);
@@ -21,15 +28,12 @@ struct io_uring_sqe *RingHandle::RelaySqe() {
     sqe = ur_get_sqe(&ring_);
     if (!sqe) return nullptr;
   }
-  inflight_++;
-  UpdateRef();
-  StartPrepare();
+  CountRelaySqe();
   return sqe;
 }
 
 /* A relay SQE that must not be lost for want of room: a cancel of `ud`
- * (cancel) or a NOP carrying `ud`. Without a free SQE it waits in
- * relay_ctl_ and SubmitPending sends it first. */
+ * (cancel) or a NOP carrying `ud`. */
 static void PrepRelayControl(struct io_uring_sqe *sqe, uint64_t ud, bool cancel) {
   if (cancel) {
     ur_prep_cancel(sqe, ud, 0);
@@ -40,7 +44,22 @@ static void PrepRelayControl(struct io_uring_sqe *sqe, uint64_t ud, bool cancel)
   }
 }
 
+/* Without a free SQE (or behind others waiting, to keep the order) it waits
+ * in relay_ctl_; SubmitPending sends those first. */
+void RingHandle::QueueRelayControl(uint64_t ud, bool cancel) {
+  if (!alive_) return;
+  struct io_uring_sqe *sqe = relay_ctl_.empty() ? ur_get_sqe(&ring_) : nullptr;
+  if (sqe) {
+    PrepRelayControl(sqe, ud, cancel);
+    CountRelaySqe();
+  } else {
+    relay_ctl_.emplace_back(ud, cancel);
+    StartPrepare();
+  }
+}
+
 void RingHandle::FlushDeferred() {
+  if (relay_ctl_.empty()) return;
   size_t done = 0;
   for (; done < relay_ctl_.size(); done++) {
     struct io_uring_sqe *sqe = ur_get_sqe(&ring_);
@@ -51,25 +70,9 @@ void RingHandle::FlushDeferred() {
   relay_ctl_.erase(relay_ctl_.begin(), relay_ctl_.begin() + (long)done);
 }
 
-static void QueueRelayControl(RingHandle *self, ur_ring *ring, std::vector<std::pair<uint64_t, bool>> *deferred,
-                              uint64_t ud, bool cancel) {
-  struct io_uring_sqe *sqe = deferred->empty() ? ur_get_sqe(ring) : nullptr; /* keep the order */
-  if (sqe) {
-    PrepRelayControl(sqe, ud, cancel);
-    self->RelayBegan(); /* counts the SQE in flight */
-  } else {
-    deferred->emplace_back(ud, cancel);
-  }
-  self->StartPrepare();
-}
+void RingHandle::RelayCancel(uint64_t target) { QueueRelayControl(target, true); }
 
-void RingHandle::RelayCancel(uint64_t target) {
-  if (alive_) QueueRelayControl(this, &ring_, &relay_ctl_, target, true);
-}
-
-void RingHandle::RelayNop(uint64_t user_data) {
-  if (alive_) QueueRelayControl(this, &ring_, &relay_ctl_, user_data, false);
-}
+void RingHandle::RelayNop(uint64_t user_data) { QueueRelayControl(user_data, false); }
 
 /* The op `target` ended: a cancel of it still waiting for room must not go
  * out (it would hit the next op with the same user_data). */
@@ -82,6 +85,7 @@ void RingHandle::DropDeferredCancel(uint64_t target) {
   }
 }
 
+/* A relay started / reported its end: the relay itself counts as one operation in flight. */
 void RingHandle::RelayBegan() {
   inflight_++;
   UpdateRef();

@@ -46,6 +46,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   void SubmitPending(bool getevents);
   void OnPrepare();
   void StartPrepare();
+  void StopPrepareIfIdle();
 
   /* complete.cc */
   void OnReadable();
@@ -63,6 +64,8 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   void RelayNop(uint64_t user_data);
   void DropDeferredCancel(uint64_t target);
   void FlushDeferred();
+  void QueueRelayControl(uint64_t ud, bool cancel);
+  void CountRelaySqe();
   void RelayBegan();
   void RelayEnded();
 

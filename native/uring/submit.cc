@@ -120,6 +120,11 @@ void RingHandle::SubmitPending(bool getevents) {
 /* uv_prepare: the loop is about to block; submit what this turn queued. */
 void RingHandle::OnPrepare() {
   SubmitPending(false);
+  StopPrepareIfIdle();
+}
+
+/* The uv_prepare hook runs only while something waits to be submitted. */
+void RingHandle::StopPrepareIfIdle() {
   if (prepare_active_ && hooks_ && ur_sq_pending(&ring_) == 0 && relay_ctl_.empty()) {
     prepare_active_ = false;
     uv_prepare_stop(&hooks_->prepare);
