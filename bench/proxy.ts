@@ -4,7 +4,9 @@
  * 1 worker) vs HAProxy (mode tcp, splice-auto, nbthread 1) vs a node:net
  * pipe proxy. wrk, the proxy and nginx share the 2 cores.
  *
- *   npm run bench:proxy [-- SECONDS [CONNECTIONS]]    (defaults: 5 s, 32 connections)
+ *   npm run bench:proxy [-- SECONDS [CONNECTIONS [PUMPS]]]
+ *     (defaults: 5 s, 32 connections, PUMPS relay,auto,ready,io-wq,copy: the
+ *     proxy's pumps to run, comma-separated, the first one before HAProxy)
  *   flock -x /tmp/bench.lock npm run bench:proxy
  *
  * Needs wrk, nginx and haproxy (installed with apt-get when missing). Ports 18200-18299.
@@ -17,6 +19,7 @@ import { ensureTools, formatRow, makeFiles, measure, startServer, type Row, type
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
+const pumps = (process.argv[4] ?? 'relay,auto,ready,io-wq,copy').split(',').filter(Boolean);
 const files: Array<[string, number]> = [
   ['4k', 4096],
   ['1m', 1024 * 1024],
@@ -53,7 +56,9 @@ async function main(): Promise<void> {
   const nodePipe: Contender = {
     label: 'node:net pipe proxy', start: (p, u) => startServer(process.execPath, [pipeProxy, String(p), String(u)], p, /\n/),
   };
-  const contenders: Contender[] = [uring('relay'), haproxy, nodePipe, uring('ready'), uring('io-wq'), uring('copy')];
+  // The first pump right before HAProxy and the second right after it: the rows to compare sit closest in time.
+  const [first, second, ...rest] = pumps.map(uring);
+  const contenders: Contender[] = [first, haproxy, second, nodePipe, ...rest].filter((c): c is Contender => c !== undefined);
   console.log(
     `bench:proxy  wrk -t1 -c${connections} -d${seconds}s (1 s warm-up first) -> proxy -> nginx (worker_processes 1, sendfile); ` +
       `${os.cpus().length} cores, node ${process.version}, ${os.release()}`,

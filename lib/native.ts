@@ -35,10 +35,10 @@ export interface NativeRing {
   probe(): Uint8Array;
   registerBuffers(count: number, size: number, alignment: number): ArrayBuffer;
   // relay_handle.cc
-  relayStart(src: number, dst: number, pipeSize: number, copy: boolean): number;
+  relayStart(src: number, dst: number, pipeSize: number, mode: number): number;
   relayStop(id: number): void;
   relayBytes(id: number): number;
-  relayEnd(id: number): [bytes: number, failure: number];
+  relayEnd(id: number): [bytes: number, failure: number, copied: number];
   relayInfo(): [live: number, pipesInUse: number, pipesIdle: number, bufferWaits: number, bufferTrims: number,
     buffersHeld: number];
   unregisterBuffers(): void;

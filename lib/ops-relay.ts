@@ -1,7 +1,7 @@
 /**
  * Relays on the Ring: bytes from one socket (or pipe) to another, moved by
  * the addon right where it reads the completions, with no JavaScript per
- * chunk. Two modes:
+ * chunk. Three modes:
  *
  * - `'splice'` (default): the ring reports when the source is readable (a
  *   multishot IORING_OP_POLL_ADD) and the addon moves the bytes with
@@ -15,6 +15,16 @@
  *   kernel copies in and out, which for small messages is cheaper than
  *   moving page references through a pipe. Stream sockets only; both fds
  *   are made blocking (the ring does the waiting).
+ * - `'auto'`: splice mode for bulk, a copy for small messages (what
+ *   HAProxy's `option splice-auto` does). On each readiness event the addon
+ *   first tries one recv(2) of up to 16 KiB into a scratch buffer of the
+ *   ring and a send(2) from it; a recv that fills the 16 KiB switches the
+ *   direction to splice, where it stays while readiness events bring at
+ *   least 16 KiB each. A short recv proves the socket drained, so a small
+ *   message costs two calls where splice mode needs three (the last one to
+ *   learn the pipe-ful was everything). What the destination does not take
+ *   waits in a pool pipe (copied in with vmsplice). Stream sockets only;
+ *   both fds are made O_NONBLOCK.
  *
  * While the destination does not take more, a relay stops reading
  * (backpressure: at most one pipe-ful is held in splice mode; in copy mode
@@ -36,13 +46,20 @@ const EINVAL = 22;
 const EBADF = 9;
 
 /** How a relay moves bytes; see lib/ops-relay.ts. */
-export type RelayMode = 'splice' | 'copy';
+export type RelayMode = 'splice' | 'copy' | 'auto';
+
+/** The addon's mode codes (RelayMode in native/uring/relay.h). */
+const MODE_CODE: Readonly<Record<RelayMode, number>> = { splice: 0, copy: 1, auto: 2 };
 
 /** Options for {@link Ring.relay}. */
 export interface RelayOptions {
-  /** `'splice'` (default: zero-copy through a pipe) or `'copy'` (recv/send SQEs through the ring's buffers). */
+  /**
+   * `'splice'` (default: zero-copy through a pipe), `'copy'` (recv/send SQEs
+   * through the ring's buffers) or `'auto'` (splice for bulk, copy for
+   * messages under 16 KiB).
+   */
   mode?: RelayMode;
-  /** Splice mode: capacity of the relay's pipe in bytes (default 64 KiB; the kernel may grant less). */
+  /** Splice and auto modes: capacity of the relay's pipe in bytes (default 64 KiB; the kernel may grant less). */
   pipeSize?: number;
   /** Cancels the relay: it then ends with an AbortError. */
   signal?: AbortSignal;
@@ -59,6 +76,12 @@ export interface RelayOptions {
 export interface RelayResult {
   /** Bytes delivered to the destination. */
   bytes: number;
+  /**
+   * Bytes of `bytes` that passed through user-space memory (received with
+   * recv rather than spliced): all of them in copy mode, the small messages
+   * in auto mode, 0 in splice mode.
+   */
+  copiedBytes: number;
   /** True when the source reached end of stream (the normal end). */
   eof: boolean;
   /** Why it stopped otherwise: the failed call's error (`syscall: 'splice'`), or ECANCELED / AbortError. */
@@ -103,14 +126,14 @@ export class Relay implements NativeOp {
   #settle: ((r: RelayResult) => void) | undefined;
 
   /** @internal use {@link Ring.relay} */
-  constructor(ring: Ring, src: number, dst: number, pipeSize: number, copy: boolean, options: RelayOptions) {
+  constructor(ring: Ring, src: number, dst: number, pipeSize: number, mode: RelayMode, options: RelayOptions) {
     // Kept small: a server may hold one per connection (no Promise until `done` is read).
     const h = ring.handle;
     this.#h = h;
     this.src = src;
     this.dst = dst;
     this.#onEnd = options.onEnd;
-    this.#id = ring.startNative('relay', () => relayStart(h, src, dst, pipeSize, copy), this);
+    this.#id = ring.startNative('relay', () => relayStart(h, src, dst, pipeSize, mode), this);
     const signal = options.signal;
     if (signal) {
       this.#signal = signal;
@@ -158,9 +181,11 @@ export class Relay implements NativeOp {
   /** The addon reports the end (0: end of stream, else -errno). @internal */
   nativeEnd(res: number): void {
     if (this.#signal && this.#onAbort) this.#signal.removeEventListener('abort', this.#onAbort);
-    const [bytes, failure] = this.#h.relayEnd(this.#id);
+    const [bytes, failure, copied] = this.#h.relayEnd(this.#id);
+    let copiedBytes = 0;
     if (bytes >= 0) {
       this.#bytes = bytes;
+      copiedBytes = copied;
     } else {
       // A ring being destroyed ends relays the kernel never confirmed: their count is still readable.
       const now = this.#h.relayBytes(this.#id);
@@ -169,7 +194,7 @@ export class Relay implements NativeOp {
     let error: NodeJS.ErrnoException | undefined;
     if (res === -ECANCELED && this.#aborted) error = abortError(this.#signal) as NodeJS.ErrnoException;
     else if (res < 0) error = uringError(-res, FAILED_CALL[failure] ?? 'relay');
-    const result: RelayResult = { bytes: this.#bytes, eof: res === 0, error };
+    const result: RelayResult = { bytes: this.#bytes, copiedBytes, eof: res === 0, error };
     this.#result = result;
     this.#settle?.(result);
     if (this.#onEnd) {
@@ -184,19 +209,19 @@ export class Relay implements NativeOp {
 }
 
 /** The call a relay failed in, by the addon's RelayFailure code (relay.h); 0 and cancels: 'relay'. */
-const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter'];
+const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter', 'vmsplice'];
 
 /** relayStart with the addon's errors made Node-shaped (code, errno, syscall). */
-function relayStart(h: NativeRing, src: number, dst: number, pipeSize: number, copy: boolean): number {
+function relayStart(h: NativeRing, src: number, dst: number, pipeSize: number, mode: RelayMode): number {
   try {
-    return h.relayStart(src, dst, pipeSize, copy);
+    return h.relayStart(src, dst, pipeSize, MODE_CODE[mode]);
   } catch (e) {
     const { errno, syscall } = e as { errno?: number; syscall?: string };
     if (typeof errno !== 'number') throw e;
     const err = uringError(-errno, syscall ?? 'relay');
     if (syscall === 'io_uring_register') err.message += ': copy relays need provided-buffer rings (IORING_REGISTER_PBUF_RING, Linux 5.19+)';
     if (errno === -EINVAL) {
-      err.message += copy ? ": src and dst must be sockets in mode 'copy'"
+      err.message += mode !== 'splice' ? `: src and dst must be stream sockets in mode '${mode}'`
         : ': src and dst must be sockets or pipes (a regular file would block the loop)';
     }
     if (errno === -EBADF) err.message += `: src ${src} or dst ${dst} is not an open fd`;
@@ -208,9 +233,9 @@ declare module './ring' {
   interface Ring {
     /**
      * Moves bytes from `src` to `dst` until `src` reaches end of stream, a
-     * call fails, or the relay is cancelled; see lib/ops-relay.ts for the two
+     * call fails, or the relay is cancelled; see lib/ops-relay.ts for the three
      * modes. `src` may equal `dst` (an echo). Neither fd is closed or shut
-     * down by the relay; their O_NONBLOCK flag is set (splice) or cleared (copy).
+     * down by the relay; their O_NONBLOCK flag is set (splice, auto) or cleared (copy).
      * Keep both open until {@link Relay.done} resolves.
      * @throws TypeError/RangeError for bad arguments; from the addon, with
      * `syscall`: EBADF or EINVAL ('relay': an fd that is closed, or not a
@@ -234,12 +259,14 @@ Ring.prototype.relay = function relay(this: Ring, src: number, dst: number, opti
   const pipeSize = options.pipeSize ?? RELAY_PIPE_SIZE;
   validateInt(pipeSize, 'options.pipeSize', 4096, 1 << 30);
   const mode = options.mode ?? 'splice';
-  if (mode !== 'splice' && mode !== 'copy') throw invalidArgValue('options.mode', "must be 'splice' or 'copy'", mode);
+  if (typeof mode !== 'string' || !Object.hasOwn(MODE_CODE, mode)) {
+    throw invalidArgValue('options.mode', "must be 'splice', 'copy' or 'auto'", mode);
+  }
   validateSignal(options.signal);
   if (options.onEnd !== undefined && typeof options.onEnd !== 'function') {
     throw invalidArgType('options.onEnd', 'function', options.onEnd);
   }
-  return new Relay(this, src, dst, pipeSize, mode === 'copy', options);
+  return new Relay(this, src, dst, pipeSize, mode, options);
 };
 
 Ring.prototype.relayStats = function relayStats(this: Ring) {

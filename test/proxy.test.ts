@@ -4,7 +4,7 @@
  * mid-transfer (fds and pipes counted afterwards), idle timeout, connection
  * limit, CLI. Runs with the default pump ('relay'); proxy-ready.test.ts,
  * proxy-io-wq.test.ts and proxy-copy.test.ts run this same file with
- * PROXY_TEST_PUMP=ready / io-wq / copy.
+ * PROXY_TEST_PUMP=ready / io-wq / copy / auto.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -265,7 +265,8 @@ test('command line: required flags and clear errors', () => {
   assert.is(c.pump, 'relay');
   assert.is(parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'ready']).pump, 'ready');
   assert.is(parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'io-wq']).pump, 'io-wq');
-  assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'fast']), /--pump wants 'relay', 'ready', 'io-wq', 'copy', got 'fast'/);
+  assert.is(parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'auto']).pump, 'auto');
+  assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'fast']), /--pump wants 'relay', 'ready', 'io-wq', 'copy', 'auto', got 'fast'/);
   const r = runNode(`process.argv.splice(1, 0, 'proxy'); require(${JSON.stringify(path.join(__dirname, '..', 'examples', 'proxy.js'))})`,
     { args: [], timeout: 10_000 });
   assert.is(r.status, 2, r.stderr);

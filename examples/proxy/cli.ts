@@ -1,7 +1,7 @@
 /**
  * Command line of the proxy example:
  * `proxy --listen HOST:PORT --upstream HOST:PORT [--workers N]
- *        [--idle-timeout MS] [--max-connections N] [--pump relay|ready|io-wq|copy] [--quiet]`.
+ *        [--idle-timeout MS] [--max-connections N] [--pump relay|ready|io-wq|copy|auto] [--quiet]`.
  */
 import * as os from 'node:os';
 import { PUMP_KINDS, type PumpKind } from './proxy';
@@ -24,13 +24,14 @@ export const PROXY_USAGE = `usage: proxy --listen HOST:PORT --upstream HOST:PORT
   --workers N            worker threads, each with its own ring, sharing the port (default: one per core)
   --idle-timeout MS      close connections idle this long (default 60000; 0 = never)
   --max-connections N    refuse connections beyond N per worker (default 10000)
-  --pump relay|ready|io-wq|copy
+  --pump relay|ready|io-wq|copy|auto
                          how splices run: 'relay' (default) polls on the ring and splices
                          in the addon, no JavaScript per chunk; 'ready' does the same from
                          JavaScript; 'io-wq' submits IORING_OP_SPLICE (each call runs in a
                          kernel io-wq thread); 'copy' is not zero-copy: recv/send through
                          the ring's buffers, in the addon (cheaper than splice for small
-                         messages)
+                         messages); 'auto' copies reads under 16 KiB and splices bulk
+                         (HAProxy's splice-auto)
   --quiet                no connection log
 `;
 

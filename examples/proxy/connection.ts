@@ -92,8 +92,8 @@ export class ProxyConnection {
     for (const fd of [clientFd, this.#upFd]) {
       try { native.setsockopt(fd, K.IPPROTO_TCP!, K.TCP_NODELAY!, 1); } catch { /* not fatal */ }
     }
-    if (this.pumpKind === 'relay' || this.pumpKind === 'copy') {
-      const mode = this.pumpKind === 'copy' ? 'copy' : 'splice';
+    if (this.pumpKind === 'relay' || this.pumpKind === 'copy' || this.pumpKind === 'auto') {
+      const mode = this.pumpKind === 'relay' ? 'splice' : this.pumpKind;
       const up = relayPump(ring, clientFd, this.#upFd, this.pipeSize, mode);
       const down = relayPump(ring, this.#upFd, clientFd, this.pipeSize, mode);
       this.#relays = [up, down];

@@ -26,12 +26,15 @@ const PIPE_SIZE = Number(process.env.URING_PROXY_PIPE_SIZE) || 1 << 16;
  * relay in copy mode (recv/send SQEs through the ring's relay buffers): the
  * kernel copies the payload into user-space memory and out again, which at
  * small sizes costs less than splicing (as HAProxy's splice-auto decides);
- * it is not zero-copy. bench/RESULTS.md compares them all.
+ * it is not zero-copy. `'auto'` is the relay in auto mode, HAProxy's
+ * splice-auto: a readiness event that brings under 16 KiB is copied through
+ * a scratch buffer (recv + send), bulk is spliced through the pooled pipes.
+ * bench/RESULTS.md compares them all.
  */
-export type PumpKind = 'relay' | 'ready' | 'io-wq' | 'copy';
+export type PumpKind = 'relay' | 'ready' | 'io-wq' | 'copy' | 'auto';
 
 /** The pump kinds, for argument checks. */
-export const PUMP_KINDS: readonly PumpKind[] = ['relay', 'ready', 'io-wq', 'copy'];
+export const PUMP_KINDS: readonly PumpKind[] = ['relay', 'ready', 'io-wq', 'copy', 'auto'];
 
 /** Options for {@link createProxy}. */
 export interface ProxyOptions {

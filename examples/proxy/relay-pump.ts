@@ -5,7 +5,8 @@
  * readiness scheme as ready-pump.ts, without a JavaScript call per chunk;
  * pipes come from the ring's relay pool and are held only while bytes are
  * inside them. This is the proxy's default pump; `--pump copy` runs the
- * same relay in copy mode (recv/send through buffers: not zero-copy).
+ * same relay in copy mode (recv/send through buffers: not zero-copy) and
+ * `--pump auto` in auto mode (small reads copied, bulk spliced).
  */
 import type { Ring } from '../../lib/ring';
 import '../../lib/ops-relay';
@@ -21,7 +22,8 @@ export interface RelayDirection {
 /**
  * Starts relaying `src` -> `dst`: through pipes of `pipeSize` bytes, or
  * (`mode` 'copy', the proxy's `--pump copy`) through the ring's relay
- * buffers, which copies the payload through user-space memory. Never throws.
+ * buffers, which copies the payload through user-space memory, or (`mode`
+ * 'auto') copying small reads and splicing bulk. Never throws.
  */
 export function relayPump(ring: Ring, src: number, dst: number, pipeSize: number, mode: RelayMode = 'splice'):
   RelayDirection {
@@ -35,7 +37,7 @@ export function relayPump(ring: Ring, src: number, dst: number, pipeSize: number
   const r = relay;
   return {
     done: r.done.then((res) => ({
-      bytes: res.bytes, splicedBytes: mode === 'splice' ? res.bytes : 0, reason: res.eof ? 'eof' : 'error', error: res.error,
+      bytes: res.bytes, splicedBytes: res.bytes - res.copiedBytes, reason: res.eof ? 'eof' : 'error', error: res.error,
     })),
     bytes: () => r.bytes,
   };

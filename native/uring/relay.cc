@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -61,13 +62,16 @@ static bool Relayable(int fd, bool copy) {
   return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
 }
 
-int RelayTable::Start(int src, int dst, uint32_t pipe_size, bool copy, const char **syscall) {
+int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, const char **syscall) {
+  bool copy = mode == kModeCopy;
   /* splice(2) on a regular file would wait for the disk on the loop thread,
    * and poll(2) says such a file is always ready; a datagram's empty
    * payload would read as end of stream: stream sockets (and pipes for
    * splice) only. */
   if (fcntl(src, F_GETFD) < 0 || fcntl(dst, F_GETFD) < 0) return -EBADF;
-  if (!Relayable(src, copy) || !Relayable(dst, copy)) return -EINVAL;
+  /* auto mode's recv/send need sockets too. */
+  if (!Relayable(src, mode != kModeSplice) || !Relayable(dst, mode != kModeSplice)) return -EINVAL;
+  if (mode == kModeAuto && scratch_.empty()) scratch_.resize(kCopyChunk);
   if (copy && !bufs_.ready()) {
     int e = bufs_.Init(ring_->ring()->fd);
     if (e < 0) {
@@ -101,6 +105,7 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, bool copy, const cha
   r->dst = dst;
   r->pipe_want = pipe_size;
   r->copy = copy;
+  r->autocopy = mode == kModeAuto;
   if (!copy && !pool_sized_) {
     pool_sized_ = true;
     pool_want_ = pipe_size;
@@ -347,6 +352,7 @@ void RelayTable::ReleasePipe(Relay *r, bool empty) {
  */
 void RelayTable::Step(Relay *r, int id) {
   if (r->finished || r->write_wait) return;
+  uint64_t moved = 0; /* bytes spliced in from src by this call */
   for (;;) {
     while (r->buffered > 0) {
       ssize_t m = splice(r->pipe_r, NULL, r->dst, NULL, r->buffered, kSpliceFlags);
@@ -366,6 +372,10 @@ void RelayTable::Step(Relay *r, int id) {
       r->buffered -= (uint32_t)m;
       r->bytes += (uint64_t)m;
     }
+    if (r->autocopy && !r->bulk) {
+      if (CopySmall(r, id)) continue; /* it filled the chunk: splice the rest */
+      return;
+    }
     if (r->pipe_r < 0 && !AcquirePipe(r)) {
       Finish(r, id, -errno, kFailSplice);
       return;
@@ -375,6 +385,8 @@ void RelayTable::Step(Relay *r, int id) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         ReleasePipe(r, true); /* idle relays hold no pipe */
+        /* auto: an event that brought less than a chunk goes back to copying. */
+        if (r->autocopy && moved < kCopyChunk) r->bulk = false;
         return;
       }
       Finish(r, id, -errno, kFailSplice);
@@ -385,6 +397,7 @@ void RelayTable::Step(Relay *r, int id) {
       return;
     }
     r->buffered = (uint32_t)n;
+    moved += (uint64_t)n;
     if ((uint32_t)n < r->pipe_cap) {
       r->full_rounds = 0;
     } else if (++r->full_rounds >= kRoundsBeforeYield) {
@@ -395,6 +408,89 @@ void RelayTable::Step(Relay *r, int id) {
       return;
     }
   }
+}
+
+/*
+ * auto mode, small-message state: one recv(2) into the scratch buffer and a
+ * send(2) of what it got. True when the recv filled the chunk (more is
+ * likely waiting: the caller switches to splicing) or when the source's end
+ * was seen (read on to it). Otherwise a short recv means the socket's
+ * receive queue was empty at that moment, so no call is spent to learn it:
+ * anything arriving later wakes the multishot poll again.
+ */
+bool RelayTable::CopySmall(Relay *r, int id) {
+  uint32_t want = kCopyChunk;
+  if (r->pipe_want > 0 && r->pipe_want < want) want = r->pipe_want; /* what is not sent must fit the pipe */
+  char *buf = scratch_.data();
+  ssize_t n;
+  do {
+    n = recv(r->src, buf, want, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      ReleasePipe(r, true);
+      return false;
+    }
+    Finish(r, id, -errno, kFailRecv);
+    return false;
+  }
+  if (n == 0) {
+    Finish(r, id, 0, kFailNone);
+    return false;
+  }
+  r->copied += (uint64_t)n;
+  size_t sent = 0;
+  while (sent < (size_t)n) {
+    ssize_t m = send(r->dst, buf + sent, (size_t)n - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (m < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Finish(r, id, -errno, kFailSend);
+      return false;
+    }
+    sent += (size_t)m;
+    r->bytes += (uint64_t)m;
+  }
+  if (sent < (size_t)n) {
+    /* dst is full: the rest waits in a pipe until POLLOUT (the backpressure
+     * of splice mode: nothing more is read meanwhile). */
+    if (StashInPipe(r, id, buf + sent, (uint32_t)((size_t)n - sent)) && !ArmWrite(r, id)) {
+      Finish(r, id, -EBUSY, kFailRing);
+    }
+    return false;
+  }
+  if ((uint32_t)n == want) {
+    r->bulk = true;
+    return true;
+  }
+  /* After the source's end was seen, keep reading until recv says 0 (or an
+   * error): the wake-up that carried the end will not come again. */
+  if (r->hup_seen) return true;
+  ReleasePipe(r, true);
+  return false;
+}
+
+/* Copies `len` unsent bytes into the relay's (empty) pipe; false when it failed and the relay ended. */
+bool RelayTable::StashInPipe(Relay *r, int id, const char *p, uint32_t len) {
+  if (r->pipe_r < 0 && !AcquirePipe(r)) {
+    Finish(r, id, -errno, kFailSplice);
+    return false;
+  }
+  struct iovec iov = {const_cast<char *>(p), len};
+  while (iov.iov_len > 0) {
+    /* No SPLICE_F_GIFT: the kernel copies, the scratch buffer is free again at once. */
+    ssize_t w = vmsplice(r->pipe_w, &iov, 1, SPLICE_F_NONBLOCK);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      /* Cannot happen with an empty pipe of at least `len` bytes; never spin on it. */
+      Finish(r, id, w < 0 ? -errno : -EIO, kFailVmsplice);
+      return false;
+    }
+    iov.iov_base = (char *)iov.iov_base + w;
+    iov.iov_len -= (size_t)w;
+    r->buffered += (uint32_t)w;
+  }
+  return true;
 }
 
 void RelayTable::Finish(Relay *r, int id, int32_t res, RelayFailure why) {
@@ -468,6 +564,9 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
         Finish(r, id, c->res, kFailPoll);
         break;
       }
+      /* The end of stream (or an error) came with or before this event: no
+       * later wake-up will announce it, so it must be read now. */
+      if (c->res & (POLLRDHUP | POLLHUP | POLLERR)) r->hup_seen = true;
       Step(r, id);
       /* The kernel ended the multishot (it may, e.g. under memory pressure): re-arm. */
       if (!r->finished && !r->read_armed && !ArmRead(r, id)) Finish(r, id, -EBUSY, kFailRing);
@@ -504,11 +603,14 @@ double RelayTable::Bytes(int id) const {
   return r ? (double)r->bytes : -1;
 }
 
-double RelayTable::End(int id, int *failure) {
+double RelayTable::End(int id, int *failure, double *copied) {
   Relay *r = Get(id);
   if (!r || !r->reported) return -1;
   double bytes = (double)r->bytes;
   *failure = r->failure;
+  /* Copy mode copies everything; at most what was delivered counts. */
+  uint64_t c = r->copy ? r->bytes : r->copied;
+  *copied = (double)(c < r->bytes ? c : r->bytes);
   r->in_use = false;
   free_.push_back(id);
   return bytes;

@@ -20,6 +20,14 @@
  *     system call of its own per message (they go out with the ring's batch).
  *     The kernel copies in and out; for small messages that is cheaper
  *     than moving page references through a pipe.
+ *   auto: splice mode's readiness and pipes, but a readiness event first
+ *     tries one recv(2) of at most kCopyChunk bytes into the ring's scratch
+ *     buffer and a send(2) from it (what the destination does not take
+ *     waits in a pipe, copied there with vmsplice). A recv that fills the
+ *     chunk switches the direction to splice, and it stays there while
+ *     readiness events bring at least a chunk each: small messages are
+ *     copied (two calls, and a short recv proves the socket drained, so no
+ *     third call), bulk moves as page references. Stream sockets only.
  */
 #ifndef URING_RELAY_H
 #define URING_RELAY_H
@@ -42,7 +50,13 @@ static const uint64_t kRelayTag = 1ull << 63;
 static inline uint64_t RelayCancelData(uint64_t target) { return (target & ~(7ull << 60)) | (3ull << 60); }
 
 /* Which call ended a relay with an error (reported with it: errors name their syscall). */
-enum RelayFailure : uint8_t { kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing };
+enum RelayFailure : uint8_t { kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing, kFailVmsplice };
+
+/* How a relay moves its bytes (relayStart's mode argument). */
+enum RelayMode : uint8_t { kModeSplice = 0, kModeCopy = 1, kModeAuto = 2 };
+
+/* auto mode: the most one recv copies; a recv that fills it means bulk. */
+static const uint32_t kCopyChunk = 16 * 1024;
 
 struct Relay {
   uint32_t gen = 0;       /* bumped on each reuse of the table entry */
@@ -52,6 +66,7 @@ struct Relay {
   uint32_t pipe_cap = 0;  /* capacity of the pipe held now */
   uint32_t buffered = 0;  /* bytes in the pipe */
   uint64_t bytes = 0;     /* bytes delivered to dst */
+  uint64_t copied = 0;    /* bytes received into user-space memory (copy mode; auto mode's small reads) */
   int32_t result = 0;     /* 0: end of stream; -errno otherwise */
   uint8_t failure = kFailNone;
   uint8_t full_rounds = 0;
@@ -61,6 +76,10 @@ struct Relay {
   bool resume_pending = false; /* a NOP (continue after yielding, or report the end) is in the kernel */
   bool finished = false;
   bool reported = false;
+  /* auto mode */
+  bool autocopy = false;       /* small reads are copied (recv/send) */
+  bool bulk = false;           /* ... but the last readiness event brought a chunk or more: splice */
+  bool hup_seen = false;       /* a poll saw the source's end (or an error): a short recv no longer proves it drained */
   /* copy mode */
   bool copy = false;
   bool recv_armed = false;    /* a recv is in the kernel */
@@ -85,13 +104,14 @@ class RelayTable {
 
   /* Creates a relay and arms it; returns its id or -errno (`*syscall` names
    * the failed call when it was not the argument check). */
-  int Start(int src, int dst, uint32_t pipe_size, bool copy, const char **syscall);
+  int Start(int src, int dst, uint32_t pipe_size, RelayMode mode, const char **syscall);
   /* Ends a relay early (ECANCELED); its end is reported once the kernel let go. */
   void Cancel(int id);
   /* Bytes delivered so far, or -1 for an unknown id. */
   double Bytes(int id) const;
-  /* Frees a reported relay: its bytes and RelayFailure (bytes -1: not reported / unknown). */
-  double End(int id, int *failure);
+  /* Frees a reported relay: its bytes, RelayFailure and bytes copied through
+   * user-space memory (bytes -1: not reported / unknown). */
+  double End(int id, int *failure, double *copied);
   /* Handles one relay CQE; writes the relay's end record to `out` and
    * returns true when the relay has just ended. */
   bool OnCqe(const struct io_uring_cqe *c, int32_t *out);
@@ -111,6 +131,8 @@ class RelayTable {
   Relay *Get(int id) const;
   static bool Idle(const Relay *r);
   void Step(Relay *r, int id);
+  bool CopySmall(Relay *r, int id);
+  bool StashInPipe(Relay *r, int id, const char *p, uint32_t len);
   void Finish(Relay *r, int id, int32_t res, RelayFailure why);
   bool Report(Relay *r, int32_t *out);
   bool ArmRead(Relay *r, int id);
@@ -136,6 +158,7 @@ class RelayTable {
   bool pool_sized_ = false;
   unsigned pipes_in_use_ = 0;
   RelayBufs bufs_;
+  std::vector<char> scratch_; /* auto mode's recv/send buffer (kCopyChunk; the loop thread's alone) */
   /* Copy relays waiting for a free buffer: (id, gen). */
   std::vector<std::pair<int, uint32_t>> buf_waiters_;
   double buffer_waits_ = 0; /* times a copy relay found the group dry */

@@ -97,22 +97,24 @@ void RingHandle::RelayEnded() {
 }
 
 /*
- * relayStart(src, dst, pipeSize, copy) -> id. The relay's end is reported as
- * a completion record (slot = id, gen = URING_NATIVE_GEN) with result 0
- * (end of stream) or -errno. Throws EBADF/EINVAL (not a socket or pipe;
- * copy mode: not a socket)/EBUSY, or the buffer group's registration error.
+ * relayStart(src, dst, pipeSize, mode) -> id (mode: RelayMode, relay.h).
+ * The relay's end is reported as a completion record (slot = id, gen =
+ * URING_NATIVE_GEN) with result 0 (end of stream) or -errno. Throws
+ * EBADF/EINVAL (not a socket or pipe; copy and auto modes: not a socket;
+ * an unknown mode)/EBUSY, or the buffer group's registration error.
  */
 Napi::Value RingHandle::RelayStart(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
-  if (!NumberArgs(info, 3, "relayStart(src, dst, pipeSize, copy)")) return env.Undefined();
+  if (!NumberArgs(info, 3, "relayStart(src, dst, pipeSize, mode)")) return env.Undefined();
   if (!alive_) return ThrowErrno(env, -EBADF, "relay");
   int src = info[0].As<Napi::Number>().Int32Value();
   int dst = info[1].As<Napi::Number>().Int32Value();
   uint32_t pipe_size = info[2].As<Napi::Number>().Uint32Value();
-  bool copy = info.Length() > 3 && info[3].ToBoolean().Value();
+  int32_t mode = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Int32Value() : kModeSplice;
+  if (mode < kModeSplice || mode > kModeAuto) return ThrowErrno(env, -EINVAL, "relay");
   if (!relays_) relays_ = new RelayTable(this);
   const char *syscall = "relay";
-  int id = relays_->Start(src, dst, pipe_size, copy, &syscall);
+  int id = relays_->Start(src, dst, pipe_size, (RelayMode)mode, &syscall);
   if (id < 0) return ThrowErrno(env, id, syscall);
   return Napi::Number::New(env, id);
 }
@@ -133,16 +135,19 @@ Napi::Value RingHandle::RelayBytes(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, b);
 }
 
-/* relayEnd(id) -> [bytes delivered, RelayFailure]; frees a relay whose end
- * was reported (bytes -1 otherwise). */
+/* relayEnd(id) -> [bytes delivered, RelayFailure, bytes of them copied
+ * through user-space memory]; frees a relay whose end was reported (bytes
+ * -1 otherwise). */
 Napi::Value RingHandle::RelayEnd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!NumberArgs(info, 1, "relayEnd(id)")) return env.Undefined();
   int failure = 0;
-  double b = relays_ ? relays_->End(info[0].As<Napi::Number>().Int32Value(), &failure) : -1;
-  Napi::Array out = Napi::Array::New(env, 2);
+  double copied = 0;
+  double b = relays_ ? relays_->End(info[0].As<Napi::Number>().Int32Value(), &failure, &copied) : -1;
+  Napi::Array out = Napi::Array::New(env, 3);
   out.Set(0u, Napi::Number::New(env, b));
   out.Set(1u, Napi::Number::New(env, failure));
+  out.Set(2u, Napi::Number::New(env, copied));
   return out;
 }
 
