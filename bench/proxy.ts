@@ -4,9 +4,12 @@
  * 1 worker) vs HAProxy (mode tcp, splice-auto, nbthread 1) vs a node:net
  * pipe proxy. wrk, the proxy and nginx share the 2 cores.
  *
- *   npm run bench:proxy [-- SECONDS [CONNECTIONS [PUMPS]]]
+ *   npm run bench:proxy [-- SECONDS [CONNECTIONS [PUMPS [ROUNDS]]]]
  *     (defaults: 5 s, 32 connections, PUMPS relay,auto,ready,io-wq,copy: the
- *     proxy's pumps to run, comma-separated, the first one before HAProxy)
+ *     proxy's pumps to run, comma-separated, the first one before HAProxy;
+ *     ROUNDS 1: with more, every contender runs once per round, in turn, and
+ *     a summary gives the median of the per-round ratios: on a shared,
+ *     noisy machine a ratio taken within one round is the robust figure)
  *   flock -x /tmp/bench.lock npm run bench:proxy
  *
  * Needs wrk, nginx and haproxy (installed with apt-get when missing). Ports 18200-18299.
@@ -20,6 +23,13 @@ import { ensureTools, formatRow, makeFiles, measure, startServer, type Row, type
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
 const pumps = (process.argv[4] ?? 'relay,auto,ready,io-wq,copy').split(',').filter(Boolean);
+const rounds = Math.max(1, Number(process.argv[5] ?? 1));
+
+function median(xs: number[]): number {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
+}
 const files: Array<[string, number]> = [
   ['4k', 4096],
   ['1m', 1024 * 1024],
@@ -66,41 +76,64 @@ async function main(): Promise<void> {
   console.log('GB/s = requests/s x file size / 1e9; CPU/req = proxy process user+sys time / requests (nginx not counted)\n');
   const upstreamPort = 18200;
   const nginx = await startServer('nginx', ['-c', writeNginxConf(tmp, root, upstreamPort, 1), '-p', tmp], upstreamPort);
-  const rows: Record<string, Row[]> = {};
+  const perRound: Array<Record<string, Row[]>> = [];
   const failed: string[] = [];
   let port = upstreamPort + 1;
   try {
-    for (const c of contenders) {
-      const p = port++;
-      const s = await c.start(p, upstreamPort);
-      try {
-        if (s.line) console.log(`  [${c.label}] ${s.line.trim()}`);
-        const measured: Row[] = [];
-        for (const [name, size] of files) {
-          try {
-            measured.push(measure(c.label, [s.child.pid!], `http://127.0.0.1:${p}/${name}`, name, size, seconds, connections));
-          } catch (e) {
-            // A run with socket errors or timeouts is reported, not averaged in, and the bench goes on.
-            const why = /Socket errors:[^\n]*|Requests\/sec:[^\n]*/g;
-            const note = `${c.label} ${name}: run failed (${((e as Error).message.match(why) ?? []).join('; ')})`;
-            console.log(`  ${note}`);
-            failed.push(note);
+    for (let round = 0; round < rounds; round++) {
+      if (rounds > 1) console.log(`round ${round + 1} of ${rounds}`);
+      const rows: Record<string, Row[]> = {};
+      perRound.push(rows);
+      for (const c of contenders) {
+        const p = port++;
+        const s = await c.start(p, upstreamPort);
+        try {
+          if (s.line) console.log(`  [${c.label}] ${s.line.trim()}`);
+          const measured: Row[] = [];
+          for (const [name, size] of files) {
+            try {
+              measured.push(measure(c.label, [s.child.pid!], `http://127.0.0.1:${p}/${name}`, name, size, seconds, connections));
+            } catch (e) {
+              // A run with socket errors or timeouts is reported, not averaged in, and the bench goes on.
+              const why = /Socket errors:[^\n]*|Requests\/sec:[^\n]*/g;
+              const note = `${c.label} ${name}: run failed (${((e as Error).message.match(why) ?? []).join('; ')})`;
+              console.log(`  ${note}`);
+              failed.push(note);
+            }
           }
+          if (measured.length === files.length) rows[c.label] = measured;
+        } finally {
+          await s.stop();
         }
-        if (measured.length === files.length) rows[c.label] = measured;
-      } finally {
-        await s.stop();
       }
+      // nginx alone, for reference: what the upstream does without a proxy in the path.
+      rows['nginx direct (no proxy)'] = files.map(([name, size]) =>
+        measure('nginx direct (no proxy)', [nginx.child.pid!], `http://127.0.0.1:${upstreamPort}/${name}`, name, size, seconds, connections),
+      );
+      console.log('');
+      const ha = rows[haproxy.label];
+      const nd = rows[nodePipe.label];
+      for (const label of Object.keys(rows)) {
+        rows[label]!.forEach((r, i) => console.log(formatRow(r, [['haproxy', ha?.[i]], ['node pipe', nd?.[i]]])));
+      }
+      console.log('');
     }
-    // nginx alone, for reference: what the upstream does without a proxy in the path.
-    rows['nginx direct (no proxy)'] = files.map(([name, size]) =>
-      measure('nginx direct (no proxy)', [nginx.child.pid!], `http://127.0.0.1:${upstreamPort}/${name}`, name, size, seconds, connections),
-    );
-    console.log('');
-    const ha = rows[haproxy.label];
-    const nd = rows[nodePipe.label];
-    for (const label of Object.keys(rows)) {
-      rows[label]!.forEach((r, i) => console.log(formatRow(r, [['haproxy', ha?.[i]], ['node pipe', nd?.[i]]])));
+    if (rounds > 1) {
+      console.log(`median of ${rounds} rounds (ratios taken within each round, then the median):`);
+      for (const label of Object.keys(perRound[0]!)) {
+        files.forEach(([name], i) => {
+          const own = perRound.map((r) => r[label]?.[i]).filter((r): r is Row => r !== undefined);
+          const vsHa = perRound.flatMap((r) => {
+            const a = r[label]?.[i];
+            const b = r[haproxy.label]?.[i];
+            return a && b ? [a.rps / b.rps] : [];
+          });
+          if (own.length === 0) return;
+          console.log(`${label.padEnd(34)} ${name.padEnd(6)} ${median(own.map((r) => r.rps)).toFixed(0).padStart(8)} req/s ` +
+            `${median(own.map((r) => r.cpuUsPerReq)).toFixed(1).padStart(7)} us CPU/req  ` +
+            `${vsHa.length ? `${median(vsHa).toFixed(2)}x haproxy (rounds: ${vsHa.map((x) => x.toFixed(2)).join(', ')})` : ''}`);
+        });
+      }
     }
     for (const note of failed) console.log(note);
     console.log('\ntarget: uring proxy (default pump: relay) >= 1.00x haproxy at both sizes; both run with --workers 1');
