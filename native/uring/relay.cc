@@ -82,11 +82,21 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, cons
   /* Splice mode calls splice(2) itself and must never block; in copy mode
    * the ring waits for the sockets, which it does only for blocking ones
    * (an O_NONBLOCK socket makes a recv SQE fail with EAGAIN). */
-  int e = SetFdNonBlocking(src, !copy);
-  if (e >= 0) e = SetFdNonBlocking(dst, !copy);
-  if (e < 0) {
+  int src_was = SetFdNonBlocking(src, !copy);
+  if (src_was < 0) {
     *syscall = "fcntl";
-    return e;
+    return src_was;
+  }
+  int dst_was = SetFdNonBlocking(dst, !copy);
+  /* A relay that does not start leaves the fds' flags as they were. */
+  auto restore = [&]() {
+    if (dst_was >= 0 && dst != src) SetFdNonBlocking(dst, dst_was == 1);
+    SetFdNonBlocking(src, src_was == 1);
+  };
+  if (dst_was < 0) {
+    restore();
+    *syscall = "fcntl";
+    return dst_was;
   }
   int id;
   if (!free_.empty()) {
@@ -113,6 +123,7 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, cons
   if (!(copy ? ArmRecv(r, id) : ArmRead(r, id))) {
     r->in_use = false;
     free_.push_back(id);
+    restore();
     *syscall = "io_uring_enter";
     return -EBUSY;
   }
