@@ -36,6 +36,34 @@ function fdsUnder(dir: string): number {
   return n;
 }
 
+test('header timeout: measured from the end of the last response, not from the connection or the first wait', async () => {
+  const srv = await start(fx.root, { headerTimeoutMs: 400 });
+  const sock = net.connect(srv.port, '127.0.0.1');
+  try {
+    await new Promise((r) => sock.once('connect', r));
+    let got = 0;
+    let closedAt = 0;
+    sock.on('data', (d: Buffer) => (got += d.toString('latin1').split('HTTP/1.1 200').length - 1));
+    const closed = new Promise<void>((r) => sock.once('close', () => ((closedAt = Date.now()), r())));
+    // Three requests 250 ms apart: each comes within the timeout of the one before, not of the first.
+    for (let i = 0; i < 3; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 250));
+      sock.write(get('/hello.txt'));
+    }
+    const lastSent = Date.now();
+    await new Promise((r) => setTimeout(r, 200));
+    assert.is(got, 3, 'all three answered');
+    assert.not.ok(sock.destroyed || closedAt > 0, 'still open 200 ms after the last request');
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 3000))]);
+    assert.ok(closedAt > 0, 'closed once idle');
+    const idle = closedAt - lastSent;
+    assert.ok(idle >= 350 && idle < 2000, `closed ${idle} ms after the last request`);
+  } finally {
+    sock.destroy();
+    await srv.server.close();
+  }
+});
+
 test('header timeout: a slow head gets 408 and is closed; an idle connection is closed', async () => {
   const srv = await start(fx.root, { headerTimeoutMs: 150 });
   try {

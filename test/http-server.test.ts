@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { exchange, get, makeFixture, patternBytes, start, type Fixture, type Running } from './http-helpers';
+import { exchange, get, makeFixture, parseResponses, patternBytes, start, type Fixture, type Running } from './http-helpers';
 
 let fx: Fixture;
 let srv: Running;
@@ -312,6 +312,63 @@ test('garbage over sockets: every connection gets an error status or a clean clo
     }
   }
   assert.is(await (await fetch(srv.url('/hello.txt'))).text(), 'hello world\n');
+});
+
+
+test('cached small file: answered from memory on a kept-alive connection, Date current, a changed file served new', async () => {
+  const file = path.join(fx.root, 'hot.txt');
+  fs.writeFileSync(file, 'first version\n');
+  // Entries trusted for 300 ms: the requests below take the cache's synchronous path.
+  const s = await start(fx.root, { cache: { revalidateMs: 300 } });
+  const sock = net.connect(s.port, '127.0.0.1');
+  const chunks: Buffer[] = [];
+  sock.on('data', (d: Buffer) => chunks.push(d));
+  const responses = async (n: number): Promise<ReturnType<typeof parseResponses>> => {
+    for (let i = 0; i < 200; i++) {
+      const r = parseResponses(Buffer.concat(chunks));
+      if (r.length >= n) return r;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    throw new Error(`fewer than ${n} responses`);
+  };
+  try {
+    await new Promise((r) => sock.once('connect', r));
+    sock.write(get('/hot.txt').repeat(3) + get('/hot.txt', [], 'HEAD'));
+    let r = await responses(3);
+    for (const x of r.slice(0, 3)) {
+      assert.is(x.status, 200);
+      assert.is(x.body.toString(), 'first version\n');
+      assert.is(x.headers['content-length'], '14');
+      assert.is(x.headers['connection'], 'keep-alive');
+    }
+    await new Promise((res) => setTimeout(res, 1100));
+    sock.write(get('/hot.txt'));
+    r = parseResponses(Buffer.concat(chunks), [false, false, false, true]);
+    for (let i = 0; i < 200 && r.length < 5; i++) {
+      await new Promise((res) => setTimeout(res, 10));
+      r = parseResponses(Buffer.concat(chunks), [false, false, false, true]);
+    }
+    assert.is(r.length, 5);
+    assert.is(r[3].body.length, 0, 'HEAD: no body');
+    assert.is(r[3].headers['content-length'], '14');
+    assert.is.not(r[4].headers['date'], r[0].headers['date'], 'Date is not frozen in the kept response');
+    assert.ok(Math.abs(Date.parse(r[4].headers['date']) - Date.now()) < 3000);
+    assert.is(r[4].body.toString(), 'first version\n');
+    // A changed file is noticed once the entry is revalidated.
+    fs.writeFileSync(file, 'second, longer version\n');
+    await new Promise((res) => setTimeout(res, 350));
+    chunks.length = 0;
+    sock.write(get('/hot.txt') + get('/hot.txt'));
+    r = await responses(2);
+    for (const x of r) {
+      assert.is(x.body.toString(), 'second, longer version\n');
+      assert.is(x.headers['content-length'], '23');
+    }
+  } finally {
+    sock.destroy();
+    await s.server.close();
+    fs.unlinkSync(file);
+  }
 });
 
 test.run();

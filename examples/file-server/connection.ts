@@ -4,9 +4,9 @@
  * it on a parse error, a header timeout or a failed body.
  */
 import { RequestParser, type ParserLimits, type RequestHead } from './parser';
-import { serializeHead, serializeWhole, statusReply, bodyLength, type Reply } from './reply';
+import { currentDate, serializeHead, serializeWhole, statusReply, bodyLength, type Reply } from './reply';
 import type { CachedFile } from './file-cache';
-import { sendBody, ShortFileError, writeWithBackpressure } from './send-body';
+import { sendBody, ShortFileError, waitForDrain, writeWithBackpressure } from './send-body';
 import type { SendFileFn, SocketLike } from './transport';
 
 /** One line of the access log. */
@@ -28,7 +28,8 @@ export interface ConnectionContext {
   headerTimeoutMs: number;
   /** Drop a client that reads nothing of a response for this long, ms (0: never). */
   sendTimeoutMs: number;
-  handle(req: RequestHead): Promise<Reply>;
+  /** The reply for `req`; synchronous when everything it needs is cached. */
+  handle(req: RequestHead): Reply | Promise<Reply>;
   sendFile?: SendFileFn;
   /** Bodies smaller than this are copied even when `sendFile` is available. */
   zeroCopyMinBytes: number;
@@ -37,6 +38,14 @@ export interface ConnectionContext {
 
 /** Ranges up to this size are read and written in one piece with the head. */
 const SMALL_RANGE = 16 * 1024;
+
+/**
+ * Received bytes held by the parser while a response is being written beyond
+ * which the socket is paused (backpressure on a client that pipelines without
+ * reading). Below it the socket keeps flowing, so a request costs no
+ * pause()/resume() pair.
+ */
+const PAUSE_BYTES = 64 * 1024;
 
 /** How long a closing socket may wait for the client's FIN before it is destroyed, ms. */
 const LINGER_MS = 2000;
@@ -56,7 +65,19 @@ export class Connection {
   private busy = false;
   private done = false;
   private readEnded = false;
+  /** Paused by us because too much arrived while busy (see {@link PAUSE_BYTES}). */
+  private paused = false;
+  /**
+   * The header timer. It is armed once and not moved per request: it fires at
+   * most one timeout after it was set, then measures from {@link waitSince}
+   * and re-arms itself for what is left (one timer operation per timeout
+   * period instead of a clearTimeout + setTimeout per request).
+   */
   private timer: NodeJS.Timeout | null = null;
+  /** Whether we are waiting for a request head (the header timeout runs). */
+  private waiting = false;
+  /** When the current wait began (performance.now()). */
+  private waitSince = 0;
 
   /** Start serving `socket`. */
   constructor(private readonly socket: SocketLike, private readonly ctx: ConnectionContext) {
@@ -65,7 +86,11 @@ export class Connection {
     socket.on('data', (chunk: Buffer) => {
       if (this.done) return; // draining after our end(): discard
       this.parser.push(chunk);
-      void this.pump();
+      if (!this.busy) void this.pump();
+      else if (!this.paused && this.parser.buffered > PAUSE_BYTES) {
+        this.paused = true;
+        this.socket.pause();
+      }
     });
     socket.on('end', () => {
       this.readEnded = true;
@@ -86,20 +111,30 @@ export class Connection {
     this.socket.destroy();
   }
 
+  /** Start waiting for a request head: the header timeout runs from now. */
   private armTimer(): void {
-    this.clearTimer();
     if (this.ctx.headerTimeoutMs <= 0 || this.done) return;
-    this.timer = setTimeout(() => this.onTimeout(), this.ctx.headerTimeoutMs);
+    this.waiting = true;
+    this.waitSince = performance.now();
+    if (!this.timer) this.timer = setTimeout(this.onTimeout, this.ctx.headerTimeoutMs);
   }
 
   private clearTimer(): void {
+    this.waiting = false;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
   }
 
-  private onTimeout(): void {
+  private readonly onTimeout = (): void => {
     this.timer = null;
-    if (this.busy || this.done) return;
+    // Busy: the pump re-arms when it is done.
+    if (this.busy || this.done || !this.waiting) return;
+    const left = this.ctx.headerTimeoutMs - (performance.now() - this.waitSince);
+    if (left >= 1) {
+      // The wait began after this timer was set: the rest of it.
+      this.timer = setTimeout(this.onTimeout, Math.ceil(left));
+      return;
+    }
     if (this.parser.buffered === 0) {
       // Idle keep-alive connection: just close it.
       this.finish();
@@ -108,7 +143,7 @@ export class Connection {
     const reply = statusReply(408, [], true);
     this.socket.write(serializeWhole(reply, false));
     this.finish();
-  }
+  };
 
   /**
    * Close after everything written so far has been flushed. Reading goes on
@@ -123,7 +158,12 @@ export class Connection {
     lingerThenDestroy(this.socket);
   }
 
-  /** Answer every complete request that is buffered, one after another. */
+  /**
+   * Answer every complete request that is buffered, one after another. A
+   * request whose reply and body are at hand (a cached small file, a status
+   * reply) and whose bytes the socket takes at once is answered without
+   * awaiting anything.
+   */
   private async pump(): Promise<void> {
     if (this.busy || this.done) return;
     this.busy = true;
@@ -134,23 +174,25 @@ export class Connection {
           if (this.readEnded) this.finish(); // the client stopped sending: no request will complete
           break;
         }
-        this.clearTimer();
-        this.socket.pause();
+        this.waiting = false;
         if (r.kind === 'error') {
           const reply = statusReply(r.status, [], true);
-          await this.write({ method: '-', target: '-' }, reply, false, false);
+          const w = this.write({ method: '-', target: '-' }, reply, false, false);
+          if (w) await w;
           this.finish();
           break;
         }
         const req = r.request;
         let reply: Reply;
         try {
-          reply = await this.ctx.handle(req);
+          const h = this.ctx.handle(req);
+          reply = h instanceof Promise ? await h : h;
         } catch {
           reply = statusReply(500, [], true);
         }
         const keepAlive = req.keepAlive && !reply.close;
-        await this.write(req, reply, req.method === 'HEAD', keepAlive);
+        const w = this.write(req, reply, req.method === 'HEAD', keepAlive);
+        if (w) await w;
         if (!keepAlive) {
           this.finish();
           break;
@@ -163,21 +205,36 @@ export class Connection {
       this.busy = false;
     }
     if (!this.done) {
-      this.socket.resume();
+      if (this.paused) {
+        this.paused = false;
+        this.socket.resume();
+      }
       this.armTimer();
     }
   }
 
-  /** Write head and body; releases the reply's file reference. */
-  private async write(
+  /**
+   * Write `buf`: undefined when the socket took it without asking to wait,
+   * else a Promise for its 'drain' (bounded by the send timeout).
+   */
+  private send(buf: Buffer): Promise<void> | undefined {
+    if (this.socket.destroyed) return Promise.reject(new Error('socket closed'));
+    return this.socket.write(buf) ? undefined : waitForDrain(this.socket, this.ctx.sendTimeoutMs);
+  }
+
+  /**
+   * Write head and body; releases the reply's file reference once written.
+   * Returns a Promise only when something has to be waited for.
+   */
+  private write(
     req: Pick<RequestHead, 'method' | 'target'>,
     reply: Reply,
     headOnly: boolean,
     keepAlive: boolean,
-  ): Promise<void> {
+  ): Promise<void> | undefined {
     const body = reply.body;
+    let pending: Promise<void> | undefined;
     try {
-      const head = serializeHead(reply, keepAlive);
       this.ctx.log?.({
         method: req.method,
         target: req.target,
@@ -186,16 +243,30 @@ export class Connection {
         remoteAddress: this.socket.remoteAddress,
         range: reply.headers.find(([k]) => k === 'Content-Range')?.[1],
       });
-      if (headOnly || body.kind === 'none') {
-        await writeWithBackpressure(this.socket, head, this.ctx.sendTimeoutMs);
+      const whole =
+        reply.wholeFileType !== undefined && !headOnly && body.kind === 'file'
+          ? body.file.wholeResponse(reply.wholeFileType, keepAlive, currentDate(), () => serializeHead(reply, keepAlive))
+          : null;
+      if (whole) {
+        pending = this.send(whole);
+      } else if (headOnly || body.kind === 'none') {
+        pending = this.send(serializeHead(reply, keepAlive));
       } else if (body.kind === 'bytes') {
-        await writeWithBackpressure(this.socket, Buffer.concat([head, body.data]), this.ctx.sendTimeoutMs);
+        pending = this.send(Buffer.concat([serializeHead(reply, keepAlive), body.data]));
       } else {
-        await this.writeFileBody(head, body.file, body.start, body.end);
+        pending = this.writeFileBody(serializeHead(reply, keepAlive), body.file, body.start, body.end);
       }
-    } finally {
+    } catch (e) {
       if (body.kind === 'file') body.file.release();
+      throw e;
     }
+    if (body.kind !== 'file') return pending;
+    if (!pending) {
+      body.file.release();
+      return undefined;
+    }
+    const file = body.file;
+    return pending.finally(() => file.release());
   }
 
   /**
@@ -203,11 +274,18 @@ export class Connection {
    * ranges are read into the head's buffer (one write); larger bodies go
    * through {@link sendBody} (zero-copy when the transport can).
    */
-  private async writeFileBody(head: Buffer, file: CachedFile, start: number, end: number): Promise<void> {
+  private writeFileBody(head: Buffer, file: CachedFile, start: number, end: number): Promise<void> | undefined {
+    const small = start === 0 && end === file.size - 1 ? file.loadedContent() : null;
+    if (small) return this.send(Buffer.concat([head, small]));
+    return this.writeFileBodySlow(head, file, start, end);
+  }
+
+  private async writeFileBodySlow(head: Buffer, file: CachedFile, start: number, end: number): Promise<void> {
     const whole = start === 0 && end === file.size - 1;
     const small = whole ? await file.smallContent() : null;
     if (small) {
-      await writeWithBackpressure(this.socket, Buffer.concat([head, small]), this.ctx.sendTimeoutMs);
+      const w = this.send(Buffer.concat([head, small]));
+      if (w) await w;
       return;
     }
     const len = end - start + 1;

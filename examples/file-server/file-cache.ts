@@ -36,6 +36,8 @@ export class CachedFile {
   private evicted = false;
   private closed = false;
   private content: Buffer | null = null;
+  /** {@link wholeResponse}'s buffers: [keep-alive, close]. */
+  private readonly whole: Array<{ date: string; type: string; content: Buffer; bytes: Buffer } | null> = [null, null];
   /** Strong ETag. */
   readonly etag: string;
   /** Last-Modified value. */
@@ -88,6 +90,29 @@ export class CachedFile {
   }
 
   /**
+   * Head + content of a whole-file 200 as one buffer, for files whose content
+   * is in memory (else null). Built with `serialize` (which must stamp the
+   * current Date) at most once per second, per Content-Type and per
+   * keep-alive value; the buffer is shared by every response sent with it
+   * and never written to.
+   */
+  wholeResponse(type: string, keepAlive: boolean, date: string, serialize: () => Buffer): Buffer | null {
+    const content = this.content;
+    if (!content) return null;
+    const slot = keepAlive ? 0 : 1;
+    const c = this.whole[slot];
+    if (c && c.date === date && c.type === type && c.content === content) return c.bytes;
+    const bytes = Buffer.concat([serialize(), content]);
+    this.whole[slot] = { date, type, content, bytes };
+    return bytes;
+  }
+
+  /** The whole file's bytes if {@link smallContent} has already read them, else null. */
+  loadedContent(): Buffer | null {
+    return this.content;
+  }
+
+  /**
    * The whole file in memory when it is small enough (read once, then kept),
    * or null. A short read (file shrank) yields null.
    */
@@ -109,6 +134,7 @@ export class CachedFile {
     if (this.closed) return;
     this.closed = true;
     this.content = null;
+    this.whole[0] = this.whole[1] = null;
     this.handle.close().catch(() => undefined);
   }
 }
@@ -139,6 +165,8 @@ export class FileCache {
   private readonly revalidateMs: number;
   private readonly smallFileBytes: number;
   private closed = false;
+  /** The entry {@link touch} moved to the LRU's end last (may have been dropped since). */
+  private lastTouched: CachedFile | null = null;
 
   /**
    * @param fs the file system to open and stat through
@@ -180,6 +208,18 @@ export class FileCache {
     }
   }
 
+  /**
+   * The entry for `fsPath` if it is cached and fresh (a reference the caller
+   * releases), else null: then {@link lookup} is needed. Never touches the
+   * file system.
+   */
+  peek(fsPath: string): CachedFile | null {
+    const hit = this.entries.get(fsPath);
+    if (!hit || performance.now() - hit.checkedAt >= this.revalidateMs) return null;
+    this.touch(fsPath, hit);
+    return hit.acquire();
+  }
+
   /** Evict everything (fds close as their last holder releases them). */
   close(): void {
     this.closed = true;
@@ -188,6 +228,8 @@ export class FileCache {
   }
 
   private touch(key: string, e: CachedFile): void {
+    if (this.lastTouched === e) return; // already the most recently used
+    this.lastTouched = e;
     this.entries.delete(key);
     this.entries.set(key, e);
   }
@@ -257,6 +299,7 @@ export class FileCache {
     }
     this.drop(fsPath); // a concurrent validation may have inserted meanwhile: never orphan its fd
     this.entries.set(fsPath, entry);
+    this.lastTouched = entry;
     while (this.entries.size > this.maxEntries) {
       const oldest = this.entries.keys().next().value as string;
       this.drop(oldest);

@@ -79,6 +79,11 @@ function isTargetChars(s: string): boolean {
   return true;
 }
 
+/** SP or HTAB (optional whitespace around a field value). */
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
 /** Field values: HTAB, SP, visible ASCII and obs-text; no other control characters. */
 function isFieldValue(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
@@ -202,40 +207,73 @@ export class RequestParser {
     return this.failed;
   }
 
+  /**
+   * Parse one complete head (without its final CRLFCRLF). One pass for line
+   * endings, then each line by index: no split arrays or regular
+   * expressions on the path of a well-formed request.
+   */
   private parseHead(head: string): ParseResult {
-    const lines = head.split('\r\n');
-    const requestLine = lines[0];
-    for (const line of lines) {
-      if (line.includes('\r') || line.includes('\n')) return this.fail(400, 'bare CR or LF');
+    // Every CR must start a CRLF and every LF end one; count the lines meanwhile.
+    const n = head.length;
+    let lineBreaks = 0;
+    for (let i = 0; i < n; i++) {
+      const c = head.charCodeAt(i);
+      if (c === CR) {
+        if (i + 1 >= n || head.charCodeAt(i + 1) !== LF) return this.fail(400, 'bare CR or LF');
+        lineBreaks++;
+        i++;
+      } else if (c === LF) {
+        return this.fail(400, 'bare CR or LF');
+      }
     }
-    const parts = requestLine.split(' ');
-    if (parts.length !== 3) return this.fail(400, 'malformed request line');
-    const [method, target, version] = parts;
+    let lineEnd = head.indexOf('\r\n');
+    if (lineEnd < 0) lineEnd = n;
+    // The request line: exactly METHOD SP target SP version.
+    const sp1 = head.indexOf(' ');
+    const sp2 = sp1 < 0 || sp1 > lineEnd ? -1 : head.indexOf(' ', sp1 + 1);
+    if (sp2 < 0 || sp2 > lineEnd) return this.fail(400, 'malformed request line');
+    const sp3 = head.indexOf(' ', sp2 + 1);
+    if (sp3 >= 0 && sp3 < lineEnd) return this.fail(400, 'malformed request line');
+    const method = head.slice(0, sp1);
+    const target = head.slice(sp1 + 1, sp2);
+    const version = head.slice(sp2 + 1, lineEnd);
     if (!isToken(method)) return this.fail(400, 'invalid method');
     if (target.length > this.maxUri) return this.fail(414, 'URI too long');
     if (target.length === 0 || !isTargetChars(target)) return this.fail(400, 'invalid request-target');
-    const vm = /^HTTP\/(\d)\.(\d)$/.exec(version);
-    if (!vm) return this.fail(400, 'malformed HTTP version');
-    if (vm[1] !== '1' || (vm[2] !== '0' && vm[2] !== '1')) return this.fail(505, 'HTTP version not supported');
-    const versionMinor = vm[2] === '1' ? 1 : 0;
+    let versionMinor: 0 | 1;
+    if (version === 'HTTP/1.1') versionMinor = 1;
+    else if (version === 'HTTP/1.0') versionMinor = 0;
+    else {
+      const vm = /^HTTP\/(\d)\.(\d)$/.exec(version);
+      if (!vm) return this.fail(400, 'malformed HTTP version');
+      return this.fail(505, 'HTTP version not supported');
+    }
 
     const headers = new Map<string, string>();
-    if (lines.length - 1 > this.maxCount) return this.fail(431, 'too many header fields');
+    if (lineBreaks > this.maxCount) return this.fail(431, 'too many header fields');
     let hostCount = 0;
     let lengthCount = 0;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i];
-      const colon = line.indexOf(':');
-      if (colon <= 0) return this.fail(400, 'malformed header field');
-      const name = line.slice(0, colon);
+    let pos = lineEnd + 2;
+    while (pos <= n && lineEnd < n) {
+      let end = head.indexOf('\r\n', pos);
+      if (end < 0) end = n;
+      lineEnd = end;
+      const colon = head.indexOf(':', pos);
+      if (colon <= pos || colon >= end) return this.fail(400, 'malformed header field');
+      const name = head.slice(pos, colon);
       if (!isToken(name)) return this.fail(400, 'invalid header name');
-      const value = line.slice(colon + 1).replace(/^[ \t]+|[ \t]+$/g, '');
+      let vs = colon + 1;
+      let ve = end;
+      while (vs < ve && isBlank(head.charCodeAt(vs))) vs++;
+      while (ve > vs && isBlank(head.charCodeAt(ve - 1))) ve--;
+      const value = head.slice(vs, ve);
       if (!isFieldValue(value)) return this.fail(400, 'invalid header value');
       const key = name.toLowerCase();
       if (key === 'host') hostCount++;
-      if (key === 'content-length') lengthCount++;
+      else if (key === 'content-length') lengthCount++;
       const prev = headers.get(key);
       headers.set(key, prev === undefined ? value : `${prev}, ${value}`);
+      pos = end + 2;
     }
     if (hostCount > 1) return this.fail(400, 'more than one Host header');
     if (versionMinor === 1 && hostCount === 0) return this.fail(400, 'HTTP/1.1 request without Host');
@@ -246,8 +284,12 @@ export class RequestParser {
       if (!/^\d{1,15}$/.test(cl)) return this.fail(400, 'invalid Content-Length');
       if (Number(cl) > 0) return this.fail(413, 'request bodies are not accepted');
     }
-    const connection = (headers.get('connection') ?? '').toLowerCase().split(',').map((s) => s.trim());
-    const keepAlive = versionMinor === 1 ? !connection.includes('close') : connection.includes('keep-alive');
+    const conn = headers.get('connection');
+    let keepAlive = versionMinor === 1;
+    if (conn !== undefined) {
+      const connection = conn.toLowerCase().split(',').map((s) => s.trim());
+      keepAlive = versionMinor === 1 ? !connection.includes('close') : connection.includes('keep-alive');
+    }
     return { kind: 'request', request: { method, target, versionMinor, headers, keepAlive } };
   }
 }

@@ -60,6 +60,34 @@ function decodeSegment(seg: string): string | null {
   }
 }
 
+/** Characters a path can hold without decoding or checks: unreserved ones (RFC 3986) and `/`. */
+const PLAIN = new Uint8Array(128);
+for (const c of '-._~/') PLAIN[c.charCodeAt(0)] = 1;
+for (let c = 0x30; c <= 0x39; c++) PLAIN[c] = 1;
+for (let c = 0x41; c <= 0x5a; c++) PLAIN[c] = 1;
+for (let c = 0x61; c <= 0x7a; c++) PLAIN[c] = 1;
+
+/**
+ * {@link mapTarget} for the common path (`rawPath` starts with `/`): only
+ * unreserved characters and `/`, no empty segment and no segment starting
+ * with `.`. Such a path needs no decoding, joins to the root as it is and
+ * cannot leave it. Anything else returns null and takes the full checks.
+ */
+function mapPlain(rawPath: string, root: string): MapResult | null {
+  const n = rawPath.length;
+  let prev = 0x2f;
+  for (let i = 1; i < n; i++) {
+    const c = rawPath.charCodeAt(i);
+    if (c >= 0x80 || PLAIN[c] === 0) return null;
+    if (prev === 0x2f && (c === 0x2f || c === 0x2e)) return null; // "//", or ".", ".." or a hidden name
+    prev = c;
+  }
+  const trailingSlash = prev === 0x2f;
+  const rel = trailingSlash ? rawPath.slice(0, n - 1) : rawPath; // "" for "/"
+  const fsPath = rel === '' ? root : root.endsWith(path.sep) ? root + rel.slice(1) : root + rel;
+  return { ok: true, path: { urlPath: rawPath, fsPath, trailingSlash } };
+}
+
 /**
  * Map a request-target (as received) to a path under `root` (an absolute,
  * already resolved directory). Does not touch the file system.
@@ -68,6 +96,8 @@ export function mapTarget(target: string, root: string, options: MapOptions = {}
   if (!target.startsWith('/')) return refuse(400, 'only origin-form request-targets are accepted');
   const q = target.indexOf('?');
   const rawPath = q < 0 ? target : target.slice(0, q);
+  const plain = mapPlain(rawPath, root);
+  if (plain) return plain;
   if (rawPath.includes('#')) return refuse(400, 'fragment in request-target');
   if (rawPath.includes('\\')) return refuse(400, 'backslash in path');
   if (/%(2f|5c)/i.test(rawPath)) return refuse(400, 'encoded slash or backslash in path');

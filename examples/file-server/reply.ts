@@ -18,6 +18,12 @@ export interface Reply {
   body: ReplyBody;
   /** Close the connection after this response (the request stream cannot continue). */
   close?: boolean;
+  /**
+   * Set on a whole-file 200 whose header fields are exactly the file's
+   * standard set with this Content-Type: the writer may send a serialization
+   * of head and body that the file keeps (see `CachedFile.wholeResponse`).
+   */
+  wholeFileType?: string;
 }
 
 /** Reason phrases for the statuses this server sends. */

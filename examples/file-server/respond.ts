@@ -9,7 +9,7 @@ import type { FileSystem } from './file-io';
 import { renderListing } from './listing';
 import { contentTypeFor } from './mime';
 import type { RequestHead } from './parser';
-import { mapTarget } from './paths';
+import { mapTarget, type MappedPath } from './paths';
 import { contentRange, evaluateRange, unsatisfiedRange } from './ranges';
 import { statusReply, type Reply } from './reply';
 
@@ -38,7 +38,7 @@ function validators(file: CachedFile): Array<[string, string]> {
 /** Reply for a regular file (the reference on `file` moves into the reply or is released). */
 function fileReply(req: RequestHead, file: CachedFile, name: string): Reply {
   const h = req.headers;
-  const cond = evaluateConditionals({ get: (n) => h.get(n) }, file.etag, file.stat.mtimeMs);
+  const cond = evaluateConditionals(h, file.etag, file.stat.mtimeMs);
   if (cond !== 'proceed') {
     file.release();
     if (cond === 'not-modified') return { status: 304, headers: validators(file), body: { kind: 'none' } };
@@ -47,7 +47,7 @@ function fileReply(req: RequestHead, file: CachedFile, name: string): Reply {
   const size = file.size;
   const type = contentTypeFor(name);
   const common: Array<[string, string]> = [['Content-Type', type], ['Accept-Ranges', 'bytes'], ...validators(file)];
-  const rangeHeader = rangeStillValid({ get: (n) => h.get(n) }, file.etag, file.stat.mtimeMs)
+  const rangeHeader = rangeStillValid(h, file.etag, file.stat.mtimeMs)
     ? h.get('range')
     : undefined;
   const range = evaluateRange(rangeHeader, size);
@@ -62,19 +62,32 @@ function fileReply(req: RequestHead, file: CachedFile, name: string): Reply {
       body: { kind: 'file', file, start: range.start, end: range.end },
     };
   }
-  return { status: 200, headers: common, body: { kind: 'file', file, start: 0, end: size - 1 } };
+  return { status: 200, headers: common, body: { kind: 'file', file, start: 0, end: size - 1 }, wholeFileType: type };
 }
 
 /**
  * Build the reply for one request. A reply whose body is a file holds a cache
- * reference that the writer releases after sending.
+ * reference that the writer releases after sending. Synchronous when the
+ * answer needs no file-system call (a fresh cache entry, a refusal); a
+ * Promise otherwise.
  */
-export async function respond(req: RequestHead, ctx: RespondContext): Promise<Reply> {
+export function respond(req: RequestHead, ctx: RespondContext): Reply | Promise<Reply> {
   if (req.method !== 'GET' && req.method !== 'HEAD') return statusReply(405, [['Allow', ALLOW]]);
-  const mapped = mapTarget(req.target, ctx.realRoot, { dotfiles: ctx.dotfiles });
+  const mapped = mapTarget(req.target, ctx.realRoot, ctx.dotfiles ? DOTFILES : NO_DOTFILES);
   if (!mapped.ok) return statusReply(mapped.status);
-  const { fsPath, urlPath, trailingSlash } = mapped.path;
+  if (!mapped.path.trailingSlash) {
+    const hit = ctx.cache.peek(mapped.path.fsPath);
+    if (hit) return fileReply(req, hit, mapped.path.fsPath);
+  }
+  return respondLookup(req, ctx, mapped.path);
+}
 
+const DOTFILES = { dotfiles: true };
+const NO_DOTFILES = { dotfiles: false };
+
+/** {@link respond} for what needs the file system (cache miss or revalidation, directories). */
+async function respondLookup(req: RequestHead, ctx: RespondContext, mapped: MappedPath): Promise<Reply> {
+  const { fsPath, urlPath, trailingSlash } = mapped;
   const found = await ctx.cache.lookup(fsPath);
   if (found.kind === 'refused') return statusReply(found.status);
   if (found.kind === 'file') {
