@@ -356,6 +356,45 @@ test('auto: a burst of small writes of random sizes arrives byte-exact (no messa
   });
 });
 
+test('auto: bytes and the end of stream already queued before the relay starts: it reads on to the end', async () => {
+  await withConnected(2, async (ring, c) => {
+    // One readiness event carries both the data and the FIN; a short recv must not be taken as "drained".
+    const msg = crypto.randomBytes(5000);
+    c.peers[0]!.end(msg);
+    await new Promise((r) => setTimeout(r, 50)); // both queued on our socket before the poll is armed
+    const got = collect(c.peers[1]!);
+    const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode: 'auto' });
+    const stuck = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 5000).unref());
+    const r = await Promise.race([relay.done, stuck]);
+    if (r === 'stuck') {
+      relay.cancel();
+      assert.unreachable(`the relay never saw the end of stream (moved ${relay.bytes} of ${msg.length})`);
+      return;
+    }
+    assert.is(r.eof, true);
+    assert.is(r.bytes, msg.length);
+    assert.is(r.copiedBytes, msg.length);
+    native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
+    assert.ok((await got).equals(msg));
+  });
+});
+
+test('auto: a source reset by its peer ends the relay with the recv error; nothing is held', async () => {
+  await withConnected(2, async (ring, c) => {
+    const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode: 'auto' });
+    c.peers[0]!.write('some bytes first');
+    await until(() => relay.bytes === 16, 5000, 'first bytes');
+    c.peers[0]!.resetAndDestroy();
+    const r = await relay.done;
+    assert.is(r.eof, false);
+    assert.is(r.error?.code, 'ECONNRESET');
+    assert.is(r.error?.syscall, 'recv');
+    assert.is(r.bytes, 16);
+    const st = ring.relayStats();
+    assert.equal([st.live, st.pipesInUse], [0, 0]);
+  });
+});
+
 test('auto: a small message the destination cannot take waits in a pipe and arrives after the stall', async () => {
   await withConnected(2, async (ring, c) => {
     const reader = c.peers[1]!;
