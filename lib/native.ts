@@ -78,7 +78,6 @@ export interface NativeAddon {
   setNonBlocking(fd: number, on?: boolean): boolean;
   shutdownSync(fd: number, how: number): void;
   sendNow(fd: number, bytes: Bytes, offset: number, length: number, flags: number): number;
-  sendfileNow(sockFd: number, fileFd: number, offset: number, length: number): number;
   getsockname(fd: number): NativeSockAddr;
   getpeername(fd: number): NativeSockAddr;
   socketConstants: Readonly<Record<string, number>>;

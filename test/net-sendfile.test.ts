@@ -151,11 +151,6 @@ test('bad arguments are TypeErrors', async () => {
     assert.instance(e2, type, `stallTimeout ${String(bad)}`);
     assert.match((e2 as Error).message, /options\.stallTimeout/);
   }
-  // The addon's sendfile(2) call: bad numbers are refused, a bad fd is reported, not thrown.
-  assert.throws(() => native.sendfileNow(0, 0, -1, 10), /offset and length/);
-  assert.throws(() => (native.sendfileNow as (...a: unknown[]) => number)(0, 0, 0), /sendfileNow\(/);
-  assert.is(native.sendfileNow(1_000_000, 1_000_001, 0, 10), -9 /* EBADF */);
-  assert.is(native.sendfileNow(1_000_000, 1_000_001, 0, 0), 0, 'nothing to send is 0 without a call');
 });
 
 test('an AbortSignal stops a transfer stuck on a peer that does not read; the pipe is not leaked', async () => {
@@ -171,15 +166,8 @@ test('an AbortSignal stops a transfer stuck on a peer that does not read; the pi
   const ac = new AbortController();
   const t0 = Date.now();
   const p = sendFile(c, fd, { signal: ac.signal });
-  let heldDuring = -1;
-  setTimeout(() => {
-    // Stuck on the full socket; the file is in the page cache (just written), so the transfer
-    // runs on sendfile(2) alone: it holds no pipe while it waits (tmpfs and cachestat-less kernels aside).
-    heldDuring = pool.inUse - inUse;
-    ac.abort();
-  }, 100);
+  setTimeout(() => ac.abort(), 100);
   const err = await p.then(() => null, (e: Error) => e);
-  if (MODE === 'ready' && native.cachedRange(fd, 0, 1 << 20) === 1) assert.is(heldDuring, 0, 'a cached range is sent without a pipe');
   assert.is(err?.name, 'AbortError');
   assert.ok(Date.now() - t0 < 5000, 'settled soon after the abort');
   assert.is(pool.inUse, inUse, 'pipe returned or closed');

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <linux/sockios.h>
 #include <unistd.h>
@@ -178,30 +177,6 @@ static Napi::Value SendNow(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, n < 0 ? -errno : (double)n);
 }
 
-/* sendfileNow(sockFd, fileFd, offset, length) -> bytes sent or -errno: one
- * sendfile(2) from `offset` (the file's own position is left alone). The
- * caller makes the socket O_NONBLOCK and checks the range is in the page
- * cache first: otherwise this would wait for the socket or the disk. */
-static Napi::Value SendfileNow(const Napi::CallbackInfo &info) {
-  Napi::Env env = info.Env();
-  if (!NumberArgs(info, 4, "sendfileNow(sockFd, fileFd, offset, length)")) return env.Undefined();
-  int sock = info[0].As<Napi::Number>().Int32Value();
-  int file = info[1].As<Napi::Number>().Int32Value();
-  int64_t off = info[2].As<Napi::Number>().Int64Value();
-  int64_t len = info[3].As<Napi::Number>().Int64Value();
-  if (off < 0 || len < 0) {
-    Napi::RangeError::New(env, "sendfileNow: offset and length must be >= 0").ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  if (len == 0) return Napi::Number::New(env, 0);
-  off_t pos = (off_t)off;
-  ssize_t n;
-  do {
-    n = sendfile(sock, file, &pos, (size_t)len);
-  } while (n < 0 && errno == EINTR);
-  return Napi::Number::New(env, n < 0 ? -errno : (double)n);
-}
-
 /* shutdownSync(fd, how): shutdown(2) now. It never blocks on TCP, and unlike
  * IORING_OP_SHUTDOWN (run in io-wq, which looks the fd number up late) it
  * cannot land on a new socket that reused the number after a close. */
@@ -273,7 +248,6 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt, "setsockopt"));
   exports.Set("shutdownSync", Napi::Function::New(env, ShutdownSync, "shutdownSync"));
   exports.Set("sendNow", Napi::Function::New(env, SendNow, "sendNow"));
-  exports.Set("sendfileNow", Napi::Function::New(env, SendfileNow, "sendfileNow"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
   exports.Set("sendQueueBytes", Napi::Function::New(env, SendQueueBytes, "sendQueueBytes"));
