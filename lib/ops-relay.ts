@@ -20,11 +20,14 @@
  *   first tries one recv(2) of up to 16 KiB into a scratch buffer of the
  *   ring and a send(2) from it; a recv that fills the 16 KiB switches the
  *   direction to splice, where it stays while readiness events bring at
- *   least 16 KiB each. A short recv proves the socket drained, so a small
- *   message costs two calls where splice mode needs three (the last one to
- *   learn the pipe-ful was everything). What the destination does not take
- *   waits in a pool pipe (copied in with vmsplice). Stream sockets only;
- *   both fds are made O_NONBLOCK.
+ *   least 16 KiB each. On TCP a short recv proves the socket drained, so a
+ *   small message costs two calls where splice mode needs three (the last
+ *   one to learn the pipe-ful was everything); after the end of stream, an
+ *   error or urgent data was seen, and on other stream sockets, it reads on
+ *   to EAGAIN. What the destination does not take is copied into a buffer
+ *   of the relay's own (at most 16 KiB) and sent when it has room; nothing
+ *   more is read meanwhile. Stream sockets only; both fds are made
+ *   O_NONBLOCK.
  *
  * While the destination does not take more, a relay stops reading
  * (backpressure: at most one pipe-ful is held in splice mode; in copy mode
@@ -77,9 +80,9 @@ export interface RelayResult {
   /** Bytes delivered to the destination. */
   bytes: number;
   /**
-   * Bytes of `bytes` that passed through user-space memory (received with
-   * recv rather than spliced): all of them in copy mode, the small messages
-   * in auto mode, 0 in splice mode.
+   * Bytes of `bytes` that were delivered from user-space memory (received
+   * with recv rather than spliced): all of them in copy mode, the small
+   * messages in auto mode, 0 in splice mode.
    */
   copiedBytes: number;
   /** True when the source reached end of stream (the normal end). */
@@ -209,7 +212,7 @@ export class Relay implements NativeOp {
 }
 
 /** The call a relay failed in, by the addon's RelayFailure code (relay.h); 0 and cancels: 'relay'. */
-const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter', 'vmsplice'];
+const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter'];
 
 /** relayStart with the addon's errors made Node-shaped (code, errno, syscall). */
 function relayStart(h: NativeRing, src: number, dst: number, pipeSize: number, mode: RelayMode): number {

@@ -395,29 +395,35 @@ test('auto: a source reset by its peer ends the relay with the recv error; nothi
   });
 });
 
-test('auto: a small message the destination cannot take waits in a pipe and arrives after the stall', async () => {
+/** Fills `fd`'s send path (its peer paused) until the kernel takes nothing more; returns what was sent. */
+async function fillSocket(fd: number): Promise<Buffer[]> {
+  native.setNonBlocking(fd, true);
+  const filler = crypto.randomBytes(64 << 10);
+  const fill: Buffer[] = [];
+  for (let idle = 0; idle < 5;) {
+    const n = native.sendNow(fd, filler, 0, filler.length, 0);
+    if (n > 0) {
+      fill.push(filler.subarray(0, n));
+      idle = 0;
+    } else {
+      idle++;
+      await new Promise((r) => setTimeout(r, 20)); // let the reader's buffer fill and stop
+    }
+  }
+  return fill;
+}
+
+test('auto: a small message the destination cannot take waits in the relay and arrives after the stall', async () => {
   await withConnected(2, async (ring, c) => {
     const reader = c.peers[1]!;
     reader.pause();
-    // Fill the destination until the kernel takes nothing more (the paused reader stops reading too).
-    native.setNonBlocking(c.fds[1]!, true);
-    const filler = crypto.randomBytes(64 << 10);
-    const fill: Buffer[] = [];
-    for (let idle = 0; idle < 5;) {
-      const n = native.sendNow(c.fds[1]!, filler, 0, filler.length, 0);
-      if (n > 0) {
-        fill.push(filler.subarray(0, n));
-        idle = 0;
-      } else {
-        idle++;
-        await new Promise((r) => setTimeout(r, 20)); // let the reader's buffer fill and stop
-      }
-    }
+    const fill = await fillSocket(c.fds[1]!);
     const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode: 'auto' });
     const msg = crypto.randomBytes(3000);
     c.peers[0]!.write(msg);
-    await until(() => ring.relayStats().pipesInUse === 1, 5000, 'the unsent bytes to wait in a pipe');
+    await new Promise((r) => setTimeout(r, 200));
     assert.ok(relay.bytes < msg.length, `sent ${relay.bytes} into a full socket`);
+    assert.is(ring.relayStats().pipesInUse, 0, 'a copied message waits in the relay, not in a pipe');
     const got = collect(reader);
     reader.resume();
     c.peers[0]!.end();
@@ -428,10 +434,74 @@ test('auto: a small message the destination cannot take waits in a pipe and arri
     native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
     const out = await got;
     assert.ok(out.equals(Buffer.concat([...fill, msg])), 'filler then message, byte-exact');
-    const st = ring.relayStats();
-    assert.equal([st.live, st.pipesInUse], [0, 0]);
-    assert.is(st.pipesIdle, 1, 'the emptied pipe went back to the pool');
+    assert.equal([ring.relayStats().live, ring.relayStats().pipesInUse], [0, 0]);
   });
+});
+
+test('auto: bytes waiting for one destination are not touched by another relay on the ring (small pipes too)', async () => {
+  await withConnected(4, async (ring, c) => {
+    // Relay A stalls with its message unsent; relay B, same ring, then copies other bytes through.
+    c.peers[1]!.pause();
+    const fill = await fillSocket(c.fds[1]!);
+    const a = ring.relay(c.fds[0]!, c.fds[1]!, { mode: 'auto', pipeSize: 4096 });
+    const b = ring.relay(c.fds[2]!, c.fds[3]!, { mode: 'auto', pipeSize: 4096 });
+    const msgA = Buffer.alloc(4096, 'A');
+    const msgB = Buffer.alloc(4096, 'B');
+    c.peers[0]!.write(msgA);
+    await new Promise((r) => setTimeout(r, 100));
+    const gotB = collect(c.peers[3]!);
+    c.peers[2]!.end(msgB);
+    assert.is((await b.done).bytes, msgB.length);
+    native.shutdownSync(c.fds[3]!, K.SHUT_WR!);
+    assert.ok((await gotB).equals(msgB));
+    const gotA = collect(c.peers[1]!);
+    c.peers[1]!.resume();
+    c.peers[0]!.end();
+    const ra = await a.done;
+    assert.ok(ra.eof && !ra.error, JSON.stringify(ra));
+    native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
+    const outA = await gotA;
+    assert.ok(outA.subarray(outA.length - msgA.length).equals(msgA), 'A receives its own bytes, not B\'s');
+    assert.ok(outA.equals(Buffer.concat([...fill, msgA])));
+  });
+});
+
+test('auto: urgent data does not strand the bytes behind it', async () => {
+  const ring = new Ring();
+  const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
+  try {
+    native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
+    native.listen(lfd, 8);
+    const port = native.getsockname(lfd).port;
+    const acc = ring.accept(lfd);
+    const c = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+    await ring.connect(c, native.encodeSockaddr('127.0.0.1', port)!);
+    const s = await acc;
+    const out = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+    const acc2 = ring.accept(lfd);
+    await ring.connect(out, native.encodeSockaddr('127.0.0.1', port)!);
+    const sink = await acc2;
+    try {
+      // 'abc', then 'd' as urgent data, then 'efg', all queued before the relay starts: a read stops at the mark.
+      native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
+      native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
+      native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+      await new Promise((r) => setTimeout(r, 50));
+      const relay = ring.relay(s, out, { mode: 'auto' });
+      // Without SO_OOBINLINE the urgent byte is out of band: the stream is 'abcefg'.
+      await until(() => relay.bytes >= 6, 3000, `bytes after the urgent mark (moved ${relay.bytes})`);
+      relay.cancel();
+      await relay.done;
+      const buf = Buffer.alloc(16);
+      const n = await ring.recv(sink, buf);
+      assert.is(buf.toString('latin1', 0, n), 'abcefg');
+    } finally {
+      for (const fd of [c, s, out, sink]) native.closeFd(fd);
+    }
+  } finally {
+    native.closeFd(lfd);
+    ring.destroy();
+  }
 });
 
 test('onEnd gets the result and the relay; a throwing onEnd is an uncaught exception and other relays still end', async () => {

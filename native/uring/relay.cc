@@ -11,9 +11,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +61,13 @@ static bool Relayable(int fd, bool copy) {
   int type = 0;
   socklen_t len = sizeof(type);
   return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_STREAM;
+}
+
+/* A TCP socket (AF_INET or AF_INET6)? */
+static bool IsTcp(int fd) {
+  int domain = 0;
+  socklen_t len = sizeof(domain);
+  return getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && (domain == AF_INET || domain == AF_INET6);
 }
 
 int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, const char **syscall) {
@@ -116,6 +124,7 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, cons
   r->pipe_want = pipe_size;
   r->copy = copy;
   r->autocopy = mode == kModeAuto;
+  r->short_read_drains = r->autocopy && IsTcp(src);
   if (!copy && !pool_sized_) {
     pool_sized_ = true;
     pool_want_ = pipe_size;
@@ -136,7 +145,8 @@ bool RelayTable::ArmRead(Relay *r, int id) {
   struct io_uring_sqe *sqe = ring_->RelaySqe();
   if (!sqe) return false;
   ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, IORING_POLL_ADD_MULTI, 0);
-  sqe->poll32_events = POLLIN | POLLRDHUP;
+  /* auto mode also asks for POLLPRI: urgent data ends its short-read rule. */
+  sqe->poll32_events = POLLIN | POLLRDHUP | (r->autocopy ? POLLPRI : 0);
   ur_sqe_set_data(sqe, RelayData(id, r->gen, kRead));
   r->read_armed = true;
   return true;
@@ -363,6 +373,7 @@ void RelayTable::ReleasePipe(Relay *r, bool empty) {
  */
 void RelayTable::Step(Relay *r, int id) {
   if (r->finished || r->write_wait) return;
+  if (r->stash_len > 0 && !SendStash(r, id)) return;
   uint64_t moved = 0; /* bytes spliced in from src by this call */
   for (;;) {
     while (r->buffered > 0) {
@@ -424,18 +435,17 @@ void RelayTable::Step(Relay *r, int id) {
 /*
  * auto mode, small-message state: one recv(2) into the scratch buffer and a
  * send(2) of what it got. True when the recv filled the chunk (more is
- * likely waiting: the caller switches to splicing) or when the source's end
- * was seen (read on to it). Otherwise a short recv means the socket's
- * receive queue was empty at that moment, so no call is spent to learn it:
- * anything arriving later wakes the multishot poll again.
+ * likely waiting: the caller switches to splicing) or when a short recv
+ * does not prove the source drained (read on to EAGAIN or the end). On TCP,
+ * until a poll showed the end, an error or urgent data, a short recv means
+ * the receive queue was empty at that moment, so no call is spent to learn
+ * it: anything arriving later wakes the multishot poll again.
  */
 bool RelayTable::CopySmall(Relay *r, int id) {
-  uint32_t want = kCopyChunk;
-  if (r->pipe_want > 0 && r->pipe_want < want) want = r->pipe_want; /* what is not sent must fit the pipe */
   char *buf = scratch_.data();
   ssize_t n;
   do {
-    n = recv(r->src, buf, want, MSG_DONTWAIT);
+    n = recv(r->src, buf, kCopyChunk, MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) {
@@ -449,7 +459,6 @@ bool RelayTable::CopySmall(Relay *r, int id) {
     Finish(r, id, 0, kFailNone);
     return false;
   }
-  r->copied += (uint64_t)n;
   size_t sent = 0;
   while (sent < (size_t)n) {
     ssize_t m = send(r->dst, buf + sent, (size_t)n - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -461,47 +470,60 @@ bool RelayTable::CopySmall(Relay *r, int id) {
     }
     sent += (size_t)m;
     r->bytes += (uint64_t)m;
+    r->copied += (uint64_t)m;
   }
   if (sent < (size_t)n) {
-    /* dst is full: the rest waits in a pipe until POLLOUT (the backpressure
-     * of splice mode: nothing more is read meanwhile). */
-    if (StashInPipe(r, id, buf + sent, (uint32_t)((size_t)n - sent)) && !ArmWrite(r, id)) {
-      Finish(r, id, -EBUSY, kFailRing);
+    /* dst is full: the rest is copied out of the shared scratch buffer into
+     * the relay's own and waits for POLLOUT; nothing more is read meanwhile
+     * (backpressure: at most one chunk per stalled relay). */
+    uint32_t rest = (uint32_t)((size_t)n - sent);
+    r->stash = static_cast<char *>(malloc(rest));
+    if (!r->stash) {
+      Finish(r, id, -ENOMEM, kFailRecv);
+      return false;
     }
+    memcpy(r->stash, buf + sent, rest);
+    r->stash_off = 0;
+    r->stash_len = rest;
+    ReleasePipe(r, true);
+    if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
     return false;
   }
-  if ((uint32_t)n == want) {
+  if ((uint32_t)n == kCopyChunk) {
     r->bulk = true;
     return true;
   }
-  /* After the source's end was seen, keep reading until recv says 0 (or an
-   * error): the wake-up that carried the end will not come again. */
-  if (r->hup_seen) return true;
+  if (!r->short_read_drains) return true;
   ReleasePipe(r, true);
   return false;
 }
 
-/* Copies `len` unsent bytes into the relay's (empty) pipe; false when it failed and the relay ended. */
-bool RelayTable::StashInPipe(Relay *r, int id, const char *p, uint32_t len) {
-  if (r->pipe_r < 0 && !AcquirePipe(r)) {
-    Finish(r, id, -errno, kFailSplice);
-    return false;
-  }
-  struct iovec iov = {const_cast<char *>(p), len};
-  while (iov.iov_len > 0) {
-    /* No SPLICE_F_GIFT: the kernel copies, the scratch buffer is free again at once. */
-    ssize_t w = vmsplice(r->pipe_w, &iov, 1, SPLICE_F_NONBLOCK);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) {
-      /* Cannot happen with an empty pipe of at least `len` bytes; never spin on it. */
-      Finish(r, id, w < 0 ? -errno : -EIO, kFailVmsplice);
+/* Sends what a stalled copy left in the relay's stash; false when it must wait (POLLOUT armed) or the relay ended. */
+bool RelayTable::SendStash(Relay *r, int id) {
+  while (r->stash_len > 0) {
+    ssize_t m = send(r->dst, r->stash + r->stash_off, r->stash_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (m < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
+        return false;
+      }
+      Finish(r, id, -errno, kFailSend);
       return false;
     }
-    iov.iov_base = (char *)iov.iov_base + w;
-    iov.iov_len -= (size_t)w;
-    r->buffered += (uint32_t)w;
+    r->stash_off += (uint32_t)m;
+    r->stash_len -= (uint32_t)m;
+    r->bytes += (uint64_t)m;
+    r->copied += (uint64_t)m;
   }
+  DropStash(r);
   return true;
+}
+
+void RelayTable::DropStash(Relay *r) {
+  free(r->stash);
+  r->stash = nullptr;
+  r->stash_off = r->stash_len = 0;
 }
 
 void RelayTable::Finish(Relay *r, int id, int32_t res, RelayFailure why) {
@@ -511,6 +533,7 @@ void RelayTable::Finish(Relay *r, int id, int32_t res, RelayFailure why) {
   r->failure = res < 0 ? why : kFailNone;
   ReleasePipe(r, r->buffered == 0); /* bytes left inside: the pipe is closed, never reused */
   r->buffered = 0;
+  DropStash(r);
   if (r->read_armed) CancelOp(r, id, kRead);
   if (r->write_wait) CancelOp(r, id, kWrite);
   if (r->recv_armed) CancelOp(r, id, kRecv);
@@ -577,7 +600,7 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       }
       /* The end of stream (or an error) came with or before this event: no
        * later wake-up will announce it, so it must be read now. */
-      if (c->res & (POLLRDHUP | POLLHUP | POLLERR)) r->hup_seen = true;
+      if (c->res & (POLLRDHUP | POLLHUP | POLLERR | POLLPRI)) r->short_read_drains = false;
       Step(r, id);
       /* The kernel ended the multishot (it may, e.g. under memory pressure): re-arm. */
       if (!r->finished && !r->read_armed && !ArmRead(r, id)) Finish(r, id, -EBUSY, kFailRing);
@@ -619,9 +642,7 @@ double RelayTable::End(int id, int *failure, double *copied) {
   if (!r || !r->reported) return -1;
   double bytes = (double)r->bytes;
   *failure = r->failure;
-  /* Copy mode copies everything; at most what was delivered counts. */
-  uint64_t c = r->copy ? r->bytes : r->copied;
-  *copied = (double)(c < r->bytes ? c : r->bytes);
+  *copied = (double)(r->copy ? r->bytes : r->copied); /* copy mode copies everything */
   r->in_use = false;
   free_.push_back(id);
   return bytes;
@@ -636,6 +657,7 @@ void RelayTable::AfterBatch() {
 
 void RelayTable::Clear() {
   for (Relay &r : relays_) {
+    if (r.in_use) DropStash(&r);
     if (r.in_use && r.pipe_r >= 0) {
       close(r.pipe_r);
       close(r.pipe_w);

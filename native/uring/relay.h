@@ -22,12 +22,13 @@
  *     than moving page references through a pipe.
  *   auto: splice mode's readiness and pipes, but a readiness event first
  *     tries one recv(2) of at most kCopyChunk bytes into the ring's scratch
- *     buffer and a send(2) from it (what the destination does not take
- *     waits in a pipe, copied there with vmsplice). A recv that fills the
- *     chunk switches the direction to splice, and it stays there while
- *     readiness events bring at least a chunk each: small messages are
- *     copied (two calls, and a short recv proves the socket drained, so no
- *     third call), bulk moves as page references. Stream sockets only.
+ *     buffer and a send(2) from it (what the destination does not take is
+ *     copied into a buffer of the relay's own and sent on POLLOUT). A recv
+ *     that fills the chunk switches the direction to splice, and it stays
+ *     there while readiness events bring at least a chunk each: small
+ *     messages are copied (two calls: on TCP a short recv proves the socket
+ *     drained, so no third call), bulk moves as page references. Stream
+ *     sockets only.
  */
 #ifndef URING_RELAY_H
 #define URING_RELAY_H
@@ -50,7 +51,7 @@ static const uint64_t kRelayTag = 1ull << 63;
 static inline uint64_t RelayCancelData(uint64_t target) { return (target & ~(7ull << 60)) | (3ull << 60); }
 
 /* Which call ended a relay with an error (reported with it: errors name their syscall). */
-enum RelayFailure : uint8_t { kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing, kFailVmsplice };
+enum RelayFailure : uint8_t { kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing };
 
 /* How a relay moves its bytes (relayStart's mode argument). */
 enum RelayMode : uint8_t { kModeSplice = 0, kModeCopy = 1, kModeAuto = 2 };
@@ -66,7 +67,7 @@ struct Relay {
   uint32_t pipe_cap = 0;  /* capacity of the pipe held now */
   uint32_t buffered = 0;  /* bytes in the pipe */
   uint64_t bytes = 0;     /* bytes delivered to dst */
-  uint64_t copied = 0;    /* bytes received into user-space memory (copy mode; auto mode's small reads) */
+  uint64_t copied = 0;    /* auto mode: bytes delivered from user-space memory (copy mode: all of them) */
   int32_t result = 0;     /* 0: end of stream; -errno otherwise */
   uint8_t failure = kFailNone;
   uint8_t full_rounds = 0;
@@ -79,7 +80,12 @@ struct Relay {
   /* auto mode */
   bool autocopy = false;       /* small reads are copied (recv/send) */
   bool bulk = false;           /* ... but the last readiness event brought a chunk or more: splice */
-  bool hup_seen = false;       /* a poll saw the source's end (or an error): a short recv no longer proves it drained */
+  /* A short recv proves the source drained: TCP only (an AF_UNIX read stops
+   * at a message boundary), and only until a poll showed the end of stream,
+   * an error or urgent data (a read stops at the urgent mark). */
+  bool short_read_drains = false;
+  char *stash = nullptr;       /* received bytes dst did not take yet (malloc'd, <= kCopyChunk) */
+  uint32_t stash_off = 0, stash_len = 0;
   /* copy mode */
   bool copy = false;
   bool recv_armed = false;    /* a recv is in the kernel */
@@ -132,7 +138,8 @@ class RelayTable {
   static bool Idle(const Relay *r);
   void Step(Relay *r, int id);
   bool CopySmall(Relay *r, int id);
-  bool StashInPipe(Relay *r, int id, const char *p, uint32_t len);
+  bool SendStash(Relay *r, int id);
+  static void DropStash(Relay *r);
   void Finish(Relay *r, int id, int32_t res, RelayFailure why);
   bool Report(Relay *r, int32_t *out);
   bool ArmRead(Relay *r, int id);
