@@ -87,6 +87,29 @@ test('header timeout: a slow head gets 408 and is closed; an idle connection is 
   }
 });
 
+test('header timeout: a head sent one byte at a time is still timed out (bytes do not restart the clock)', async () => {
+  const srv = await start(fx.root, { headerTimeoutMs: 300 });
+  try {
+    const t0 = Date.now();
+    const c = net.connect(srv.port, '127.0.0.1');
+    let raw = '';
+    c.on('data', (d) => { raw += d; });
+    c.on('error', () => undefined);
+    const closed = new Promise<void>((r) => c.once('close', () => r()));
+    const head = 'GET /hello.txt HTTP/1.1\r\nHost: x\r\nX-Slow: ' + 'a'.repeat(200);
+    let i = 0;
+    const drip = setInterval(() => { if (i < head.length && !c.destroyed) c.write(head[i++]!); }, 100);
+    await Promise.race([closed, new Promise((r) => setTimeout(r, 4000))]);
+    clearInterval(drip);
+    const took = Date.now() - t0;
+    c.destroy();
+    assert.match(raw, /^HTTP\/1\.1 408 /, `answer: ${JSON.stringify(raw.slice(0, 40))}`);
+    assert.ok(took < 1500, `closed after ${took} ms with a 300 ms header timeout (sent ${i} bytes)`);
+  } finally {
+    await srv.server.close();
+  }
+});
+
 const zeroCopyModes = loadTransport().net.sendFile ? [false, true] : [false];
 
 test('send timeout: a client that stops reading a large body is dropped, copied or zero-copy; no fd left', async () => {

@@ -111,11 +111,17 @@ export class Connection {
     this.socket.destroy();
   }
 
-  /** Start waiting for a request head: the header timeout runs from now. */
+  /**
+   * Wait for a request head: the header timeout runs from now, unless a wait
+   * is already running (bytes of an incomplete head do not restart it: a
+   * client sending one byte at a time is still timed out).
+   */
   private armTimer(): void {
     if (this.ctx.headerTimeoutMs <= 0 || this.done) return;
-    this.waiting = true;
-    this.waitSince = performance.now();
+    if (!this.waiting) {
+      this.waiting = true;
+      this.waitSince = performance.now();
+    }
     if (!this.timer) this.timer = setTimeout(this.onTimeout, this.ctx.headerTimeoutMs);
   }
 
