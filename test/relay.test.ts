@@ -466,43 +466,45 @@ test('auto: bytes waiting for one destination are not touched by another relay o
   });
 });
 
-test('auto: urgent data does not strand the bytes behind it', async () => {
-  const ring = new Ring();
-  const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
-  try {
-    native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
-    native.listen(lfd, 8);
-    const port = native.getsockname(lfd).port;
-    const acc = ring.accept(lfd);
-    const c = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-    await ring.connect(c, native.encodeSockaddr('127.0.0.1', port)!);
-    const s = await acc;
-    const out = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-    const acc2 = ring.accept(lfd);
-    await ring.connect(out, native.encodeSockaddr('127.0.0.1', port)!);
-    const sink = await acc2;
+for (const mode of ['auto', 'splice'] as RelayMode[]) {
+  test(`${mode}: urgent data does not strand the bytes behind it (splice(2) stops at the urgent mark)`, async () => {
+    const ring = new Ring();
+    const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
     try {
-      // 'abc', then 'd' as urgent data, then 'efg', all queued before the relay starts: a read stops at the mark.
-      native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
-      native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
-      native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
-      await new Promise((r) => setTimeout(r, 50));
-      const relay = ring.relay(s, out, { mode: 'auto' });
-      // Without SO_OOBINLINE the urgent byte is out of band: the stream is 'abcefg'.
-      await until(() => relay.bytes >= 6, 3000, `bytes after the urgent mark (moved ${relay.bytes})`);
-      relay.cancel();
-      await relay.done;
-      const buf = Buffer.alloc(16);
-      const n = await ring.recv(sink, buf);
-      assert.is(buf.toString('latin1', 0, n), 'abcefg');
+      native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
+      native.listen(lfd, 8);
+      const port = native.getsockname(lfd).port;
+      const acc = ring.accept(lfd);
+      const c = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+      await ring.connect(c, native.encodeSockaddr('127.0.0.1', port)!);
+      const s = await acc;
+      const out = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+      const acc2 = ring.accept(lfd);
+      await ring.connect(out, native.encodeSockaddr('127.0.0.1', port)!);
+      const sink = await acc2;
+      try {
+        // 'abc', then 'd' as urgent data, then 'efg', all queued before the relay starts: a read stops at the mark.
+        native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
+        native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
+        native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+        await new Promise((r) => setTimeout(r, 50));
+        const relay = ring.relay(s, out, { mode });
+        // Without SO_OOBINLINE the urgent byte is out of band: the stream is 'abcefg'.
+        await until(() => relay.bytes >= 6, 3000, 'the bytes after the urgent mark');
+        relay.cancel();
+        await relay.done;
+        const buf = Buffer.alloc(16);
+        const n = await ring.recv(sink, buf);
+        assert.is(buf.toString('latin1', 0, n), 'abcefg');
+      } finally {
+        for (const fd of [c, s, out, sink]) native.closeFd(fd);
+      }
     } finally {
-      for (const fd of [c, s, out, sink]) native.closeFd(fd);
+      native.closeFd(lfd);
+      ring.destroy();
     }
-  } finally {
-    native.closeFd(lfd);
-    ring.destroy();
-  }
-});
+  });
+}
 
 test('onEnd gets the result and the relay; a throwing onEnd is an uncaught exception and other relays still end', async () => {
   const ring = new Ring();

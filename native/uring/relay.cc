@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -145,8 +146,8 @@ bool RelayTable::ArmRead(Relay *r, int id) {
   struct io_uring_sqe *sqe = ring_->RelaySqe();
   if (!sqe) return false;
   ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, IORING_POLL_ADD_MULTI, 0);
-  /* auto mode also asks for POLLPRI: urgent data ends its short-read rule. */
-  sqe->poll32_events = POLLIN | POLLRDHUP | (r->autocopy ? POLLPRI : 0);
+  /* POLLPRI: urgent data needs a recv past its mark (PassUrgentMark) and ends auto mode's short-read rule. */
+  sqe->poll32_events = POLLIN | POLLRDHUP | POLLPRI;
   ur_sqe_set_data(sqe, RelayData(id, r->gen, kRead));
   r->read_armed = true;
   return true;
@@ -406,6 +407,8 @@ void RelayTable::Step(Relay *r, int id) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
+        if (r->urgent && PassUrgentMark(r, id)) continue;
+        if (r->finished) return;
         ReleasePipe(r, true); /* idle relays hold no pipe */
         /* auto: an event that brought less than a chunk goes back to copying. */
         if (r->autocopy && moved < kCopyChunk) r->bulk = false;
@@ -520,6 +523,52 @@ bool RelayTable::SendStash(Relay *r, int id) {
   return true;
 }
 
+/*
+ * splice(2) reads nothing past TCP's urgent mark; only recv(2) moves past it
+ * (skipping the out-of-band byte, or returning it with SO_OOBINLINE). At the
+ * mark, one byte is received and sent on (the only payload a splice relay
+ * ever copies). True when it moved one and splicing can go on.
+ */
+bool RelayTable::PassUrgentMark(Relay *r, int id) {
+  int at_mark = 0;
+  if (ioctl(r->src, SIOCATMARK, &at_mark) < 0 || !at_mark) {
+    r->urgent = false; /* past it already, or urgent data is no longer pending */
+    return false;
+  }
+  char b;
+  ssize_t n;
+  do {
+    n = recv(r->src, &b, 1, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n <= 0) {
+    if (n == 0) Finish(r, id, 0, kFailNone);
+    else if (errno != EAGAIN && errno != EWOULDBLOCK) Finish(r, id, -errno, kFailRecv);
+    return false; /* EAGAIN: the urgent byte was all there was; the next data wakes the poll */
+  }
+  ssize_t m;
+  do {
+    m = send(r->dst, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+  } while (m < 0 && errno == EINTR);
+  if (m == 1) {
+    r->bytes++;
+    r->copied++;
+    return true;
+  }
+  if (m < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+    Finish(r, id, -errno, kFailSend);
+    return false;
+  }
+  r->stash = static_cast<char *>(malloc(1));
+  if (!r->stash) {
+    Finish(r, id, -ENOMEM, kFailRecv);
+    return false;
+  }
+  r->stash[0] = b;
+  r->stash_len = 1;
+  if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
+  return false;
+}
+
 void RelayTable::DropStash(Relay *r) {
   free(r->stash);
   r->stash = nullptr;
@@ -601,6 +650,7 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       /* The end of stream (or an error) came with or before this event: no
        * later wake-up will announce it, so it must be read now. */
       if (c->res & (POLLRDHUP | POLLHUP | POLLERR | POLLPRI)) r->short_read_drains = false;
+      if (c->res & POLLPRI) r->urgent = true;
       Step(r, id);
       /* The kernel ended the multishot (it may, e.g. under memory pressure): re-arm. */
       if (!r->finished && !r->read_armed && !ArmRead(r, id)) Finish(r, id, -EBUSY, kFailRing);

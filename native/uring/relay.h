@@ -84,6 +84,7 @@ struct Relay {
    * at a message boundary), and only until a poll showed the end of stream,
    * an error or urgent data (a read stops at the urgent mark). */
   bool short_read_drains = false;
+  bool urgent = false;         /* a poll saw TCP urgent data: splice(2) stops at its mark */
   char *stash = nullptr;       /* received bytes dst did not take yet (malloc'd, <= kCopyChunk) */
   uint32_t stash_off = 0, stash_len = 0;
   /* copy mode */
@@ -139,6 +140,7 @@ class RelayTable {
   void Step(Relay *r, int id);
   bool CopySmall(Relay *r, int id);
   bool SendStash(Relay *r, int id);
+  bool PassUrgentMark(Relay *r, int id);
   static void DropStash(Relay *r);
   void Finish(Relay *r, int id, int32_t res, RelayFailure why);
   bool Report(Relay *r, int32_t *out);
