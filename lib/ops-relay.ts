@@ -6,7 +6,8 @@
  * - `'splice'` (default): the ring reports when the source is readable (a
  *   multishot IORING_OP_POLL_ADD) and the addon moves the bytes with
  *   non-blocking splice(2) calls through a pipe: no payload enters user
- *   space and no io-wq thread is involved. Pipes come from a pool of the
+ *   space (but for one byte at a TCP urgent mark, which splice(2) cannot
+ *   pass: recv/send move it) and no io-wq thread is involved. Pipes come from a pool of the
  *   ring and are held only while bytes are inside them, so an idle relay
  *   costs no pipe. Sockets and pipes; both fds are made O_NONBLOCK.
  * - `'copy'`: a recv into a provided-buffer group the ring keeps for its

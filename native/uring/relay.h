@@ -12,7 +12,8 @@
  * Two ways to move the bytes:
  *   splice: non-blocking splice(2) through a pipe, on readiness from the
  *     ring (a multishot POLL_ADD on the source, a one-shot POLLOUT on the
- *     destination while it is full). The payload never enters user space.
+ *     destination while it is full). The payload never enters user space,
+ *     but for one byte at a TCP urgent mark (splice(2) cannot pass it).
  *     Pipes come from a per-ring pool and are held only while bytes are
  *     inside: an idle relay holds no pipe.
  *   copy: a recv into the ring's relay buffer group (relay_bufs.h) and a
