@@ -16,7 +16,6 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fdutil.h"
@@ -230,9 +229,7 @@ void RelayTable::PopHead(Relay *r) {
 void RelayTable::GiveBack(uint16_t bid) {
   bufs_held_--;
   bufs_.next[bid] = -1;
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  if (bufs_.RecycleTrimmed(bid, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec)) buffer_trims_++;
+  if (bufs_.RecycleTrimmed(bid)) buffer_trims_++;
   WakeOne();
 }
 
@@ -375,7 +372,8 @@ void RelayTable::ReleasePipe(Relay *r, bool empty) {
 void RelayTable::Step(Relay *r, int id) {
   if (r->finished || r->write_wait) return;
   if (r->stash_len > 0 && !SendStash(r, id)) return;
-  uint64_t moved = 0; /* bytes spliced in from src by this call */
+  uint64_t moved = 0;  /* bytes spliced in from src by this call */
+  unsigned copies = 0; /* auto: small reads copied back to back by this call */
   for (;;) {
     while (r->buffered > 0) {
       ssize_t m = splice(r->pipe_r, NULL, r->dst, NULL, r->buffered, kSpliceFlags);
@@ -396,8 +394,14 @@ void RelayTable::Step(Relay *r, int id) {
       r->bytes += (uint64_t)m;
     }
     if (r->autocopy && !r->bulk) {
-      if (CopySmall(r, id)) continue; /* it filled the chunk: splice the rest */
-      return;
+      if (!CopySmall(r, id)) return;
+      /* Filled the chunk (splice the rest), or reading on to EAGAIN: a source
+       * that keeps sending small pieces yields like a full pipe does. */
+      if (!r->bulk && ++copies >= kRoundsBeforeYield) {
+        if (!r->resume_pending) PostNop(r, id);
+        return;
+      }
+      continue;
     }
     if (r->pipe_r < 0 && !AcquirePipe(r)) {
       Finish(r, id, -errno, kFailSplice);
@@ -446,52 +450,8 @@ void RelayTable::Step(Relay *r, int id) {
  */
 bool RelayTable::CopySmall(Relay *r, int id) {
   char *buf = scratch_.data();
-  ssize_t n;
-  do {
-    n = recv(r->src, buf, kCopyChunk, MSG_DONTWAIT);
-  } while (n < 0 && errno == EINTR);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      ReleasePipe(r, true);
-      return false;
-    }
-    Finish(r, id, -errno, kFailRecv);
-    return false;
-  }
-  if (n == 0) {
-    Finish(r, id, 0, kFailNone);
-    return false;
-  }
-  size_t sent = 0;
-  while (sent < (size_t)n) {
-    ssize_t m = send(r->dst, buf + sent, (size_t)n - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (m < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
-      Finish(r, id, -errno, kFailSend);
-      return false;
-    }
-    sent += (size_t)m;
-    r->bytes += (uint64_t)m;
-    r->copied += (uint64_t)m;
-  }
-  if (sent < (size_t)n) {
-    /* dst is full: the rest is copied out of the shared scratch buffer into
-     * the relay's own and waits for POLLOUT; nothing more is read meanwhile
-     * (backpressure: at most one chunk per stalled relay). */
-    uint32_t rest = (uint32_t)((size_t)n - sent);
-    r->stash = static_cast<char *>(malloc(rest));
-    if (!r->stash) {
-      Finish(r, id, -ENOMEM, kFailRecv);
-      return false;
-    }
-    memcpy(r->stash, buf + sent, rest);
-    r->stash_off = 0;
-    r->stash_len = rest;
-    ReleasePipe(r, true);
-    if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
-    return false;
-  }
+  ssize_t n = RecvNow(r, id, buf, kCopyChunk);
+  if (n <= 0 || !Forward(r, id, buf, (size_t)n)) return false;
   if ((uint32_t)n == kCopyChunk) {
     r->bulk = true;
     return true;
@@ -499,28 +459,6 @@ bool RelayTable::CopySmall(Relay *r, int id) {
   if (!r->short_read_drains) return true;
   ReleasePipe(r, true);
   return false;
-}
-
-/* Sends what a stalled copy left in the relay's stash; false when it must wait (POLLOUT armed) or the relay ended. */
-bool RelayTable::SendStash(Relay *r, int id) {
-  while (r->stash_len > 0) {
-    ssize_t m = send(r->dst, r->stash + r->stash_off, r->stash_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (m < 0) {
-      if (errno == EINTR) continue;
-      if (errno == EAGAIN || errno == EWOULDBLOCK) {
-        if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
-        return false;
-      }
-      Finish(r, id, -errno, kFailSend);
-      return false;
-    }
-    r->stash_off += (uint32_t)m;
-    r->stash_len -= (uint32_t)m;
-    r->bytes += (uint64_t)m;
-    r->copied += (uint64_t)m;
-  }
-  DropStash(r);
-  return true;
 }
 
 /*
@@ -536,37 +474,78 @@ bool RelayTable::PassUrgentMark(Relay *r, int id) {
     return false;
   }
   char b;
+  return RecvNow(r, id, &b, 1) == 1 && Forward(r, id, &b, 1);
+}
+
+/* A non-blocking recv(2): its byte count; 0 when the stream ended or nothing
+ * was there (EAGAIN: the idle relay gives its pipe back), -1 when it failed
+ * (the relay then ended). */
+ssize_t RelayTable::RecvNow(Relay *r, int id, char *buf, size_t len) {
   ssize_t n;
   do {
-    n = recv(r->src, &b, 1, MSG_DONTWAIT);
+    n = recv(r->src, buf, len, MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
-  if (n <= 0) {
-    if (n == 0) Finish(r, id, 0, kFailNone);
-    else if (errno != EAGAIN && errno != EWOULDBLOCK) Finish(r, id, -errno, kFailRecv);
-    return false; /* EAGAIN: the urgent byte was all there was; the next data wakes the poll */
+  if (n > 0) return n;
+  if (n == 0) Finish(r, id, 0, kFailNone);
+  else if (errno == EAGAIN || errno == EWOULDBLOCK) ReleasePipe(r, true);
+  else Finish(r, id, -errno, kFailRecv);
+  return n < 0 && !r->finished ? 0 : n;
+}
+
+/* Sends what it can of `len` bytes now; -1 when the send failed (the relay ended). */
+ssize_t RelayTable::SendNow(Relay *r, int id, const char *p, size_t len) {
+  size_t sent = 0;
+  while (sent < len) {
+    ssize_t m = send(r->dst, p + sent, len - sent, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (m < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      Finish(r, id, -errno, kFailSend);
+      return -1;
+    }
+    sent += (size_t)m;
   }
-  ssize_t m;
-  do {
-    m = send(r->dst, &b, 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-  } while (m < 0 && errno == EINTR);
-  if (m == 1) {
-    r->bytes++;
-    r->copied++;
-    return true;
-  }
-  if (m < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-    Finish(r, id, -errno, kFailSend);
-    return false;
-  }
-  r->stash = static_cast<char *>(malloc(1));
+  r->bytes += sent;
+  r->copied += sent;
+  return (ssize_t)sent;
+}
+
+/*
+ * Delivers `len` received bytes; true when all went out. What dst does not
+ * take is copied out of the caller's buffer (the shared scratch buffer) into
+ * the relay's own stash and waits for POLLOUT; nothing more is read
+ * meanwhile (backpressure: at most one chunk per stalled relay).
+ */
+bool RelayTable::Forward(Relay *r, int id, const char *p, size_t len) {
+  ssize_t sent = SendNow(r, id, p, len);
+  if (sent < 0) return false;
+  if ((size_t)sent == len) return true;
+  size_t rest = len - (size_t)sent;
+  r->stash = static_cast<char *>(malloc(rest));
   if (!r->stash) {
-    Finish(r, id, -ENOMEM, kFailRecv);
+    Finish(r, id, -ENOMEM, kFailNone);
     return false;
   }
-  r->stash[0] = b;
-  r->stash_len = 1;
+  memcpy(r->stash, p + sent, rest);
+  r->stash_off = 0;
+  r->stash_len = (uint32_t)rest;
+  ReleasePipe(r, true);
   if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
   return false;
+}
+
+/* Sends what a stalled copy left in the relay's stash; false when it must wait (POLLOUT armed) or the relay ended. */
+bool RelayTable::SendStash(Relay *r, int id) {
+  ssize_t sent = SendNow(r, id, r->stash + r->stash_off, r->stash_len);
+  if (sent < 0) return false;
+  r->stash_off += (uint32_t)sent;
+  r->stash_len -= (uint32_t)sent;
+  if (r->stash_len > 0) {
+    if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
+    return false;
+  }
+  DropStash(r);
+  return true;
 }
 
 void RelayTable::DropStash(Relay *r) {

@@ -35,6 +35,7 @@
 #define URING_RELAY_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <vector>
 
@@ -140,8 +141,11 @@ class RelayTable {
   static bool Idle(const Relay *r);
   void Step(Relay *r, int id);
   bool CopySmall(Relay *r, int id);
-  bool SendStash(Relay *r, int id);
   bool PassUrgentMark(Relay *r, int id);
+  ssize_t RecvNow(Relay *r, int id, char *buf, size_t len);
+  ssize_t SendNow(Relay *r, int id, const char *p, size_t len);
+  bool Forward(Relay *r, int id, const char *p, size_t len);
+  bool SendStash(Relay *r, int id);
   static void DropStash(Relay *r);
   void Finish(Relay *r, int id, int32_t res, RelayFailure why);
   bool Report(Relay *r, int32_t *out);

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include "ring.h"
 
@@ -59,12 +60,18 @@ void RelayBufs::Recycle(uint16_t bid) {
   __atomic_store_n(tailp_, tail_, __ATOMIC_RELEASE);
 }
 
-bool RelayBufs::RecycleTrimmed(uint16_t bid, uint64_t now_ns) {
-  bool trim = written[bid] > 4096 && now_ns - trimmed_ns[bid] >= 1000000000ull;
-  if (trim) {
-    madvise(Addr(bid), kSize, MADV_DONTNEED);
-    trimmed_ns[bid] = now_ns;
-    written[bid] = 0;
+bool RelayBufs::RecycleTrimmed(uint16_t bid) {
+  bool trim = false;
+  if (written[bid] > 4096) { /* the clock is read only when a trim is possible */
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t now_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+    trim = now_ns - trimmed_ns[bid] >= 1000000000ull;
+    if (trim) {
+      madvise(Addr(bid), kSize, MADV_DONTNEED);
+      trimmed_ns[bid] = now_ns;
+      written[bid] = 0;
+    }
   }
   Recycle(bid);
   return trim;

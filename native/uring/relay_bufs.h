@@ -39,7 +39,7 @@ class RelayBufs {
    * memory a burst touched. Safe at this point only: a buffer out of the
    * ring is in no recv, so nothing can be writing into it. Returns whether
    * it trimmed. */
-  bool RecycleTrimmed(uint16_t bid, uint64_t now_ns);
+  bool RecycleTrimmed(uint16_t bid);
   /* Unmaps everything; only once the kernel can no longer use the group (its ring is closed). */
   void Release();
   /* Forgets the memory without unmapping it: the kernel might still write
