@@ -6,7 +6,7 @@
 import { RequestParser, type ParserLimits, type RequestHead } from './parser';
 import { currentDate, serializeHead, serializeWhole, statusReply, bodyLength, type Reply } from './reply';
 import type { CachedFile } from './file-cache';
-import { sendBody, ShortFileError, waitForDrain, writeWithBackpressure } from './send-body';
+import { sendBody, ShortFileError, writeWithBackpressure } from './send-body';
 import type { SendFileFn, SocketLike } from './transport';
 
 /** One line of the access log. */
@@ -219,13 +219,9 @@ export class Connection {
     }
   }
 
-  /**
-   * Write `buf`: undefined when the socket took it without asking to wait,
-   * else a Promise for its 'drain' (bounded by the send timeout).
-   */
+  /** Write `buf`: a Promise only when the socket asks to wait (bounded by the send timeout). */
   private send(buf: Buffer): Promise<void> | undefined {
-    if (this.socket.destroyed) return Promise.reject(new Error('socket closed'));
-    return this.socket.write(buf) ? undefined : waitForDrain(this.socket, this.ctx.sendTimeoutMs);
+    return writeWithBackpressure(this.socket, buf, this.ctx.sendTimeoutMs);
   }
 
   /**
@@ -304,7 +300,7 @@ export class Connection {
         if (bytesRead === 0) throw new ShortFileError(len - off);
         off += bytesRead;
       }
-      await writeWithBackpressure(this.socket, buf, this.ctx.sendTimeoutMs);
+      await this.send(buf);
       return;
     }
     const sendFile = len >= this.ctx.zeroCopyMinBytes ? this.ctx.sendFile : undefined;

@@ -57,12 +57,13 @@ export function waitForDrain(socket: SocketLike, timeoutMs = 0): Promise<void> {
 }
 
 /**
- * Write `buf`; resolve at once if the socket's buffer has room, else after
- * 'drain' (see {@link waitForDrain} for `timeoutMs`).
+ * Write `buf`: undefined when the socket's buffer had room (nothing to wait
+ * for, no Promise made), else a Promise for its 'drain' (see
+ * {@link waitForDrain} for `timeoutMs`).
  */
-export function writeWithBackpressure(socket: SocketLike, buf: Buffer, timeoutMs = 0): Promise<void> {
+export function writeWithBackpressure(socket: SocketLike, buf: Buffer, timeoutMs = 0): Promise<void> | undefined {
   if (socket.destroyed) return Promise.reject(new Error('socket closed'));
-  return socket.write(buf) ? Promise.resolve() : waitForDrain(socket, timeoutMs);
+  return socket.write(buf) ? undefined : waitForDrain(socket, timeoutMs);
 }
 
 /** Options of {@link sendBody}. */
