@@ -17,8 +17,8 @@ export function writeNginxConf(dir: string, root: string, port: number, workers:
   const conf = `user root;
 worker_processes ${workers};
 daemon off;
-pid ${t('nginx.pid')};
-error_log ${t('nginx-error.log')} warn;
+pid ${t(`nginx-${port}.pid`)};
+error_log ${t(`nginx-error-${port}.log`)} warn;
 events { worker_connections 4096; }
 http {
   access_log off;
@@ -43,10 +43,10 @@ http {
   return file;
 }
 
-/** HAProxy 2.x in TCP mode, one thread, splice-auto, one frontend and one backend. */
-export function writeHaproxyConf(dir: string, port: number, upstreamPort: number): string {
+/** HAProxy 2.x in TCP mode, `threads` threads (default 1), splice-auto, one frontend and one backend. */
+export function writeHaproxyConf(dir: string, port: number, upstreamPort: number, threads = 1): string {
   const conf = `global
-  nbthread 1
+  nbthread ${threads}
   maxconn 4096
 
 defaults
