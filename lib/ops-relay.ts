@@ -4,7 +4,10 @@
  * chunk. Three modes:
  *
  * - `'splice'` (default): the ring reports when the source is readable (a
- *   multishot IORING_OP_POLL_ADD) and the addon moves the bytes with
+ *   one-shot IORING_OP_POLL_ADD, re-armed each time the relay waits again:
+ *   the ring checks the socket when the poll is armed, so after a short read
+ *   the relay simply waits, and anything left makes the poll fire at once;
+ *   a small message costs two splices, in and out) and the addon moves the bytes with
  *   non-blocking splice(2) calls through a pipe: no payload enters user
  *   space (but for one byte at a TCP urgent mark, which splice(2) cannot
  *   pass: recv/send move it) and no io-wq thread is involved. Pipes come from a pool of the
@@ -21,11 +24,8 @@
  *   first tries one recv(2) of up to 16 KiB into a scratch buffer of the
  *   ring and a send(2) from it; a recv that fills the 16 KiB switches the
  *   direction to splice, where it stays while readiness events bring at
- *   least 16 KiB each. On TCP a short recv proves the socket drained, so a
- *   small message costs two calls where splice mode needs three (the last
- *   one to learn the pipe-ful was everything); after the end of stream, an
- *   error or urgent data was seen, and on other stream sockets, it reads on
- *   to EAGAIN. What the destination does not take is copied into a buffer
+ *   least 16 KiB each. A small message costs two calls, recv and send (the
+ *   same readiness rule as splice mode). What the destination does not take is copied into a buffer
  *   of the relay's own (at most 16 KiB) and sent when it has room; nothing
  *   more is read meanwhile. Stream sockets only; both fds are made
  *   O_NONBLOCK.

@@ -518,6 +518,82 @@ for (const mode of ['auto', 'splice'] as RelayMode[]) {
   });
 }
 
+for (const mode of ['auto', 'splice'] as RelayMode[]) {
+  test(`${mode}: urgent data as the last byte: the relay goes idle (no busy loop) and carries on with what comes next`, async () => {
+    const ring = new Ring();
+    const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
+    try {
+      native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
+      native.listen(lfd, 8);
+      const port = native.getsockname(lfd).port;
+      const acc = ring.accept(lfd);
+      const c = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+      await ring.connect(c, native.encodeSockaddr('127.0.0.1', port)!);
+      const s = await acc;
+      const out = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+      const acc2 = ring.accept(lfd);
+      await ring.connect(out, native.encodeSockaddr('127.0.0.1', port)!);
+      const sink = await acc2;
+      try {
+        native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
+        native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
+        await new Promise((r) => setTimeout(r, 50));
+        const relay = ring.relay(s, out, { mode });
+        await until(() => relay.bytes >= 3, 3000, "the bytes before the urgent mark");
+        // A poll that kept firing for the urgent byte would make the ring enter the kernel without end.
+        await new Promise((r) => setTimeout(r, 50));
+        const enters = ring.info().enters;
+        await new Promise((r) => setTimeout(r, 300));
+        const busy = ring.info().enters - enters;
+        assert.ok(busy < 20, `the idle relay made the ring enter the kernel ${busy} times in 300 ms`);
+        native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+        await until(() => relay.bytes >= 6, 3000, 'the bytes sent after the urgent byte');
+        relay.cancel();
+        await relay.done;
+        const buf = Buffer.alloc(16);
+        let n = 0;
+        while (n < 6) {
+          const got = await ring.recv(sink, buf.subarray(n));
+          if (got === 0) break;
+          n += got;
+        }
+        assert.is(buf.toString('latin1', 0, n), 'abcefg');
+      } finally {
+        for (const fd of [c, s, out, sink]) native.closeFd(fd);
+      }
+    } finally {
+      native.closeFd(lfd);
+      ring.destroy();
+    }
+  });
+
+  test(`${mode}: reads cut short by a one-page pipe: the relay goes on by itself until every byte is through`, async () => {
+    // Many small segments queued before the relay starts, and a pipe of one page: each splice takes at most one
+    // page (a short read that did not drain the socket). Nothing new arrives to wake the relay: it must see the
+    // rest on its own.
+    await withConnected(2, async (ring, c) => {
+      const msg = crypto.randomBytes(100);
+      const sent: Buffer[] = [];
+      for (let i = 0; i < 400; i++) {
+        const m = Buffer.concat([Buffer.from(String(i).padStart(4, '0')), msg]);
+        sent.push(m);
+        c.peers[0]!.write(m);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+      const got = collect(c.peers[1]!);
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode, pipeSize: 4096 });
+      const expected = Buffer.concat(sent);
+      await until(() => relay.bytes >= expected.length, 3000, `all ${expected.length} bytes (relay moved ${relay.bytes})`);
+      c.peers[0]!.end();
+      const r = await relay.done;
+      assert.ok(r.eof, `the relay ended at end of stream (${r.error?.message ?? ''})`);
+      assert.is(r.bytes, expected.length);
+      native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
+      assert.ok((await got).equals(expected), 'byte-exact, in order');
+    });
+  });
+}
+
 test('onEnd gets the result and the relay; a throwing onEnd is an uncaught exception and other relays still end', async () => {
   const ring = new Ring();
   const c = await connected(ring, 2);

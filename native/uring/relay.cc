@@ -124,7 +124,7 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, cons
   r->pipe_want = pipe_size;
   r->copy = copy;
   r->autocopy = mode == kModeAuto;
-  r->short_read_drains = r->autocopy && IsTcp(src);
+  r->tcp = IsTcp(src);
   if (!copy && !pool_sized_) {
     pool_sized_ = true;
     pool_want_ = pipe_size;
@@ -144,8 +144,10 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, cons
 bool RelayTable::ArmRead(Relay *r, int id) {
   struct io_uring_sqe *sqe = ring_->RelaySqe();
   if (!sqe) return false;
-  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, IORING_POLL_ADD_MULTI, 0);
-  /* POLLPRI: urgent data needs a recv past its mark (PassUrgentMark) and ends auto mode's short-read rule. */
+  /* One-shot, checked when armed (relay.h). POLLPRI: urgent data alone
+   * (the byte at the mark) is not POLLIN, and splice(2) must be helped past
+   * it (PassUrgentMark). */
+  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, 0, 0);
   sqe->poll32_events = POLLIN | POLLRDHUP | POLLPRI;
   ur_sqe_set_data(sqe, RelayData(id, r->gen, kRead));
   r->read_armed = true;
@@ -363,17 +365,24 @@ void RelayTable::ReleasePipe(Relay *r, bool empty) {
   pipes_in_use_--;
 }
 
+/* Waits for src again when nothing else of the relay is in the kernel. */
+void RelayTable::Rearm(Relay *r, int id) {
+  if (r->finished || r->copy || r->read_armed || r->write_wait || r->resume_pending) return;
+  if (!ArmRead(r, id)) Finish(r, id, -EBUSY, kFailRing);
+}
+
 /*
  * Moves what can move without blocking: empties the pipe into dst, then
- * refills it from src, until src has nothing more (its multishot poll will
- * call again), dst is full (wait for POLLOUT, read nothing meanwhile: that
- * is the backpressure), the stream ended, or a splice failed.
+ * refills it from src, until src has nothing more or a read came back
+ * short (the caller re-arms src's poll, which fires at once if anything is
+ * left), dst is full (wait for POLLOUT, read nothing meanwhile: that is the
+ * backpressure), the stream ended, or a splice failed.
  */
 void RelayTable::Step(Relay *r, int id) {
   if (r->finished || r->write_wait) return;
   if (r->stash_len > 0 && !SendStash(r, id)) return;
   uint64_t moved = 0;  /* bytes spliced in from src by this call */
-  unsigned copies = 0; /* auto: small reads copied back to back by this call */
+  bool settle = false; /* a short read: deliver it, then wait for the poll */
   for (;;) {
     while (r->buffered > 0) {
       ssize_t m = splice(r->pipe_r, NULL, r->dst, NULL, r->buffered, kSpliceFlags);
@@ -393,15 +402,14 @@ void RelayTable::Step(Relay *r, int id) {
       r->buffered -= (uint32_t)m;
       r->bytes += (uint64_t)m;
     }
+    if (settle) {
+      ReleasePipe(r, true); /* idle relays hold no pipe */
+      if (r->autocopy && moved < kCopyChunk) r->bulk = false;
+      return;
+    }
     if (r->autocopy && !r->bulk) {
       if (!CopySmall(r, id)) return;
-      /* Filled the chunk (splice the rest), or reading on to EAGAIN: a source
-       * that keeps sending small pieces yields like a full pipe does. */
-      if (!r->bulk && ++copies >= kRoundsBeforeYield) {
-        if (!r->resume_pending) PostNop(r, id);
-        return;
-      }
-      continue;
+      continue; /* it filled the chunk: splice the rest */
     }
     if (r->pipe_r < 0 && !AcquirePipe(r)) {
       Finish(r, id, -errno, kFailSplice);
@@ -411,7 +419,8 @@ void RelayTable::Step(Relay *r, int id) {
     if (n < 0) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
-        if (r->urgent && PassUrgentMark(r, id)) continue;
+        /* Woken, yet nothing to splice: on TCP, perhaps the urgent mark. */
+        if (r->tcp && moved == 0 && PassUrgentMark(r, id)) continue;
         if (r->finished) return;
         ReleasePipe(r, true); /* idle relays hold no pipe */
         /* auto: an event that brought less than a chunk goes back to copying. */
@@ -429,6 +438,8 @@ void RelayTable::Step(Relay *r, int id) {
     moved += (uint64_t)n;
     if ((uint32_t)n < r->pipe_cap) {
       r->full_rounds = 0;
+      /* Most likely all there was: no call to hear EAGAIN (bulk reads on). */
+      if ((uint32_t)n < kCopyChunk) settle = true;
     } else if (++r->full_rounds >= kRoundsBeforeYield) {
       /* A source that keeps the pipe full could hold the completion path:
        * continue after the CQEs already queued (a NOP's CQE comes last). */
@@ -442,11 +453,8 @@ void RelayTable::Step(Relay *r, int id) {
 /*
  * auto mode, small-message state: one recv(2) into the scratch buffer and a
  * send(2) of what it got. True when the recv filled the chunk (more is
- * likely waiting: the caller switches to splicing) or when a short recv
- * does not prove the source drained (read on to EAGAIN or the end). On TCP,
- * until a poll showed the end, an error or urgent data, a short recv means
- * the receive queue was empty at that moment, so no call is spent to learn
- * it: anything arriving later wakes the multishot poll again.
+ * likely waiting: the caller switches to splicing). After a short recv the
+ * relay waits for its poll, which fires at once if anything was left.
  */
 bool RelayTable::CopySmall(Relay *r, int id) {
   char *buf = scratch_.data();
@@ -456,7 +464,6 @@ bool RelayTable::CopySmall(Relay *r, int id) {
     r->bulk = true;
     return true;
   }
-  if (!r->short_read_drains) return true;
   ReleasePipe(r, true);
   return false;
 }
@@ -470,8 +477,7 @@ bool RelayTable::CopySmall(Relay *r, int id) {
 bool RelayTable::PassUrgentMark(Relay *r, int id) {
   int at_mark = 0;
   if (ioctl(r->src, SIOCATMARK, &at_mark) < 0 || !at_mark) {
-    r->urgent = false; /* past it already, or urgent data is no longer pending */
-    return false;
+    return false; /* past it already, or no urgent data pending */
   }
   char b;
   return RecvNow(r, id, &b, 1) == 1 && Forward(r, id, &b, 1);
@@ -614,25 +620,17 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
     }
     return false;
   }
-  bool more = (c->flags & IORING_CQE_F_MORE) != 0;
   switch (kind) {
     case kRead:
-      if (!more) {
-        r->read_armed = false;
-        ring_->DropDeferredCancel(RelayData(id, r->gen, kRead));
-      }
+      r->read_armed = false;
+      ring_->DropDeferredCancel(RelayData(id, r->gen, kRead));
       if (r->finished) break;
       if (c->res < 0) {
         Finish(r, id, c->res, kFailPoll);
         break;
       }
-      /* The end of stream (or an error) came with or before this event: no
-       * later wake-up will announce it, so it must be read now. */
-      if (c->res & (POLLRDHUP | POLLHUP | POLLERR | POLLPRI)) r->short_read_drains = false;
-      if (c->res & POLLPRI) r->urgent = true;
       Step(r, id);
-      /* The kernel ended the multishot (it may, e.g. under memory pressure): re-arm. */
-      if (!r->finished && !r->read_armed && !ArmRead(r, id)) Finish(r, id, -EBUSY, kFailRing);
+      Rearm(r, id);
       break;
     case kWrite:
       r->write_wait = false;
@@ -640,11 +638,16 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       if (r->finished) break;
       if (c->res < 0) Finish(r, id, c->res, kFailPoll);
       else if (r->copy) SendNext(r, id); /* POLLERR/POLLHUP show up as the send's error */
-      else Step(r, id);                  /* ... or the splice's */
+      else {
+        Step(r, id); /* ... or the splice's */
+        Rearm(r, id);
+      }
       break;
     case kResume:
       r->resume_pending = false;
+      if (r->copy) break; /* (copy relays post NOPs only to report their end) */
       Step(r, id);
+      Rearm(r, id);
       break;
     case kRecv:
       OnRecv(r, id, c);

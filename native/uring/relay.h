@@ -3,16 +3,16 @@
  *
  * A relay moves bytes from one fd to another with non-blocking splice(2)
  * calls through a pipe, until end of stream or an error. Readiness comes
- * from the ring (a multishot POLL_ADD on the source, a one-shot POLLOUT on
- * the destination while it is full); the splices run in C right where the
+ * from the ring (a one-shot POLL_ADD on the source, re-armed whenever the
+ * relay waits for it again, and a one-shot POLLOUT on the destination while
+ * it is full); the splices run in C right where the
  * CQE is read (complete.cc), so a relay costs JavaScript nothing per chunk.
  * Its end is reported to JavaScript as one completion record (slot = the
  * relay's id, generation URING_NATIVE_GEN).
  *
  * Two ways to move the bytes:
  *   splice: non-blocking splice(2) through a pipe, on readiness from the
- *     ring (a multishot POLL_ADD on the source, a one-shot POLLOUT on the
- *     destination while it is full). The payload never enters user space,
+ *     ring. The payload never enters user space,
  *     but for one byte at a TCP urgent mark (splice(2) cannot pass it).
  *     Pipes come from a per-ring pool and are held only while bytes are
  *     inside: an idle relay holds no pipe.
@@ -27,9 +27,18 @@
  *     copied into a buffer of the relay's own and sent on POLLOUT). A recv
  *     that fills the chunk switches the direction to splice, and it stays
  *     there while readiness events bring at least a chunk each: small
- *     messages are copied (two calls: on TCP a short recv proves the socket
- *     drained, so no third call), bulk moves as page references. Stream
- *     sockets only.
+ *     messages are copied, bulk moves as page references. Stream sockets only.
+ *
+ * Why the source's poll is one-shot: a poll armed on the ring checks the
+ * socket's state when it is armed (level-triggered), so after a short read
+ * (under kCopyChunk) the relay stops and re-arms instead of asking the
+ * socket again with a call that would almost always say EAGAIN; whatever
+ * was left (a read cut short by a full pipe, by TCP's urgent mark, or data
+ * that came meanwhile) fires the new poll at once. A multishot poll fires
+ * only on new wake-ups, so it needed that extra call per event. Its mask
+ * is not trusted for POLLPRI either: after a wake-up the ring reports the
+ * waker's mask, and TCP wakes readers with EPOLLPRI on every arrival of
+ * data (poll(2) on the same socket says POLLIN only).
  */
 #ifndef URING_RELAY_H
 #define URING_RELAY_H
@@ -74,7 +83,7 @@ struct Relay {
   uint8_t failure = kFailNone;
   uint8_t full_rounds = 0;
   bool in_use = false;
-  bool read_armed = false;     /* the multishot POLLIN is in the kernel */
+  bool read_armed = false;     /* the one-shot POLLIN on src is in the kernel */
   bool write_wait = false;     /* a one-shot POLLOUT on dst is in the kernel */
   bool resume_pending = false; /* a NOP (continue after yielding, or report the end) is in the kernel */
   bool finished = false;
@@ -82,11 +91,7 @@ struct Relay {
   /* auto mode */
   bool autocopy = false;       /* small reads are copied (recv/send) */
   bool bulk = false;           /* ... but the last readiness event brought a chunk or more: splice */
-  /* A short recv proves the source drained: TCP only (an AF_UNIX read stops
-   * at a message boundary), and only until a poll showed the end of stream,
-   * an error or urgent data (a read stops at the urgent mark). */
-  bool short_read_drains = false;
-  bool urgent = false;         /* a poll saw TCP urgent data: splice(2) stops at its mark */
+  bool tcp = false;            /* src is TCP: splice(2) may stop at an urgent mark */
   char *stash = nullptr;       /* received bytes dst did not take yet (malloc'd, <= kCopyChunk) */
   uint32_t stash_off = 0, stash_len = 0;
   /* copy mode */
@@ -150,6 +155,7 @@ class RelayTable {
   void Finish(Relay *r, int id, int32_t res, RelayFailure why);
   bool Report(Relay *r, int32_t *out);
   bool ArmRead(Relay *r, int id);
+  void Rearm(Relay *r, int id);
   bool ArmWrite(Relay *r, int id);
   void PostNop(Relay *r, int id);
   void CancelOp(Relay *r, int id, unsigned kind);
