@@ -11,7 +11,7 @@
  * shared relay buffers and sends from them with SQEs (no system call of its
  * own per message); `splice` moves page references through pipes that are
  * held only while bytes are in them (the payload never enters user space,
- * at three splice(2) calls per message).
+ * at two splice(2) calls per message).
  *
  * `--mode recv`: the same in JavaScript, to compare: one multishot recv per
  * connection over a provided-buffer group; received bytes are sent straight

@@ -567,6 +567,72 @@ for (const mode of ['auto', 'splice'] as RelayMode[]) {
     }
   });
 
+  test(`${mode}: urgent data, more bytes and the end of stream all queued before the start: every normal byte arrives`, async () => {
+    const ring = new Ring();
+    const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
+    try {
+      native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
+      native.listen(lfd, 8);
+      const port = native.getsockname(lfd).port;
+      const acc = ring.accept(lfd);
+      const c = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+      await ring.connect(c, native.encodeSockaddr('127.0.0.1', port)!);
+      const s = await acc;
+      const out = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+      const acc2 = ring.accept(lfd);
+      await ring.connect(out, native.encodeSockaddr('127.0.0.1', port)!);
+      const sink = await acc2;
+      try {
+        // At the mark with the peer's FIN queued, splice(2) reads 0, not EAGAIN: it must not pass for the end.
+        native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
+        native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
+        native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+        native.shutdownSync(c, K.SHUT_WR!);
+        await new Promise((r) => setTimeout(r, 50));
+        const r = await ring.relay(s, out, { mode }).done;
+        assert.ok(r.eof, `ended at end of stream (${r.error?.message ?? ''})`);
+        assert.is(r.bytes, 6);
+        native.shutdownSync(out, K.SHUT_WR!);
+        const buf = Buffer.alloc(16);
+        let n = 0;
+        for (;;) {
+          const got = await ring.recv(sink, buf.subarray(n));
+          if (got === 0) break;
+          n += got;
+        }
+        assert.is(buf.toString('latin1', 0, n), 'abcefg');
+      } finally {
+        for (const fd of [c, s, out, sink]) native.closeFd(fd);
+      }
+    } finally {
+      native.closeFd(lfd);
+      ring.destroy();
+    }
+  });
+
+  test(`${mode}: a source whose error queue fills (TX timestamps) does not make the relay spin`, async () => {
+    await withConnected(1, async (ring, c) => {
+      // SO_TIMESTAMPING (37 in Linux's asm-generic socket.h) with TX_SOFTWARE | SOFTWARE | TX_SCHED: every send
+      // of the echo queues timestamps on the socket's error queue, which poll reports as POLLERR until read.
+      native.setsockopt(c.fds[0]!, K.SOL_SOCKET!, 37, (1 << 1) | (1 << 4) | (1 << 8));
+      const relay = ring.relay(c.fds[0]!, c.fds[0]!, { mode });
+      const echoed: Buffer[] = [];
+      c.peers[0]!.on('data', (d: Buffer) => echoed.push(d));
+      c.peers[0]!.write('hello');
+      await until(() => Buffer.concat(echoed).length >= 5, 3000, 'the echo');
+      await new Promise((r) => setTimeout(r, 50));
+      const enters = ring.info().enters;
+      await new Promise((r) => setTimeout(r, 300));
+      const busy = ring.info().enters - enters;
+      assert.ok(busy < 20, `the idle relay made the ring enter the kernel ${busy} times in 300 ms`);
+      c.peers[0]!.write('world');
+      await until(() => Buffer.concat(echoed).length >= 10, 3000, 'the second echo');
+      assert.is(Buffer.concat(echoed).toString(), 'helloworld');
+      relay.cancel();
+      await relay.done;
+    });
+  });
+
   test(`${mode}: reads cut short by a one-page pipe: the relay goes on by itself until every byte is through`, async () => {
     // Many small segments queued before the relay starts, and a pipe of one page: each splice takes at most one
     // page (a short read that did not drain the socket). Nothing new arrives to wake the relay: it must see the

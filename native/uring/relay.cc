@@ -147,7 +147,7 @@ bool RelayTable::ArmRead(Relay *r, int id) {
   /* One-shot, checked when armed (relay.h). POLLPRI: urgent data alone
    * (the byte at the mark) is not POLLIN, and splice(2) must be helped past
    * it (PassUrgentMark). */
-  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, 0, 0);
+  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, r->edge ? IORING_POLL_ADD_MULTI : 0, 0);
   sqe->poll32_events = POLLIN | POLLRDHUP | POLLPRI;
   ur_sqe_set_data(sqe, RelayData(id, r->gen, kRead));
   r->read_armed = true;
@@ -420,7 +420,7 @@ void RelayTable::Step(Relay *r, int id) {
       if (errno == EINTR) continue;
       if (errno == EAGAIN) {
         /* Woken, yet nothing to splice: on TCP, perhaps the urgent mark. */
-        if (r->tcp && moved == 0 && PassUrgentMark(r, id)) continue;
+        if (r->tcp && (moved == 0 || r->edge) && PassUrgentMark(r, id)) continue;
         if (r->finished) return;
         ReleasePipe(r, true); /* idle relays hold no pipe */
         /* auto: an event that brought less than a chunk goes back to copying. */
@@ -430,7 +430,10 @@ void RelayTable::Step(Relay *r, int id) {
       Finish(r, id, -errno, kFailSplice);
       return;
     }
+    r->taken++;
     if (n == 0) {
+      /* On TCP a splice at the urgent mark reads 0 once the peer has shut down. */
+      if (r->tcp && PassUrgentMark(r, id)) continue;
       Finish(r, id, 0, kFailNone);
       return;
     }
@@ -439,7 +442,7 @@ void RelayTable::Step(Relay *r, int id) {
     if ((uint32_t)n < r->pipe_cap) {
       r->full_rounds = 0;
       /* Most likely all there was: no call to hear EAGAIN (bulk reads on). */
-      if ((uint32_t)n < kCopyChunk) settle = true;
+      if ((uint32_t)n < kCopyChunk && !r->edge) settle = true;
     } else if (++r->full_rounds >= kRoundsBeforeYield) {
       /* A source that keeps the pipe full could hold the completion path:
        * continue after the CQEs already queued (a NOP's CQE comes last). */
@@ -464,6 +467,7 @@ bool RelayTable::CopySmall(Relay *r, int id) {
     r->bulk = true;
     return true;
   }
+  if (r->edge) return true; /* read on to EAGAIN */
   ReleasePipe(r, true);
   return false;
 }
@@ -491,6 +495,7 @@ ssize_t RelayTable::RecvNow(Relay *r, int id, char *buf, size_t len) {
   do {
     n = recv(r->src, buf, len, MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
+  if (n >= 0) r->taken++;
   if (n > 0) return n;
   if (n == 0) Finish(r, id, 0, kFailNone);
   else if (errno == EAGAIN || errno == EWOULDBLOCK) ReleasePipe(r, true);
@@ -621,17 +626,22 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
     return false;
   }
   switch (kind) {
-    case kRead:
-      r->read_armed = false;
-      ring_->DropDeferredCancel(RelayData(id, r->gen, kRead));
+    case kRead: {
+      if (!(c->flags & IORING_CQE_F_MORE)) {
+        r->read_armed = false;
+        ring_->DropDeferredCancel(RelayData(id, r->gen, kRead));
+      }
       if (r->finished) break;
       if (c->res < 0) {
         Finish(r, id, c->res, kFailPoll);
         break;
       }
+      uint64_t taken = r->taken;
       Step(r, id);
-      Rearm(r, id);
+      if (!r->edge && !r->finished && r->taken == taken && !r->write_wait && !r->resume_pending) r->edge = true;
+      Rearm(r, id); /* also when a multishot ended (the kernel may end one, e.g. under memory pressure) */
       break;
+    }
     case kWrite:
       r->write_wait = false;
       ring_->DropDeferredCancel(RelayData(id, r->gen, kWrite));

@@ -35,7 +35,8 @@
  * socket again with a call that would almost always say EAGAIN; whatever
  * was left (a read cut short by a full pipe, by TCP's urgent mark, or data
  * that came meanwhile) fires the new poll at once. A multishot poll fires
- * only on new wake-ups, so it needed that extra call per event. Its mask
+ * only on new wake-ups, so it needed that extra call per event (a relay
+ * falls back to that when an event finds nothing to read: Relay::edge). Its mask
  * is not trusted for POLLPRI either: after a wake-up the ring reports the
  * waker's mask, and TCP wakes readers with EPOLLPRI on every arrival of
  * data (poll(2) on the same socket says POLLIN only).
@@ -83,7 +84,13 @@ struct Relay {
   uint8_t failure = kFailNone;
   uint8_t full_rounds = 0;
   bool in_use = false;
-  bool read_armed = false;     /* the one-shot POLLIN on src is in the kernel */
+  bool read_armed = false;     /* the POLLIN on src is in the kernel */
+  /* An event found nothing to read (a condition no read clears, e.g. an
+   * entry on the socket's error queue): from then on the poll is multishot
+   * and every event reads on to EAGAIN, as a one-shot poll would fire
+   * again at once, without end. */
+  bool edge = false;
+  uint64_t taken = 0;          /* reads from src that returned bytes or the end */
   bool write_wait = false;     /* a one-shot POLLOUT on dst is in the kernel */
   bool resume_pending = false; /* a NOP (continue after yielding, or report the end) is in the kernel */
   bool finished = false;
