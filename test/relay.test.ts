@@ -473,141 +473,99 @@ for (const pipeSize of [undefined, 4096]) {
   });
 }
 
+/**
+ * Runs `fn` with a new ring and two connected TCP pairs made with raw fds (no node:net, so the test controls
+ * every call, MSG_OOB included): `c` -> `s` is the relay's source, `out` -> `sink` its destination.
+ */
+async function withRawPairs(fn: (ring: Ring, p: { c: number; s: number; out: number; sink: number }) => Promise<void>): Promise<void> {
+  const ring = new Ring();
+  const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
+  const fds: number[] = [];
+  try {
+    native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
+    native.listen(lfd, 8);
+    const addr = native.encodeSockaddr('127.0.0.1', native.getsockname(lfd).port)!;
+    for (let i = 0; i < 2; i++) {
+      const acc = ring.accept(lfd);
+      const fd = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+      fds.push(fd);
+      await ring.connect(fd, addr);
+      fds.push(await acc);
+    }
+    await fn(ring, { c: fds[0]!, s: fds[1]!, out: fds[2]!, sink: fds[3]! });
+  } finally {
+    for (const fd of fds) native.closeFd(fd);
+    native.closeFd(lfd);
+    ring.destroy();
+  }
+}
+
+/** Reads `fd` on the ring until `want` bytes came or the stream ended; the bytes as latin1. */
+async function recvText(ring: Ring, fd: number, want: number): Promise<string> {
+  const buf = Buffer.alloc(want);
+  let n = 0;
+  while (n < want) {
+    const got = await ring.recv(fd, buf.subarray(n));
+    if (got === 0) break;
+    n += got;
+  }
+  return buf.toString('latin1', 0, n);
+}
+
 for (const mode of ['auto', 'splice'] as RelayMode[]) {
   test(`${mode}: urgent data does not strand the bytes behind it (splice(2) stops at the urgent mark)`, async () => {
-    const ring = new Ring();
-    const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
-    try {
-      native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
-      native.listen(lfd, 8);
-      const port = native.getsockname(lfd).port;
-      const acc = ring.accept(lfd);
-      const c = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-      await ring.connect(c, native.encodeSockaddr('127.0.0.1', port)!);
-      const s = await acc;
-      const out = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-      const acc2 = ring.accept(lfd);
-      await ring.connect(out, native.encodeSockaddr('127.0.0.1', port)!);
-      const sink = await acc2;
-      try {
-        // 'abc', then 'd' as urgent data, then 'efg', all queued before the relay starts: a read stops at the mark.
-        native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
-        native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
-        native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
-        await new Promise((r) => setTimeout(r, 50));
-        const relay = ring.relay(s, out, { mode });
-        // Without SO_OOBINLINE the urgent byte is out of band: the stream is 'abcefg'.
-        await until(() => relay.bytes >= 6, 3000, 'the bytes after the urgent mark');
-        relay.cancel();
-        await relay.done;
-        const buf = Buffer.alloc(16);
-        let n = 0;
-        while (n < 6) {
-          const got = await ring.recv(sink, buf.subarray(n));
-          if (got === 0) break;
-          n += got;
-        }
-        assert.is(buf.toString('latin1', 0, n), 'abcefg');
-      } finally {
-        for (const fd of [c, s, out, sink]) native.closeFd(fd);
-      }
-    } finally {
-      native.closeFd(lfd);
-      ring.destroy();
-    }
+    await withRawPairs(async (ring, { c, s, out, sink }) => {
+      // 'abc', then 'd' as urgent data, then 'efg', all queued before the relay starts: a read stops at the mark.
+      native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
+      native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
+      native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+      await new Promise((r) => setTimeout(r, 50));
+      const relay = ring.relay(s, out, { mode });
+      // Without SO_OOBINLINE the urgent byte is out of band: the stream is 'abcefg'.
+      await until(() => relay.bytes >= 6, 3000, 'the bytes after the urgent mark');
+      relay.cancel();
+      await relay.done;
+      assert.is(await recvText(ring, sink, 6), 'abcefg');
+    });
   });
 }
 
 for (const mode of ['auto', 'splice'] as RelayMode[]) {
   test(`${mode}: urgent data as the last byte: the relay goes idle (no busy loop) and carries on with what comes next`, async () => {
-    const ring = new Ring();
-    const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
-    try {
-      native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
-      native.listen(lfd, 8);
-      const port = native.getsockname(lfd).port;
-      const acc = ring.accept(lfd);
-      const c = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-      await ring.connect(c, native.encodeSockaddr('127.0.0.1', port)!);
-      const s = await acc;
-      const out = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-      const acc2 = ring.accept(lfd);
-      await ring.connect(out, native.encodeSockaddr('127.0.0.1', port)!);
-      const sink = await acc2;
-      try {
-        native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
-        native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
-        await new Promise((r) => setTimeout(r, 50));
-        const relay = ring.relay(s, out, { mode });
-        await until(() => relay.bytes >= 3, 3000, "the bytes before the urgent mark");
-        // A poll that kept firing for the urgent byte would make the ring enter the kernel without end.
-        await new Promise((r) => setTimeout(r, 50));
-        const enters = ring.info().enters;
-        await new Promise((r) => setTimeout(r, 300));
-        const busy = ring.info().enters - enters;
-        assert.ok(busy < 20, `the idle relay made the ring enter the kernel ${busy} times in 300 ms`);
-        native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
-        await until(() => relay.bytes >= 6, 3000, 'the bytes sent after the urgent byte');
-        relay.cancel();
-        await relay.done;
-        const buf = Buffer.alloc(16);
-        let n = 0;
-        while (n < 6) {
-          const got = await ring.recv(sink, buf.subarray(n));
-          if (got === 0) break;
-          n += got;
-        }
-        assert.is(buf.toString('latin1', 0, n), 'abcefg');
-      } finally {
-        for (const fd of [c, s, out, sink]) native.closeFd(fd);
-      }
-    } finally {
-      native.closeFd(lfd);
-      ring.destroy();
-    }
+    await withRawPairs(async (ring, { c, s, out, sink }) => {
+      native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
+      native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
+      await new Promise((r) => setTimeout(r, 50));
+      const relay = ring.relay(s, out, { mode });
+      await until(() => relay.bytes >= 3, 3000, "the bytes before the urgent mark");
+      // A poll that kept firing for the urgent byte would make the ring enter the kernel without end.
+      await new Promise((r) => setTimeout(r, 50));
+      const enters = ring.info().enters;
+      await new Promise((r) => setTimeout(r, 300));
+      const busy = ring.info().enters - enters;
+      assert.ok(busy < 20, `the idle relay made the ring enter the kernel ${busy} times in 300 ms`);
+      native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+      await until(() => relay.bytes >= 6, 3000, 'the bytes sent after the urgent byte');
+      relay.cancel();
+      await relay.done;
+      assert.is(await recvText(ring, sink, 6), 'abcefg');
+    });
   });
 
   test(`${mode}: urgent data, more bytes and the end of stream all queued before the start: every normal byte arrives`, async () => {
-    const ring = new Ring();
-    const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
-    try {
-      native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
-      native.listen(lfd, 8);
-      const port = native.getsockname(lfd).port;
-      const acc = ring.accept(lfd);
-      const c = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-      await ring.connect(c, native.encodeSockaddr('127.0.0.1', port)!);
-      const s = await acc;
-      const out = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-      const acc2 = ring.accept(lfd);
-      await ring.connect(out, native.encodeSockaddr('127.0.0.1', port)!);
-      const sink = await acc2;
-      try {
-        // At the mark with the peer's FIN queued, splice(2) reads 0, not EAGAIN: it must not pass for the end.
-        native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
-        native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
-        native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
-        native.shutdownSync(c, K.SHUT_WR!);
-        await new Promise((r) => setTimeout(r, 50));
-        const r = await ring.relay(s, out, { mode }).done;
-        assert.ok(r.eof, `ended at end of stream (${r.error?.message ?? ''})`);
-        assert.is(r.bytes, 6);
-        native.shutdownSync(out, K.SHUT_WR!);
-        const buf = Buffer.alloc(16);
-        let n = 0;
-        for (;;) {
-          const got = await ring.recv(sink, buf.subarray(n));
-          if (got === 0) break;
-          n += got;
-        }
-        assert.is(buf.toString('latin1', 0, n), 'abcefg');
-      } finally {
-        for (const fd of [c, s, out, sink]) native.closeFd(fd);
-      }
-    } finally {
-      native.closeFd(lfd);
-      ring.destroy();
-    }
+    await withRawPairs(async (ring, { c, s, out, sink }) => {
+      // At the mark with the peer's FIN queued, splice(2) reads 0, not EAGAIN: it must not pass for the end.
+      native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
+      native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
+      native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+      native.shutdownSync(c, K.SHUT_WR!);
+      await new Promise((r) => setTimeout(r, 50));
+      const r = await ring.relay(s, out, { mode }).done;
+      assert.ok(r.eof, `ended at end of stream (${r.error?.message ?? ''})`);
+      assert.is(r.bytes, 6);
+      native.shutdownSync(out, K.SHUT_WR!);
+      assert.is(await recvText(ring, sink, 16), 'abcefg', 'and then the end of stream');
+    });
   });
 
   test(`${mode}: a source whose error queue fills (TX timestamps) does not make the relay spin`, async () => {
