@@ -23,17 +23,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeHaproxyConf, writeNginxConf } from './servers/configs';
 import { ensureTools, formatRow, makeFiles, measure, startServer, type Row, type Server } from './servers/run';
+import { median } from './util';
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
 const pumps = (process.argv[4] ?? 'relay,auto,ready,io-wq,copy').split(',').filter(Boolean);
 const rounds = Math.max(1, Number(process.argv[5] ?? 1));
 
-function median(xs: number[]): number {
-  const v = [...xs].sort((a, b) => a - b);
-  const m = v.length >> 1;
-  return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
-}
 const files: Array<[string, number]> = [
   ['4k', 4096],
   ['1m', 1024 * 1024],
@@ -156,7 +152,7 @@ async function main(): Promise<void> {
     // both in front of an nginx with one worker per core (wrk shares the same cores).
     const cores = os.cpus().length;
     if (cores > 1) {
-      const allPort = upstreamPort + 90;
+      const allPort = port++;
       nginxAll = await startServer('nginx', ['-c', writeNginxConf(tmp, root, allPort, cores), '-p', tmp], allPort);
       const oursAll = uring(pumps[0] ?? 'relay', cores);
       const haAll = haproxyWith(cores);

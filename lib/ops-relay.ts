@@ -3,16 +3,16 @@
  * the addon right where it reads the completions, with no JavaScript per
  * chunk. Three modes:
  *
- * - `'splice'` (default): the ring reports when the source is readable (a
- *   one-shot IORING_OP_POLL_ADD, re-armed each time the relay waits again:
- *   the ring checks the socket when the poll is armed, so after a short read
- *   the relay simply waits, and anything left makes the poll fire at once;
- *   a small message costs two splices, in and out) and the addon moves the bytes with
- *   non-blocking splice(2) calls through a pipe: no payload enters user
- *   space (but for one byte at a TCP urgent mark, which splice(2) cannot
- *   pass: recv/send move it) and no io-wq thread is involved. Pipes come from a pool of the
- *   ring and are held only while bytes are inside them, so an idle relay
- *   costs no pipe. Sockets and pipes; both fds are made O_NONBLOCK.
+ * - `'splice'` (default): the ring reports when the source is readable and
+ *   the addon moves the bytes with non-blocking splice(2) calls through a
+ *   pipe: no payload enters user space (but for one byte at a TCP urgent
+ *   mark, which splice(2) cannot pass: recv/send move it) and no io-wq
+ *   thread is involved. A small message costs two splices, in and out (the
+ *   readiness poll is one-shot and checked when armed, so a short read needs
+ *   no third call to learn the socket is empty: native/uring/relay.h). Pipes
+ *   come from a pool of the ring and are held only while bytes are inside
+ *   them, so an idle relay costs no pipe. Sockets and pipes; both fds are
+ *   made O_NONBLOCK.
  * - `'copy'`: a recv into a provided-buffer group the ring keeps for its
  *   relays (64 buffers of 256 KiB, shared), and a send from the same
  *   buffer, both as SQEs, so a message costs no system call of its own. The
@@ -24,11 +24,10 @@
  *   first tries one recv(2) of up to 16 KiB into a scratch buffer of the
  *   ring and a send(2) from it; a recv that fills the 16 KiB switches the
  *   direction to splice, where it stays while readiness events bring at
- *   least 16 KiB each. A small message costs two calls, recv and send (the
- *   same readiness rule as splice mode). What the destination does not take is copied into a buffer
- *   of the relay's own (at most 16 KiB) and sent when it has room; nothing
- *   more is read meanwhile. Stream sockets only; both fds are made
- *   O_NONBLOCK.
+ *   least 16 KiB each. A small message costs two calls, recv and send.
+ *   What the destination does not take is copied into a buffer of the
+ *   relay's own (at most 16 KiB) and sent when it has room; nothing more is
+ *   read meanwhile. Stream sockets only; both fds are made O_NONBLOCK.
  *
  * While the destination does not take more, a relay stops reading
  * (backpressure: at most one pipe-ful is held in splice mode; in copy mode

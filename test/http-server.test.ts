@@ -315,7 +315,7 @@ test('garbage over sockets: every connection gets an error status or a clean clo
 });
 
 
-test('cached small file: answered from memory on a kept-alive connection, Date current, a changed file served new', async () => {
+test('cached small file on a kept-alive connection: pipelined GETs and a HEAD answered, Date current, a changed file served new', async () => {
   const file = path.join(fx.root, 'hot.txt');
   fs.writeFileSync(file, 'first version\n');
   // Entries trusted for 300 ms: the requests below take the cache's synchronous path.

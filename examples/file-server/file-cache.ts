@@ -189,11 +189,8 @@ export class FileCache {
    */
   async lookup(fsPath: string): Promise<Lookup> {
     for (let attempt = 0; ; attempt++) {
-      const hit = this.entries.get(fsPath);
-      if (hit && performance.now() - hit.checkedAt < this.revalidateMs) {
-        this.touch(fsPath, hit);
-        return { kind: 'file', file: hit.acquire() };
-      }
+      const hit = this.peek(fsPath);
+      if (hit) return { kind: 'file', file: hit };
       const pending = this.inflight.get(fsPath);
       if (!pending || attempt >= 3) break;
       // Someone is already (re)validating this path: wait, then look again.

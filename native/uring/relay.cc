@@ -124,7 +124,7 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, cons
   r->pipe_want = pipe_size;
   r->copy = copy;
   r->autocopy = mode == kModeAuto;
-  r->tcp = IsTcp(src);
+  r->tcp = !copy && IsTcp(src); /* only splice(2) stops at an urgent mark */
   if (!copy && !pool_sized_) {
     pool_sized_ = true;
     pool_want_ = pipe_size;
@@ -144,9 +144,9 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, cons
 bool RelayTable::ArmRead(Relay *r, int id) {
   struct io_uring_sqe *sqe = ring_->RelaySqe();
   if (!sqe) return false;
-  /* One-shot, checked when armed (relay.h). POLLPRI: urgent data alone
-   * (the byte at the mark) is not POLLIN, and splice(2) must be helped past
-   * it (PassUrgentMark). */
+  /* One-shot, checked when armed; multishot once the relay fell back to
+   * edge mode (relay.h). POLLPRI: urgent data alone (the byte at the mark)
+   * is not POLLIN, and splice(2) must be helped past it (PassUrgentMark). */
   ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, r->edge ? IORING_POLL_ADD_MULTI : 0, 0);
   sqe->poll32_events = POLLIN | POLLRDHUP | POLLPRI;
   ur_sqe_set_data(sqe, RelayData(id, r->gen, kRead));
@@ -365,7 +365,8 @@ void RelayTable::ReleasePipe(Relay *r, bool empty) {
   pipes_in_use_--;
 }
 
-/* Waits for src again when nothing else of the relay is in the kernel. */
+/* Waits for src again when nothing else of the relay is in the kernel (a
+ * no-op for copy relays and while a multishot poll is still armed). */
 void RelayTable::Rearm(Relay *r, int id) {
   if (r->finished || r->copy || r->read_armed || r->write_wait || r->resume_pending) return;
   if (!ArmRead(r, id)) Finish(r, id, -EBUSY, kFailRing);
@@ -467,9 +468,7 @@ bool RelayTable::CopySmall(Relay *r, int id) {
     r->bulk = true;
     return true;
   }
-  if (r->edge) return true; /* read on to EAGAIN */
-  ReleasePipe(r, true);
-  return false;
+  return r->edge; /* edge mode reads on to EAGAIN (this state never holds a pipe) */
 }
 
 /*
@@ -483,13 +482,14 @@ bool RelayTable::PassUrgentMark(Relay *r, int id) {
   if (ioctl(r->src, SIOCATMARK, &at_mark) < 0 || !at_mark) {
     return false; /* past it already, or no urgent data pending */
   }
+  r->taken++; /* the recv below passes the mark even when it finds nothing after it */
   char b;
   return RecvNow(r, id, &b, 1) == 1 && Forward(r, id, &b, 1);
 }
 
-/* A non-blocking recv(2): its byte count; 0 when the stream ended or nothing
- * was there (EAGAIN: the idle relay gives its pipe back), -1 when it failed
- * (the relay then ended). */
+/* A non-blocking recv(2): its byte count; 0 when the stream ended (the
+ * relay then finished) or nothing was there, -1 when it failed (the relay
+ * then ended with the error). */
 ssize_t RelayTable::RecvNow(Relay *r, int id, char *buf, size_t len) {
   ssize_t n;
   do {
@@ -497,10 +497,13 @@ ssize_t RelayTable::RecvNow(Relay *r, int id, char *buf, size_t len) {
   } while (n < 0 && errno == EINTR);
   if (n >= 0) r->taken++;
   if (n > 0) return n;
-  if (n == 0) Finish(r, id, 0, kFailNone);
-  else if (errno == EAGAIN || errno == EWOULDBLOCK) ReleasePipe(r, true);
-  else Finish(r, id, -errno, kFailRecv);
-  return n < 0 && !r->finished ? 0 : n;
+  if (n == 0) {
+    Finish(r, id, 0, kFailNone);
+    return 0;
+  }
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+  Finish(r, id, -errno, kFailRecv);
+  return -1;
 }
 
 /* Sends what it can of `len` bytes now; -1 when the send failed (the relay ended). */
@@ -639,7 +642,6 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       uint64_t taken = r->taken;
       Step(r, id);
       if (!r->edge && !r->finished && r->taken == taken && !r->write_wait && !r->resume_pending) r->edge = true;
-      Rearm(r, id); /* also when a multishot ended (the kernel may end one, e.g. under memory pressure) */
       break;
     }
     case kWrite:
@@ -648,16 +650,11 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       if (r->finished) break;
       if (c->res < 0) Finish(r, id, c->res, kFailPoll);
       else if (r->copy) SendNext(r, id); /* POLLERR/POLLHUP show up as the send's error */
-      else {
-        Step(r, id); /* ... or the splice's */
-        Rearm(r, id);
-      }
+      else Step(r, id);                  /* ... or the splice's */
       break;
     case kResume:
       r->resume_pending = false;
-      if (r->copy) break; /* (copy relays post NOPs only to report their end) */
       Step(r, id);
-      Rearm(r, id);
       break;
     case kRecv:
       OnRecv(r, id, c);
@@ -666,6 +663,9 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       OnSend(r, id, c->res);
       break;
   }
+  /* Splice and auto relays wait for src again once this CQE's work is done
+   * (also after a multishot the kernel ended, e.g. under memory pressure). */
+  Rearm(r, id);
   return Report(r, out);
 }
 
