@@ -78,6 +78,15 @@ export interface NativeAddon {
   setNonBlocking(fd: number, on?: boolean): boolean;
   shutdownSync(fd: number, how: number): void;
   sendNow(fd: number, bytes: Bytes, offset: number, length: number, flags: number): number;
+  /**
+   * At TCP's urgent mark (where splice(2) stops: EAGAIN, or 0 with the peer's FIN queued), one non-blocking
+   * recv(2) into `bytes` (pass one byte), which passes the mark: the urgent byte is dropped (out of band without
+   * SO_OOBINLINE) and the normal bytes after it are returned.
+   * @returns bytes received (> 0), 0 at end of stream, or -1: not at the mark (no urgent data, or past it), or
+   *   nothing after the mark yet
+   * @throws a Node-shaped error with `syscall` 'ioctl' (SIOCATMARK; e.g. ENOTTY: not TCP) or 'recv'
+   */
+  recvAtMark(fd: number, bytes: Bytes): number;
   getsockname(fd: number): NativeSockAddr;
   getpeername(fd: number): NativeSockAddr;
   socketConstants: Readonly<Record<string, number>>;

@@ -19,6 +19,7 @@ import { native } from '../lib/native';
 import { BufferGroup, RELAY_BGID } from '../lib/net/bufgroup';
 import { openFds } from './helpers';
 import { fdList, until } from './net-helpers';
+import { withRawPairs, recvText } from './raw-tcp-helpers';
 
 const K = native.socketConstants;
 
@@ -471,45 +472,6 @@ for (const pipeSize of [undefined, 4096]) {
       assert.ok(outA.equals(Buffer.concat([...fill, msgA])));
     });
   });
-}
-
-/**
- * Runs `fn` with a new ring and two connected TCP pairs made with raw fds (no node:net, so the test controls
- * every call, MSG_OOB included): `c` -> `s` is the relay's source, `out` -> `sink` its destination.
- */
-async function withRawPairs(fn: (ring: Ring, p: { c: number; s: number; out: number; sink: number }) => Promise<void>): Promise<void> {
-  const ring = new Ring();
-  const lfd = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
-  const fds: number[] = [];
-  try {
-    native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0)!);
-    native.listen(lfd, 8);
-    const addr = native.encodeSockaddr('127.0.0.1', native.getsockname(lfd).port)!;
-    for (let i = 0; i < 2; i++) {
-      const acc = ring.accept(lfd);
-      const fd = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
-      fds.push(fd);
-      await ring.connect(fd, addr);
-      fds.push(await acc);
-    }
-    await fn(ring, { c: fds[0]!, s: fds[1]!, out: fds[2]!, sink: fds[3]! });
-  } finally {
-    for (const fd of fds) native.closeFd(fd);
-    native.closeFd(lfd);
-    ring.destroy();
-  }
-}
-
-/** Reads `fd` on the ring until `want` bytes came or the stream ended; the bytes as latin1. */
-async function recvText(ring: Ring, fd: number, want: number): Promise<string> {
-  const buf = Buffer.alloc(want);
-  let n = 0;
-  while (n < want) {
-    const got = await ring.recv(fd, buf.subarray(n));
-    if (got === 0) break;
-    n += got;
-  }
-  return buf.toString('latin1', 0, n);
 }
 
 for (const mode of ['auto', 'splice'] as RelayMode[]) {

@@ -14,23 +14,50 @@
  * every few rounds, so one fast connection cannot starve the others.
  * Every read goes on until splice(2) reports "would block", so a readiness
  * completion is never needed to find data that is already there.
+ *
+ * TCP urgent data: splice(2) reads nothing past the urgent mark (without
+ * SO_OOBINLINE the urgent byte is out of band): there it says "would block",
+ * or 0 once the peer's FIN is queued, which is not the end. So on a TCP
+ * source, a read that finds nothing (or 0) asks whether the socket is at
+ * the mark (native `recvAtMark`, one ioctl(SIOCATMARK) per such read); at
+ * the mark one recv(2) of one byte passes it (the urgent byte is dropped,
+ * the byte after it returned), that byte is written into the pipe and
+ * forwarded in order like spliced bytes, and splicing goes on. The only
+ * payload this pump copies through user space (not counted in
+ * splicedBytes). When nothing follows the mark yet, the pump goes idle
+ * like after any "would block": the multishot poll calls again only when
+ * more arrives, so an urgent byte at the end of what was sent never makes
+ * it spin (the same rule as the addon's relay, native/uring/relay.cc).
  */
+import * as fs from 'node:fs';
 import type { Ring, StreamOp } from '../../lib/ring';
 import '../../lib/ops-poll';
 import { PollEvent } from '../../lib/ops-poll';
 import { Op, CqeFlag } from '../../lib/opcodes';
 import { trySplice, type Pipe, type PipePool } from '../../lib/pipes';
 import { uringError } from '../../lib/errors';
+import { native } from '../../lib/native';
 import type { PumpResult } from './splice-pump';
 
 /** Full pipe-fuls moved back to back before the pump lets other work run. */
 const ROUNDS_BEFORE_YIELD = 8;
 const EPIPE = 32;
 const IORING_POLL_ADD_MULTI = 1;
+const K = native.socketConstants;
+
+/** A TCP socket? Only there does splice(2) stop at an urgent mark. Anything getsockopt refuses (a pipe) is not. */
+function isTcp(fd: number): boolean {
+  try {
+    return native.getsockopt(fd, K.SOL_SOCKET!, K.SO_PROTOCOL!) === K.IPPROTO_TCP;
+  } catch {
+    return false;
+  }
+}
 
 /**
  * Moves bytes from `src` to `dst` until `src` reaches end of stream or a
- * splice fails; see splice-pump.ts `pump` for the contract (same result).
+ * splice (or the recv past an urgent mark) fails; see splice-pump.ts `pump` for the contract (same result,
+ * but splicedBytes leaves out the bytes copied to pass TCP urgent marks).
  * Resolves only once no ring operation of this pump is left in the kernel.
  */
 export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
@@ -50,13 +77,17 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     let readPoll: StreamOp | undefined; // multishot POLLIN on src, while armed
     let writeWait = false; // a one-shot POLLOUT on dst is pending
     let yielded = false;
+    const tcp = isTcp(src);
+    const urgentByte = tcp ? Buffer.alloc(1) : undefined; // the byte after an urgent mark, on its way to the pipe
+    let copied = 0; // bytes delivered that came through urgentByte rather than splice(2)
+    let copyInPipe = false; // the pipe holds such a byte (alone: it is written only into an empty pipe)
 
     const settleIfIdle = (): void => {
       if (result && !readPoll && !writeWait) resolve(result);
     };
     const finish = (reason: 'eof' | 'error', error?: NodeJS.ErrnoException): void => {
       if (result) return;
-      result = { bytes, splicedBytes: bytes, reason, error };
+      result = { bytes, splicedBytes: bytes - copied, reason, error };
       if (reason === 'eof' && buffered === 0) pool.release(pipe);
       else pool.discard(pipe);
       readPoll?.cancel();
@@ -85,8 +116,13 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
             if (m === 0) throw uringError(EPIPE, 'splice');
             buffered -= m;
             bytes += m;
+            if (copyInPipe) {
+              copyInPipe = false;
+              copied++;
+            }
           }
-          const n = trySplice(src, pipe.writeFd, pipe.size);
+          let n = trySplice(src, pipe.writeFd, pipe.size);
+          if (n <= 0 && urgentByte) n = passUrgentMark(urgentByte, n);
           if (n < 0) return; // drained: the multishot poll calls again when more arrives
           if (n === 0) return finish('eof');
           buffered = n;
@@ -105,6 +141,19 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
       } catch (e) {
         finish('error', e as NodeJS.ErrnoException);
       }
+    };
+    /**
+     * After a TCP read that found nothing (`n` -1) or 0 (with the pipe empty): at the urgent mark, the byte
+     * after it goes into the pipe (1 returned). Otherwise `n` stands (nothing after the mark yet: idle until
+     * the poll calls again), but for the end of stream found right after the mark (0). Throws on a failed recv.
+     */
+    const passUrgentMark = (b: Buffer, n: number): number => {
+      const got = native.recvAtMark(src, b);
+      if (got === 0) return 0;
+      if (got < 0) return n;
+      fs.writeSync(pipe.writeFd, b, 0, 1); // the pipe is empty: one byte never blocks
+      copyInPipe = true;
+      return 1;
     };
     const arm = (): void => {
       try {

@@ -189,6 +189,41 @@ static Napi::Value ShutdownSync(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
+/* recvAtMark(fd, bytes) -> bytes received (> 0), 0 at end of stream, or -1
+ * when there is nothing to take now: `fd` is not at TCP's urgent mark (or
+ * has no urgent data), or it is and nothing after the mark has arrived yet
+ * (EAGAIN). splice(2) reads nothing past the urgent mark (without
+ * SO_OOBINLINE the urgent byte is out of band): it says EAGAIN there, or 0
+ * once the peer's FIN is queued. Only recv(2) moves past it: at the mark
+ * this does one recv(2) with MSG_DONTWAIT into `bytes` (pass a 1-byte
+ * buffer: after it splice(2) works again). That recv drops the urgent byte
+ * and returns the normal bytes after it; once the urgent byte has arrived
+ * it passes the mark even when nothing follows (-1 now, and the next call
+ * finds no mark). Failures throw (`syscall` 'ioctl': e.g. ENOTTY for a
+ * non-TCP fd; 'recv'). */
+static Napi::Value RecvAtMark(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  uint8_t *p;
+  size_t l;
+  if (!NumberArgs(info, 1, "recvAtMark(fd, bytes)")) return env.Undefined();
+  if (info.Length() < 2 || !GetBytes(env, info[1], &p, &l)) return env.Undefined();
+  if (l == 0) {
+    Napi::RangeError::New(env, "recvAtMark: the buffer is empty").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int at_mark = 0;
+  if (ioctl(fd, SIOCATMARK, &at_mark) < 0) return ThrowErrno(env, -errno, "ioctl");
+  if (!at_mark) return Napi::Number::New(env, -1);
+  ssize_t n;
+  do {
+    n = recv(fd, p, l, MSG_DONTWAIT);
+  } while (n < 0 && errno == EINTR);
+  if (n >= 0) return Napi::Number::New(env, (double)n);
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
+  return ThrowErrno(env, -errno, "recv");
+}
+
 /* setNonBlocking(fd, on) -> whether O_NONBLOCK was set before; sets or clears it. */
 static Napi::Value SetNonBlocking(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
@@ -248,6 +283,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("setsockopt", Napi::Function::New(env, SetSockOpt, "setsockopt"));
   exports.Set("shutdownSync", Napi::Function::New(env, ShutdownSync, "shutdownSync"));
   exports.Set("sendNow", Napi::Function::New(env, SendNow, "sendNow"));
+  exports.Set("recvAtMark", Napi::Function::New(env, RecvAtMark, "recvAtMark"));
   exports.Set("setNonBlocking", Napi::Function::New(env, SetNonBlocking, "setNonBlocking"));
   exports.Set("getsockopt", Napi::Function::New(env, GetSockOpt, "getsockopt"));
   exports.Set("sendQueueBytes", Napi::Function::New(env, SendQueueBytes, "sendQueueBytes"));
@@ -265,6 +301,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   c.Set("SO_REUSEPORT", Napi::Number::New(env, SO_REUSEPORT));
   c.Set("SO_KEEPALIVE", Napi::Number::New(env, SO_KEEPALIVE));
   c.Set("SO_ERROR", Napi::Number::New(env, SO_ERROR));
+  c.Set("SO_PROTOCOL", Napi::Number::New(env, SO_PROTOCOL));
   c.Set("SO_SNDBUF", Napi::Number::New(env, SO_SNDBUF));
   c.Set("SO_RCVBUF", Napi::Number::New(env, SO_RCVBUF));
   c.Set("TCP_NODELAY", Napi::Number::New(env, TCP_NODELAY));
@@ -272,6 +309,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   c.Set("TCP_CORK", Napi::Number::New(env, TCP_CORK));
   c.Set("IPV6_V6ONLY", Napi::Number::New(env, IPV6_V6ONLY));
   c.Set("MSG_NOSIGNAL", Napi::Number::New(env, MSG_NOSIGNAL));
+  c.Set("MSG_OOB", Napi::Number::New(env, MSG_OOB));
   c.Set("MSG_MORE", Napi::Number::New(env, MSG_MORE));
   c.Set("MSG_WAITALL", Napi::Number::New(env, MSG_WAITALL));
   c.Set("SHUT_RD", Napi::Number::New(env, SHUT_RD));
