@@ -121,8 +121,15 @@ export interface NativePbufRing {
 /**
  * The addon built by `npm install` is loaded directly; node-gyp-build (which
  * searches prebuilds and build directories) only when it is not there.
+ * `URING_ADDON=/path/to/uring.node` loads that build instead (the sanitizer
+ * run, test/sanitize.js, points it at its ASan/UBSan build).
  */
 function loadAddon(root: string): NativeAddon {
+  const override = process.env.URING_ADDON;
+  if (override) {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    return require(path.resolve(override)) as NativeAddon;
+  }
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     return require(`${root}/build/Release/uring.node`) as NativeAddon;

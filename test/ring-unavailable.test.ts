@@ -20,12 +20,17 @@ test.before(() => {
 });
 test.after(() => tmp.cleanup());
 
+/** `shim` after whatever is preloaded already (the sanitizer run preloads its runtimes, which must come first). */
+function preload(shim: string): string {
+  return [process.env.LD_PRELOAD, shim].filter(Boolean).join(' ');
+}
+
 function construct(errno: number): { code: string; errno: number; syscall: string; message: string } {
   const r = runNode(`
     const { Ring } = require(${JSON.stringify(LIB)});
     try { new Ring(); console.log(JSON.stringify({ ok: true })); }
     catch (e) { console.log(JSON.stringify({ code: e.code, errno: e.errno, syscall: e.syscall, message: e.message })); }`,
-  { env: { LD_PRELOAD: shim, DENY_URING_ERRNO: String(errno) } });
+  { env: { LD_PRELOAD: preload(shim), DENY_URING_ERRNO: String(errno) } });
   assert.is(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').pop()!);
 }
