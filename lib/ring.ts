@@ -237,6 +237,13 @@ export class Ring {
   readonly #maxInflight: number;
   #destroyed = false;
   #probe: RingProbe | undefined;
+  /**
+   * The completion records being delivered (#complete): where they start in
+   * #cq, how many, and the next one. destroy() called from one of their
+   * callbacks delivers the rest first, so completions the kernel had already
+   * produced keep their results instead of turning into ECANCELED.
+   */
+  #batch = { base: 0, end: 0, next: 0 };
 
   /**
    * Creates a ring.
@@ -592,12 +599,21 @@ export class Ring {
   /**
    * Destroys the ring. Operations not yet submitted reject with ECANCELED at
    * once; those in flight are cancelled in the kernel and reject with
-   * ECANCELED (or settle with the result the kernel had already produced).
-   * Memory the kernel might still touch is never released. Idempotent.
+   * ECANCELED (or settle with the result the kernel had already produced:
+   * called from a completion callback, the other completions of that batch
+   * are delivered first, with their results). Memory the kernel might still
+   * touch is never released. Idempotent.
    */
   destroy(): void {
     if (this.#destroyed) return;
     this.#destroyed = true;
+    // Called from a completion callback: the batch's other completions are results, not cancellations.
+    let thrown: { error: unknown } | undefined;
+    try {
+      this.#deliverRest(this.#batch);
+    } catch (e) {
+      thrown = { error: e }; // a callback's: reported once the ring is down
+    }
     for (const b of [...this.#waitingQ.takeAll(), ...this.#cappedQ.takeAll()]) {
       const s = this.#slots[b.slot];
       if (s && s.busy && s.gen === b.gen) this.#settleError(s, ECANCELED);
@@ -618,6 +634,7 @@ export class Ring {
     }
     this.#h.destroy();
     if (threadRing === this) threadRing = undefined;
+    if (thrown) throw thrown.error;
   }
 
   /** Same as {@link Ring.destroy}. */
@@ -865,10 +882,42 @@ export class Ring {
 
   /** The addon delivers `n` completion records. */
   #complete(n: number, base: number): void {
+    // destroy() waits for the kernel inside a callback: that delivery nests in this one (addon: upper half of #cq).
+    const outer = this.#batch;
+    const batch = { base, end: n, next: 0 };
+    this.#batch = batch;
+    try {
+      this.#deliverRest(batch);
+    } finally {
+      this.#batch = outer;
+    }
+    if (this.#waitingQ.size + this.#cappedQ.size > 0 && !this.#destroyed) this.#drainBacklog();
+  }
+
+  /**
+   * Delivers the records of `batch` not yet delivered. Callbacks run; one of
+   * them may call destroy(). A callback that throws does not cost the others
+   * their completions: the rest are delivered, then the first error is
+   * rethrown (the addon reports it as an uncaught exception).
+   */
+  #deliverRest(batch: { base: number; end: number; next: number }): void {
+    let thrown: { error: unknown } | undefined;
+    while (batch.next < batch.end) {
+      try {
+        this.#deliverFrom(batch);
+      } catch (e) {
+        thrown ??= { error: e };
+      }
+    }
+    if (thrown) throw thrown.error;
+  }
+
+  /** The loop of {@link Ring.#deliverRest}; `batch.next` moves before each delivery, so a throw skips only its own. */
+  #deliverFrom(batch: { base: number; end: number; next: number }): void {
     const cq = this.#cq;
     const slots = this.#slots;
-    for (let i = 0; i < n; i++) {
-      const o = (base + i) * C.FIELDS;
+    while (batch.next < batch.end) {
+      const o = (batch.base + batch.next++) * C.FIELDS;
       const idx = cq[o + C.SLOT]!;
       const flags = cq[o + C.FLAGS]!;
       const last = (flags & CqeFlag.MORE) === 0;
@@ -888,7 +937,6 @@ export class Ring {
       }
       this.#settle(s, cq[o + C.RES]!, flags);
     }
-    if (this.#waitingQ.size + this.#cappedQ.size > 0 && !this.#destroyed) this.#drainBacklog();
   }
 
   /** An addon-driven operation ended (see {@link Ring.startNative}). */

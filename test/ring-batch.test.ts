@@ -120,6 +120,71 @@ test('armed multishot operations do not block other work, even beyond the CQ siz
   ring.destroy();
 });
 
+/**
+ * A multishot poll on each of `n` pipes, then one byte written into every pipe in the same turn: their
+ * readiness CQEs reach JavaScript in one batch. `onReady(i)` runs in stream i's handler for that CQE.
+ */
+async function readyAtOnce(ring: Ring, n: number, onReady: (i: number) => void): Promise<{ events: number[]; ends: number[]; close: () => void }> {
+  const { native } = await import('../lib/native');
+  const { Op, CqeFlag } = await import('../lib/opcodes');
+  const pipes = Array.from({ length: n }, () => native.makePipe(0));
+  const events: number[] = Array(n).fill(0);
+  const ends: number[] = Array(n).fill(1); // the last CQE's res, 1 while armed
+  pipes.forEach(([r], i) => ring.submitStream({ opcode: Op.POLL_ADD, fd: r, len: 1, opFlags: 0x1, syscall: 'poll' },
+    (res, flags) => {
+      if ((flags & CqeFlag.MORE) === 0) ends[i] = res;
+      if (res > 0) {
+        events[i]!++;
+        onReady(i);
+      }
+    }));
+  await ring.nop(); // the polls are armed
+  for (const [, w] of pipes) fs.writeSync(w, 'x');
+  return { events, ends, close: () => { for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); } } };
+}
+
+test('destroy() from a completion callback: the other completions of that batch keep their results', async () => {
+  const ring = new Ring();
+  let destroyedBy = -1;
+  const p = await readyAtOnce(ring, 6, (i) => {
+    if (destroyedBy < 0) {
+      destroyedBy = i;
+      ring.destroy();
+    }
+  });
+  for (let i = 0; i < 200 && destroyedBy < 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(destroyedBy >= 0, 'a readiness CQE came');
+  assert.equal(p.events, [1, 1, 1, 1, 1, 1], 'every pipe\'s readiness was delivered, none turned into ECANCELED');
+  assert.ok(p.ends.every((e) => e === -125), `every stream then ended with -ECANCELED (${p.ends.join(' ')})`);
+  p.close();
+});
+
+test('a completion callback that throws costs the other completions of its batch nothing', async () => {
+  const ring = new Ring();
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown): void => { uncaught.push(e); };
+  process.on('uncaughtException', onUncaught);
+  try {
+    let threw = false;
+    const p = await readyAtOnce(ring, 6, () => {
+      if (!threw) {
+        threw = true;
+        throw new Error('handler failed');
+      }
+    });
+    for (let i = 0; i < 200 && p.events.some((e) => e === 0); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(p.events, [1, 1, 1, 1, 1, 1], 'every pipe\'s readiness was delivered');
+    await new Promise((r) => setImmediate(r));
+    assert.is(uncaught.length, 1, 'the error is reported once, as an uncaught exception');
+    assert.match(String(uncaught[0]), /handler failed/);
+    ring.destroy();
+    p.close();
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    ring.destroy();
+  }
+});
+
 test('the fallback setup (no DEFER_TASKRUN) reads, times out and cancels too', async () => {
   const ring = new Ring({ entries: 8, deferTaskrun: false });
   assert.is(ring.info().deferTaskrun, false);
