@@ -79,11 +79,12 @@ export interface NativeAddon {
   shutdownSync(fd: number, how: number): void;
   sendNow(fd: number, bytes: Bytes, offset: number, length: number, flags: number): number;
   /**
-   * At TCP's urgent mark (where splice(2) stops: EAGAIN, or 0 with the peer's FIN queued), one non-blocking
-   * recv(2) into `bytes` (pass one byte), which passes the mark: the urgent byte is dropped (out of band without
-   * SO_OOBINLINE) and the normal bytes after it are returned.
-   * @returns bytes received (> 0), 0 at end of stream, or -1: not at the mark (no urgent data, or past it), or
-   *   nothing after the mark yet
+   * At TCP's urgent mark (where splice(2) stops: non-blocking, EAGAIN, or 0 with the peer's FIN queued; blocking,
+   * 0 whenever anything is queued behind the mark), one non-blocking recv(2) into `bytes` (pass one byte), which
+   * passes the mark: the urgent byte is dropped (out of band without SO_OOBINLINE) and the normal bytes after it
+   * are returned.
+   * @returns bytes received (> 0), 0 at end of stream, -1: not at the mark (no urgent data, or past it), or -2:
+   *   at the mark, nothing after it yet (not the end; once the urgent byte has come, the mark is now passed)
    * @throws a Node-shaped error with `syscall` 'ioctl' (SIOCATMARK; e.g. ENOTTY: not TCP) or 'recv'
    */
   recvAtMark(fd: number, bytes: Bytes): number;

@@ -1,5 +1,5 @@
 /**
- * Raw TCP pairs for the urgent-data tests (relay.test.ts, proxy-ready-pump.test.ts): sockets made with raw
+ * Raw TCP pairs for the urgent-data tests (relay.test.ts, proxy-urgent.test.ts): sockets made with raw
  * fds on the ring, no node:net, so a test controls every call, send(2) with MSG_OOB included.
  */
 import { Ring } from '../lib/ring';

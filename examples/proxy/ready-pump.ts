@@ -22,37 +22,27 @@
  * the mark (native `recvAtMark`, one ioctl(SIOCATMARK) per such read); at
  * the mark one recv(2) of one byte passes it (the urgent byte is dropped,
  * the byte after it returned), that byte is written into the pipe and
- * forwarded in order like spliced bytes, and splicing goes on. The only
+ * forwarded in order like spliced bytes, and splicing goes on (the helpers
+ * are in urgent-mark.ts, shared with the io-wq pump). The only
  * payload this pump copies through user space (not counted in
  * splicedBytes). When nothing follows the mark yet, the pump goes idle
  * like after any "would block": the multishot poll calls again only when
  * more arrives, so an urgent byte at the end of what was sent never makes
  * it spin (the same rule as the addon's relay, native/uring/relay.cc).
  */
-import * as fs from 'node:fs';
 import type { Ring, StreamOp } from '../../lib/ring';
 import '../../lib/ops-poll';
 import { PollEvent } from '../../lib/ops-poll';
 import { Op, CqeFlag } from '../../lib/opcodes';
 import { trySplice, type Pipe, type PipePool } from '../../lib/pipes';
 import { uringError } from '../../lib/errors';
-import { native } from '../../lib/native';
 import type { PumpResult } from './splice-pump';
+import { isTcp, takeByteAtMark } from './urgent-mark';
 
 /** Full pipe-fuls moved back to back before the pump lets other work run. */
 const ROUNDS_BEFORE_YIELD = 8;
 const EPIPE = 32;
 const IORING_POLL_ADD_MULTI = 1;
-const K = native.socketConstants;
-
-/** A TCP socket? Only there does splice(2) stop at an urgent mark. Anything getsockopt refuses (a pipe) is not. */
-function isTcp(fd: number): boolean {
-  try {
-    return native.getsockopt(fd, K.SOL_SOCKET!, K.SO_PROTOCOL!) === K.IPPROTO_TCP;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Moves bytes from `src` to `dst` until `src` reaches end of stream or a
@@ -148,10 +138,9 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
      * the poll calls again), but for the end of stream found right after the mark (0). Throws on a failed recv.
      */
     const passUrgentMark = (b: Buffer, n: number): number => {
-      const got = native.recvAtMark(src, b);
+      const got = takeByteAtMark(src, pipe.writeFd, b); // the pipe is empty here
       if (got === 0) return 0;
       if (got < 0) return n;
-      fs.writeSync(pipe.writeFd, b, 0, 1); // the pipe is empty: one byte never blocks
       copyInPipe = true;
       return 1;
     };

@@ -15,10 +15,36 @@
  * "HTTP servers"). The proxy's default is therefore ready-pump.ts (ring
  * readiness + non-blocking splice(2) on the loop thread); this pump is kept
  * as `--pump io-wq`, which spreads large transfers over io-wq threads.
+ * The sockets stay blocking (connection.ts sets O_NONBLOCK for the ready
+ * pump only): each splice waits in its io-wq worker.
+ *
+ * TCP urgent data: splice(2) reads nothing past the urgent mark (without
+ * SO_OOBINLINE the urgent byte is out of band), and a blocking one returns 0
+ * there whenever anything is queued behind the mark (tcp_splice_read does
+ * not wait while the receive queue holds an skb), the urgent byte alone
+ * included. So on a TCP source a 0 is not taken for the end at once: the
+ * pump asks whether the socket is at the mark (urgent-mark.ts, native
+ * `recvAtMark`: one ioctl(SIOCATMARK), only after a 0). At the mark one
+ * recv(2) of one byte with MSG_DONTWAIT (never blocks the loop) passes it
+ * (the urgent byte is dropped, the normal byte after it returned); that byte
+ * is written into the empty pipe and forwarded in order like spliced bytes
+ * (the only payload this pump copies through user space, left out of
+ * splicedBytes), and splicing goes on. At the mark with nothing after it
+ * yet, the next splice simply waits for data: an urgent byte as the last
+ * byte sent parks one splice, it never makes the pump loop. Not at a mark,
+ * the 0 is the end of stream, unless bytes are readable (native
+ * pendingBytes: FIONREAD, which on TCP counts the bytes before the urgent
+ * mark): a newer urgent byte came between the splice and the question, and
+ * TCP keeps one mark, so the kernel stepped over the old urgent byte and the
+ * socket is no longer at a mark; the pump then splices again (once: a second
+ * such 0 in a row is the end). Cost on TCP sources: one getsockopt per
+ * pump, and one ioctl plus one FIONREAD after the final 0 (not measured).
  */
 import type { Ring } from '../../lib/ring';
 import type { Pipe, PipePool } from '../../lib/pipes';
 import { Op } from '../../lib/opcodes';
+import { native } from '../../lib/native';
+import { isTcp, takeByteAtMark, NOT_AT_MARK, NOTHING_AFTER_MARK } from './urgent-mark';
 
 const SPLICE_F_MOVE = 1;
 
@@ -26,7 +52,7 @@ const SPLICE_F_MOVE = 1;
 export interface PumpResult {
   /** Bytes that reached the destination. */
   bytes: number;
-  /** Of those, bytes moved by splice (all of them: this pump never copies). */
+  /** Of those, bytes moved by splice: all but the bytes copied to pass TCP urgent marks (one per mark passed). */
   splicedBytes: number;
   /** 'eof': the source finished sending; 'error': a splice failed. */
   reason: 'eof' | 'error';
@@ -43,9 +69,11 @@ export function splice(ring: Ring, fdIn: number, fdOut: number, len: number): Pr
 
 /**
  * Moves bytes from `src` to `dst` until `src` reaches end of stream or a
- * splice fails. On end of stream the destination's write side is shut down
- * (half-close propagates). The pipe goes back to the pool only if it is
- * empty; after an error it is closed, never reused.
+ * splice (or the recv past a TCP urgent mark) fails. The pump does not
+ * shut anything down: the caller propagates the half-close on 'eof'
+ * (connection.ts). The pipe goes back to the pool only if it is empty;
+ * after an error it is closed, never reused. Resolves once no ring
+ * operation of this pump is left (each splice is awaited).
  */
 export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
   onProgress: (bytes: number) => void): Promise<PumpResult> {
@@ -55,12 +83,27 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
   } catch (e) {
     return { bytes: 0, splicedBytes: 0, reason: 'error', error: e as NodeJS.ErrnoException };
   }
+  const urgentByte = isTcp(src) ? Buffer.alloc(1) : undefined; // the byte after an urgent mark, on its way to the pipe
   let buffered = 0;
   let bytes = 0;
+  let copied = 0; // bytes delivered that came through urgentByte rather than splice
+  let markMoved = false; // the last 0 was followed by readable bytes, not at a mark: splicing once more
   try {
     for (;;) {
-      const n = await splice(ring, src, pipe.writeFd, pipe.size);
+      let n = await splice(ring, src, pipe.writeFd, pipe.size);
+      let viaCopy = false;
+      if (n === 0 && urgentByte) {
+        const got = takeByteAtMark(src, pipe.writeFd, urgentByte); // the pipe is empty here
+        if (got === NOTHING_AFTER_MARK) continue; // passed (or not yet arrived): the next splice waits for data
+        if (got === NOT_AT_MARK && !markMoved && native.pendingBytes(src) > 0) {
+          markMoved = true;
+          continue;
+        }
+        n = Math.max(got, 0); // NOT_AT_MARK with nothing readable: the end
+        viaCopy = n > 0;
+      }
       if (n === 0) break;
+      markMoved = false;
       buffered = n;
       onProgress(n);
       while (buffered > 0) {
@@ -68,11 +111,12 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
         buffered -= m;
         bytes += m;
       }
+      if (viaCopy) copied += n;
     }
   } catch (e) {
     pool.discard(pipe);
-    return { bytes, splicedBytes: bytes, reason: 'error', error: e as NodeJS.ErrnoException };
+    return { bytes, splicedBytes: bytes - copied, reason: 'error', error: e as NodeJS.ErrnoException };
   }
   pool.release(pipe);
-  return { bytes, splicedBytes: bytes, reason: 'eof' };
+  return { bytes, splicedBytes: bytes - copied, reason: 'eof' };
 }

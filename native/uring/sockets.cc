@@ -189,16 +189,18 @@ static Napi::Value ShutdownSync(const Napi::CallbackInfo &info) {
   return env.Undefined();
 }
 
-/* recvAtMark(fd, bytes) -> bytes received (> 0), 0 at end of stream, or -1
- * when there is nothing to take now: `fd` is not at TCP's urgent mark (or
- * has no urgent data), or it is and nothing after the mark has arrived yet
- * (EAGAIN). splice(2) reads nothing past the urgent mark (without
- * SO_OOBINLINE the urgent byte is out of band): it says EAGAIN there, or 0
- * once the peer's FIN is queued. Only recv(2) moves past it: at the mark
- * this does one recv(2) with MSG_DONTWAIT into `bytes` (pass a 1-byte
- * buffer: after it splice(2) works again). That recv drops the urgent byte
- * and returns the normal bytes after it; once the urgent byte has arrived
- * it passes the mark even when nothing follows (-1 now, and the next call
+/* recvAtMark(fd, bytes) -> bytes received (> 0), 0 at end of stream, or
+ * below 0 when there is nothing to take now: -1 when `fd` is not at TCP's
+ * urgent mark (no urgent data, or past it), -2 when it was at the mark and
+ * nothing after the mark has arrived yet (EAGAIN: not the end of stream).
+ * splice(2) reads nothing past the urgent mark (without SO_OOBINLINE the
+ * urgent byte is out of band): a non-blocking one says EAGAIN there, or 0
+ * once the peer's FIN is queued; a blocking one returns 0 whenever anything
+ * is queued behind the mark. Only recv(2) moves past it: at the mark this
+ * does one recv(2) with MSG_DONTWAIT into `bytes` (pass a 1-byte buffer:
+ * after it splice(2) works again). That recv drops the urgent byte and
+ * returns the normal bytes after it; once the urgent byte has arrived it
+ * passes the mark even when nothing follows (-2 now, and the next call
  * finds no mark). Failures throw (`syscall` 'ioctl': e.g. ENOTTY for a
  * non-TCP fd; 'recv'). */
 static Napi::Value RecvAtMark(const Napi::CallbackInfo &info) {
@@ -220,7 +222,7 @@ static Napi::Value RecvAtMark(const Napi::CallbackInfo &info) {
     n = recv(fd, p, l, MSG_DONTWAIT);
   } while (n < 0 && errno == EINTR);
   if (n >= 0) return Napi::Number::New(env, (double)n);
-  if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -1);
+  if (errno == EAGAIN || errno == EWOULDBLOCK) return Napi::Number::New(env, -2);
   return ThrowErrno(env, -errno, "recv");
 }
 
