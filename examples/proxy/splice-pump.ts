@@ -43,10 +43,12 @@
 import type { Ring } from '../../lib/ring';
 import type { Pipe, PipePool } from '../../lib/pipes';
 import { Op } from '../../lib/opcodes';
+import { uringError } from '../../lib/errors';
 import { native } from '../../lib/native';
 import { isTcp, takeByteAtMark, NOT_AT_MARK, NOTHING_AFTER_MARK } from './urgent-mark';
 
 const SPLICE_F_MOVE = 1;
+const EPIPE = 32;
 
 /** How a pump ended. */
 export interface PumpResult {
@@ -108,6 +110,7 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
       onProgress(n);
       while (buffered > 0) {
         const m = await splice(ring, pipe.readFd, dst, buffered);
+        if (m === 0) throw uringError(EPIPE, 'splice'); // nothing taken from a non-empty pipe: never loop on it
         buffered -= m;
         bytes += m;
       }
