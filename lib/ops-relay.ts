@@ -87,7 +87,7 @@ export interface RelayResult {
   copiedBytes: number;
   /** True when the source reached end of stream (the normal end). */
   eof: boolean;
-  /** Why it stopped otherwise: the failed call's error (`syscall: 'splice'`), or ECANCELED / AbortError. */
+  /** Why it stopped otherwise: the failed call's error (`syscall` names it: 'splice', 'recv', 'send', 'poll', 'pipe2' when no pipe could be made (EMFILE), 'io_uring_enter'), or ECANCELED / AbortError. */
   error?: NodeJS.ErrnoException;
 }
 
@@ -212,7 +212,7 @@ export class Relay implements NativeOp {
 }
 
 /** The call a relay failed in, by the addon's RelayFailure code (relay.h); 0 and cancels: 'relay'. */
-const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter'];
+const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter', 'pipe2'];
 
 /** relayStart with the addon's errors made Node-shaped (code, errno, syscall). */
 function relayStart(h: NativeRing, src: number, dst: number, pipeSize: number, mode: RelayMode): number {

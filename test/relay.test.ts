@@ -385,21 +385,24 @@ test('auto: bytes and the end of stream already queued before the relay starts: 
   });
 });
 
-test('auto: a source reset by its peer ends the relay with the recv error; nothing is held', async () => {
-  await withConnected(2, async (ring, c) => {
-    const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode: 'auto' });
-    c.peers[0]!.write('some bytes first');
-    await until(() => relay.bytes === 16, 5000, 'first bytes');
-    c.peers[0]!.resetAndDestroy();
-    const r = await relay.done;
-    assert.is(r.eof, false);
-    assert.is(r.error?.code, 'ECONNRESET');
-    assert.is(r.error?.syscall, 'recv');
-    assert.is(r.bytes, 16);
-    const st = ring.relayStats();
-    assert.equal([st.live, st.pipesInUse], [0, 0]);
+// The call that meets the reset: splice mode reads with splice(2), copy and auto (small messages) with recv(2).
+for (const [mode, call] of [['splice', 'splice'], ['copy', 'recv'], ['auto', 'recv']] as Array<[RelayMode, string]>) {
+  test(`${mode}: a source reset by its peer ends the relay with the ${call} error; nothing is held`, async () => {
+    await withConnected(2, async (ring, c) => {
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      c.peers[0]!.write('some bytes first');
+      await until(() => relay.bytes === 16, 5000, 'first bytes');
+      c.peers[0]!.resetAndDestroy();
+      const r = await relay.done;
+      assert.is(r.eof, false);
+      assert.is(r.error?.code, 'ECONNRESET');
+      assert.is(r.error?.syscall, call);
+      assert.is(r.bytes, 16);
+      const st = ring.relayStats();
+      assert.equal([st.live, st.pipesInUse, st.buffersHeld], [0, 0, 0]);
+    });
   });
-});
+}
 
 /** Fills `fd`'s send path (its peer paused) until the kernel takes nothing more; returns what was sent. */
 async function fillSocket(fd: number): Promise<Buffer[]> {

@@ -413,7 +413,7 @@ void RelayTable::Step(Relay *r, int id) {
       continue; /* it filled the chunk: splice the rest */
     }
     if (r->pipe_r < 0 && !AcquirePipe(r)) {
-      Finish(r, id, -errno, kFailSplice);
+      Finish(r, id, -errno, kFailPipe); /* out of fds (EMFILE/ENFILE) or pipe memory */
       return;
     }
     ssize_t n = splice(r->src, NULL, r->pipe_w, NULL, r->pipe_cap, kSpliceFlags);

@@ -63,7 +63,7 @@ static const uint64_t kRelayTag = 1ull << 63;
 static inline uint64_t RelayCancelData(uint64_t target) { return (target & ~(7ull << 60)) | (3ull << 60); }
 
 /* Which call ended a relay with an error (reported with it: errors name their syscall). */
-enum RelayFailure : uint8_t { kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing };
+enum RelayFailure : uint8_t { kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing, kFailPipe };
 
 /* How a relay moves its bytes (relayStart's mode argument). */
 enum RelayMode : uint8_t { kModeSplice = 0, kModeCopy = 1, kModeAuto = 2 };
