@@ -236,6 +236,8 @@ export class Ring {
   #streams = 0;
   readonly #maxInflight: number;
   #destroyed = false;
+  /** destroy() is delivering the rest of a batch (the ring still takes work; a nested destroy() returns). */
+  #destroying = false;
   #probe: RingProbe | undefined;
   /**
    * The completion records being delivered (#complete): where they start in
@@ -601,40 +603,62 @@ export class Ring {
    * once; those in flight are cancelled in the kernel and reject with
    * ECANCELED (or settle with the result the kernel had already produced:
    * called from a completion callback, the other completions of that batch
-   * are delivered first, with their results). Memory the kernel might still
-   * touch is never released. Idempotent.
+   * are delivered first, with their results, before destroy() returns).
+   * Memory the kernel might still touch is never released. Idempotent. Never
+   * throws for a callback: an exception thrown by a completion callback
+   * during the teardown is reported afterwards as an uncaught exception.
    */
   destroy(): void {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
-    // Called from a completion callback: the batch's other completions are results, not cancellations.
+    if (this.#destroyed || this.#destroying) return;
+    this.#destroying = true;
+    // A callback that throws during the teardown must not stop it (the ring would leak): its error is
+    // kept and reported afterwards as an uncaught exception, as any completion callback's is.
     let thrown: { error: unknown } | undefined;
-    try {
-      this.#deliverRest(this.#batch);
-    } catch (e) {
-      thrown = { error: e }; // a callback's: reported once the ring is down
-    }
+    const guard = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (e) {
+        thrown ??= { error: e };
+      }
+    };
+    // Called from a completion callback: the batch's other completions are results, not cancellations.
+    // They are delivered first, while the ring still takes work (what they submit is cancelled below).
+    guard(() => this.#deliverRest(this.#batch));
+    this.#destroyed = true;
     for (const b of [...this.#waitingQ.takeAll(), ...this.#cappedQ.takeAll()]) {
       const s = this.#slots[b.slot];
-      if (s && s.busy && s.gen === b.gen) this.#settleError(s, ECANCELED);
+      if (s && s.busy && s.gen === b.gen) guard(() => this.#settleError(s, ECANCELED));
     }
     // Addon-driven operations first: stopped, they submit nothing new while the kernel cancels.
     for (const op of this.#natives) op?.nativeStop();
     if (this.#inflight + this.#streams > 0) {
       this.#h.cancelAll();
-      this.#h.wait(2000);
+      // wait() delivers completions; a callback that throws stops its drain early: wait on.
+      const deadline = Date.now() + 2000;
+      for (;;) {
+        try {
+          this.#h.wait(Math.max(0, deadline - Date.now()));
+          break;
+        } catch (e) {
+          thrown ??= { error: e };
+          if (Date.now() >= deadline) break;
+        }
+      }
     }
-    for (let id = 0; id < this.#natives.length; id++) this.#nativeEnd(id, -ECANCELED); // not confirmed by the kernel
+    for (let id = 0; id < this.#natives.length; id++) guard(() => this.#nativeEnd(id, -ECANCELED)); // not confirmed by the kernel
     for (const s of this.#slots) {
       if (!s.busy) continue;
       // The kernel has not confirmed this one: its memory stays referenced forever.
       graveyard.push(s.hold);
       s.hold = undefined;
-      this.#settleError(s, ECANCELED);
+      guard(() => this.#settleError(s, ECANCELED));
     }
     this.#h.destroy();
     if (threadRing === this) threadRing = undefined;
-    if (thrown) throw thrown.error;
+    if (thrown) {
+      const { error } = thrown;
+      process.nextTick(() => { throw error; });
+    }
   }
 
   /** Same as {@link Ring.destroy}. */
@@ -890,8 +914,9 @@ export class Ring {
       this.#deliverRest(batch);
     } finally {
       this.#batch = outer;
+      // Even when a callback threw: what waits for room must not wait for an unrelated completion.
+      if (this.#waitingQ.size + this.#cappedQ.size > 0 && !this.#destroyed) this.#drainBacklog();
     }
-    if (this.#waitingQ.size + this.#cappedQ.size > 0 && !this.#destroyed) this.#drainBacklog();
   }
 
   /**

@@ -7,6 +7,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Ring } from '../lib/ring';
+import { Op, CqeFlag } from '../lib/opcodes';
 import { tempDir } from './helpers';
 
 test('operations queued in one turn reach the kernel in one io_uring_enter', async () => {
@@ -122,49 +123,112 @@ test('armed multishot operations do not block other work, even beyond the CQ siz
 
 /**
  * A multishot poll on each of `n` pipes, then one byte written into every pipe in the same turn: their
- * readiness CQEs reach JavaScript in one batch. `onReady(i)` runs in stream i's handler for that CQE.
+ * readiness CQEs reach JavaScript in one batch (`turns()` says in how many JavaScript calls they came: the
+ * tests below prove something only when it is 1). `onReady(i)` runs in stream i's handler for that CQE;
+ * `onEnd(i, res)` for its last CQE.
  */
-async function readyAtOnce(ring: Ring, n: number, onReady: (i: number) => void): Promise<{ events: number[]; ends: number[]; close: () => void }> {
+async function readyAtOnce(ring: Ring, n: number, onReady: (i: number) => void, onEnd: (i: number, res: number) => void = () => undefined):
+  Promise<{ events: number[]; ends: number[]; turns: () => number; close: () => void }> {
   const { native } = await import('../lib/native');
-  const { Op, CqeFlag } = await import('../lib/opcodes');
   const pipes = Array.from({ length: n }, () => native.makePipe(0));
   const events: number[] = Array(n).fill(0);
   const ends: number[] = Array(n).fill(1); // the last CQE's res, 1 while armed
+  let turn = 0;
+  const turns = new Set<number>();
   pipes.forEach(([r], i) => ring.submitStream({ opcode: Op.POLL_ADD, fd: r, len: 1, opFlags: 0x1, syscall: 'poll' },
     (res, flags) => {
-      if ((flags & CqeFlag.MORE) === 0) ends[i] = res;
+      if ((flags & CqeFlag.MORE) === 0) {
+        ends[i] = res;
+        onEnd(i, res);
+      }
       if (res > 0) {
         events[i]!++;
+        turns.add(turn);
+        queueMicrotask(() => { turn++; }); // microtasks run once the batch's JavaScript call returns
         onReady(i);
       }
     }));
   await ring.nop(); // the polls are armed
   for (const [, w] of pipes) fs.writeSync(w, 'x');
-  return { events, ends, close: () => { for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); } } };
+  return { events, ends, turns: () => turns.size, close: () => { for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); } } };
+}
+
+/** Collects uncaught exceptions while `fn` runs (a callback's exception is one). */
+async function catchingUncaught(fn: (uncaught: unknown[]) => Promise<void>): Promise<void> {
+  const uncaught: unknown[] = [];
+  const onUncaught = (e: unknown): void => { uncaught.push(e); };
+  process.on('uncaughtException', onUncaught);
+  try {
+    await fn(uncaught);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** io_uring instances this process has open. */
+function ringFds(): number {
+  return fs.readdirSync('/proc/self/fd').filter((f) => {
+    try { return fs.readlinkSync(`/proc/self/fd/${f}`) === 'anon_inode:[io_uring]'; } catch { return false; }
+  }).length;
 }
 
 test('destroy() from a completion callback: the other completions of that batch keep their results', async () => {
   const ring = new Ring();
   let destroyedBy = -1;
+  let after = false;
   const p = await readyAtOnce(ring, 6, (i) => {
     if (destroyedBy < 0) {
       destroyedBy = i;
       ring.destroy();
+      after = true; // destroy() returned to its caller
     }
   });
-  for (let i = 0; i < 200 && destroyedBy < 0; i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(destroyedBy >= 0, 'a readiness CQE came');
-  assert.equal(p.events, [1, 1, 1, 1, 1, 1], 'every pipe\'s readiness was delivered, none turned into ECANCELED');
-  assert.ok(p.ends.every((e) => e === -125), `every stream then ended with -ECANCELED (${p.ends.join(' ')})`);
-  p.close();
+  try {
+    for (let i = 0; i < 200 && destroyedBy < 0; i++) await sleep(5);
+    assert.ok(destroyedBy >= 0, 'a readiness CQE came');
+    assert.is(p.turns(), 1, 'the six CQEs came in one batch');
+    assert.equal(p.events, [1, 1, 1, 1, 1, 1], 'every pipe\'s readiness was delivered, none turned into ECANCELED');
+    assert.ok(p.ends.every((e) => e === -125), `every stream then ended with -ECANCELED (${p.ends.join(' ')})`);
+    assert.ok(after);
+  } finally {
+    ring.destroy();
+    p.close();
+  }
+});
+
+test('callbacks that destroy() runs may still submit: no error, and what they submit is cancelled', async () => {
+  await catchingUncaught(async (uncaught) => {
+    const ring = new Ring();
+    const followUps: Array<Promise<string>> = [];
+    let destroyed = false;
+    const p = await readyAtOnce(ring, 4, () => {
+      if (!destroyed) {
+        destroyed = true;
+        ring.destroy();
+        return;
+      }
+      // The rest of the batch, run inside destroy(): follow-up work, as a server re-arms a read.
+      followUps.push(ring.timeout(60_000).then(() => 'done', (e: NodeJS.ErrnoException) => e.code ?? String(e)));
+    });
+    try {
+      for (let i = 0; i < 200 && !destroyed; i++) await sleep(5);
+      assert.is(p.turns(), 1, 'the CQEs came in one batch');
+      assert.equal(p.events, [1, 1, 1, 1]);
+      assert.equal(await Promise.all(followUps), ['ECANCELED', 'ECANCELED', 'ECANCELED']);
+      await sleep(10);
+      assert.equal(uncaught, [], 'nothing thrown');
+    } finally {
+      ring.destroy();
+      p.close();
+    }
+  });
 });
 
 test('a completion callback that throws costs the other completions of its batch nothing', async () => {
-  const ring = new Ring();
-  const uncaught: unknown[] = [];
-  const onUncaught = (e: unknown): void => { uncaught.push(e); };
-  process.on('uncaughtException', onUncaught);
-  try {
+  await catchingUncaught(async (uncaught) => {
+    const ring = new Ring();
     let threw = false;
     const p = await readyAtOnce(ring, 6, () => {
       if (!threw) {
@@ -172,17 +236,76 @@ test('a completion callback that throws costs the other completions of its batch
         throw new Error('handler failed');
       }
     });
-    for (let i = 0; i < 200 && p.events.some((e) => e === 0); i++) await new Promise((r) => setTimeout(r, 5));
-    assert.equal(p.events, [1, 1, 1, 1, 1, 1], 'every pipe\'s readiness was delivered');
-    await new Promise((r) => setImmediate(r));
-    assert.is(uncaught.length, 1, 'the error is reported once, as an uncaught exception');
-    assert.match(String(uncaught[0]), /handler failed/);
-    ring.destroy();
-    p.close();
-  } finally {
-    process.off('uncaughtException', onUncaught);
-    ring.destroy();
-  }
+    try {
+      for (let i = 0; i < 200 && p.events.some((e) => e === 0); i++) await sleep(5);
+      assert.is(p.turns(), 1, 'the six CQEs came in one batch');
+      assert.equal(p.events, [1, 1, 1, 1, 1, 1], 'every pipe\'s readiness was delivered');
+      await new Promise((r) => setImmediate(r));
+      assert.is(uncaught.length, 1, 'the error is reported once, as an uncaught exception');
+      assert.match(String(uncaught[0]), /handler failed/);
+    } finally {
+      ring.destroy();
+      p.close();
+    }
+  });
+});
+
+test('a completion callback that throws does not hold back operations waiting for room', async () => {
+  const { native } = await import('../lib/native');
+  await catchingUncaught(async (uncaught) => {
+    const ring = new Ring({ entries: 8, cqEntries: 16 });
+    const pipes = Array.from({ length: 17 }, () => native.makePipe(0));
+    try {
+      const b = Buffer.alloc(4);
+      // The 16 reads that fill the cap; those still waiting end with ECANCELED at destroy().
+      const reads = pipes.slice(0, 16).map(([r]) => ring.read(r, b, 0, 1, -1).catch((e: NodeJS.ErrnoException) => e.code));
+      fs.writeSync(pipes[16]![1], 'late');
+      const queued = ring.read(pipes[16]![0], Buffer.alloc(4), 0, 4, -1);
+      assert.is(ring.info().queued, 1, 'the 17th read waits for room under the cap of 16');
+      let thrown = false;
+      ring.submitStream({ opcode: Op.POLL_ADD, fd: pipes[0]![0], len: 1, opFlags: 0x1, syscall: 'poll' }, (res) => {
+        if (res > 0 && !thrown) {
+          thrown = true;
+          throw new Error('poll handler failed');
+        }
+      });
+      await sleep(20); // the poll is armed (a nop would wait behind the cap)
+      fs.writeSync(pipes[0]![1], 'x'); // read 0 completes (room) in the batch where the poll's handler throws
+      const got = await Promise.race([queued, sleep(1000).then(() => -1)]);
+      assert.is(got, 4, 'the queued read went out in the batch that made room');
+      assert.is(uncaught.length, 1);
+      assert.is(await reads[0], 1, 'the read that made room');
+    } finally {
+      ring.destroy();
+      for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); }
+    }
+  });
+});
+
+test('destroy(): a callback that throws on its ECANCELED does not stop the teardown (the ring is released)', async () => {
+  const { native } = await import('../lib/native');
+  await catchingUncaught(async (uncaught) => {
+    const before = ringFds();
+    const ring = new Ring();
+    const [r, w] = native.makePipe(0);
+    try {
+      ring.submitStream({ opcode: Op.POLL_ADD, fd: r, len: 1, opFlags: 0x1, syscall: 'poll' }, (res) => {
+        if (res < 0) throw new Error(`handler saw ${res}`);
+      });
+      await ring.nop();
+      assert.is(ringFds(), before + 1);
+      ring.destroy(); // must not throw: the handler's error is the callback's, not destroy()'s
+      assert.is(ring.destroyed, true);
+      assert.is(ringFds(), before, 'the io_uring fd was closed');
+      await new Promise((res) => setImmediate(res));
+      assert.is(uncaught.length, 1, 'reported as an uncaught exception');
+      assert.match(String(uncaught[0]), /handler saw -125/);
+    } finally {
+      ring.destroy();
+      native.closeFd(r);
+      native.closeFd(w);
+    }
+  });
 });
 
 test('the fallback setup (no DEFER_TASKRUN) reads, times out and cancels too', async () => {
