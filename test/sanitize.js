@@ -42,7 +42,13 @@ function build() {
   fs.mkdirSync(buildDir, { recursive: true });
   fs.copyFileSync(path.join(root, 'binding.gyp'), path.join(buildDir, 'binding.gyp'));
   const link = path.join(buildDir, 'native');
-  if (!fs.existsSync(link)) fs.symlinkSync(path.join(root, 'native'), link);
+  const target = path.join(root, 'native');
+  let current;
+  try { current = fs.readlinkSync(link); } catch { current = undefined; }
+  if (current !== target) {
+    fs.rmSync(link, { force: true, recursive: true }); // stale, dangling or from another checkout
+    fs.symlinkSync(target, link);
+  }
   // npm's own node-gyp, as `npm install` uses; -C: build in buildDir.
   const r = spawnSync('npm', ['run', '-s', 'build:native', '--', '-C', buildDir], {
     cwd: root,
@@ -51,6 +57,12 @@ function build() {
   });
   if (r.status !== 0 || !fs.existsSync(addon)) {
     console.error('sanitize: the sanitized build failed');
+    process.exit(2);
+  }
+  // The addon itself must be instrumented (the flags could be dropped by the build): it then needs the runtimes.
+  const needed = spawnSync('readelf', ['-d', addon], { encoding: 'utf8' }).stdout || '';
+  if (!/NEEDED.*libasan/.test(needed) || !/NEEDED.*libubsan/.test(needed)) {
+    console.error(`sanitize: ${addon} was built without the sanitizers (readelf -d shows no libasan/libubsan)`);
     process.exit(2);
   }
 }
