@@ -2,7 +2,7 @@
  * The splice proxy example with real sockets: 100 MiB each way with sha256
  * equality, half-close both ways, backpressure, upstream down, client abort
  * mid-transfer (fds and pipes counted afterwards), idle timeout, connection
- * limit, CLI. Runs with the default pump ('relay'); proxy-ready.test.ts,
+ * limit, TCP urgent data from a raw client, CLI. Runs with the default pump ('relay'); proxy-ready.test.ts,
  * proxy-io-wq.test.ts and proxy-copy.test.ts run this same file with
  * PROXY_TEST_PUMP=ready / io-wq / copy / auto.
  */
@@ -166,6 +166,41 @@ test('upstream -> client half-close: the client can keep sending after the upstr
     c.end('still here');
     assert.is(await upstreamGot, 'still here');
     await closed; // the proxy closes the client once both directions ended
+  });
+});
+
+test('TCP urgent data from the client: the normal bytes around it reach the upstream in order, then the end', async () => {
+  // node:net cannot send MSG_OOB: the client is a raw socket on a ring of its own.
+  const { Ring } = await import('../lib/ring');
+  await import('../lib/ops-net');
+  const { native } = await import('../lib/native');
+  const { sendText, recvText } = await import('./raw-tcp-helpers');
+  const { until } = await import('./net-helpers');
+  const K = native.socketConstants;
+  let got = '';
+  const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('data', (d) => (got += d));
+    s.on('end', () => s.end(`got ${got}`));
+  });
+  await withProxy(upstream, async (p) => {
+    const ring = new Ring();
+    const fd = await ring.socket(K.AF_INET!, K.SOCK_STREAM!, 0);
+    try {
+      await ring.connect(fd, native.encodeSockaddr('127.0.0.1', p.address().port)!);
+      sendText(fd, 'ab');
+      sendText(fd, 'X', true); // urgent, and queued before the proxy's pump may have started
+      sendText(fd, 'cd');
+      await until(() => got.length >= 4, 5000, 'the bytes around the first urgent byte');
+      sendText(fd, 'Y', true); // urgent, mid-stream
+      sendText(fd, 'ef');
+      await until(() => got.length >= 6, 5000, 'the bytes after the second urgent byte');
+      sendText(fd, 'Z', true); // urgent, right before the end
+      native.shutdownSync(fd, K.SHUT_WR!);
+      assert.is(await recvText(ring, fd, 64), 'got abcdef', 'every normal byte, in order; the urgent bytes are out of band');
+    } finally {
+      native.closeFd(fd);
+      ring.destroy();
+    }
   });
 });
 
