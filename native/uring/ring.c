@@ -216,14 +216,6 @@ int ur_unregister_buffers(struct ur_ring *ring) {
   return ur_sys_register(ring->fd, IORING_UNREGISTER_BUFFERS, NULL, 0);
 }
 
-int ur_register_files(struct ur_ring *ring, const int *fds, unsigned n) {
-  return ur_sys_register(ring->fd, IORING_REGISTER_FILES, fds, n);
-}
-
-int ur_unregister_files(struct ur_ring *ring) {
-  return ur_sys_register(ring->fd, IORING_UNREGISTER_FILES, NULL, 0);
-}
-
 int ur_register_eventfd(struct ur_ring *ring, int efd) {
   return ur_sys_register(ring->fd, IORING_REGISTER_EVENTFD, &efd, 1);
 }

@@ -130,8 +130,6 @@ static inline void ur_cq_advance(struct ur_ring *ring, unsigned n) {
 /* Registration. All return 0 (or a count) on success, -errno on failure. */
 int ur_register_buffers(struct ur_ring *ring, const struct iovec *iov, unsigned n);
 int ur_unregister_buffers(struct ur_ring *ring);
-int ur_register_files(struct ur_ring *ring, const int *fds, unsigned n);
-int ur_unregister_files(struct ur_ring *ring);
 int ur_register_eventfd(struct ur_ring *ring, int efd);
 int ur_unregister_eventfd(struct ur_ring *ring);
 /* Cancels every request on `fd` and returns once they are cancelled
