@@ -276,13 +276,13 @@ export class Ring {
 
   /** The ring of the calling thread, created on first use and kept for the thread's life. */
   static forThread(): Ring {
-    if (!threadRing || threadRing.#destroyed) threadRing = new Ring();
+    if (!threadRing || threadRing.#destroyed || threadRing.#destroying) threadRing = new Ring();
     return threadRing;
   }
 
   /** Whether {@link Ring.destroy} has been called. */
   get destroyed(): boolean {
-    return this.#destroyed;
+    return this.#destroyed || this.#destroying;
   }
 
   /** What the kernel granted and what is in flight now. */
@@ -397,7 +397,7 @@ export class Ring {
    */
   close(fd: number, options?: OpOptions): Promise<void> {
     validateFd(fd);
-    if (this.#destroyed) {
+    if (this.#destroyed || this.#destroying) {
       try {
         native.closeFd(fd);
       } catch (e) {
@@ -627,10 +627,22 @@ export class Ring {
     this.#destroyed = true;
     for (const b of [...this.#waitingQ.takeAll(), ...this.#cappedQ.takeAll()]) {
       const s = this.#slots[b.slot];
-      if (s && s.busy && s.gen === b.gen) guard(() => this.#settleError(s, ECANCELED));
+      if (!s || !s.busy || s.gen !== b.gen) continue;
+      if (b.rec[R.OPCODE] === Op.CLOSE && s.chain === undefined && !s.aborted) {
+        // A close that never reached the kernel: done here (cleanup paths must not leak fds).
+        let res = 0;
+        try {
+          native.closeFd(b.rec[R.FD]!);
+        } catch (e) {
+          res = (e as NodeJS.ErrnoException).errno ?? -9; // close(2) failed (EBADF, EIO): its error
+        }
+        guard(() => this.#settle(s, res, 0));
+      } else {
+        guard(() => this.#settleError(s, ECANCELED));
+      }
     }
     // Addon-driven operations first: stopped, they submit nothing new while the kernel cancels.
-    for (const op of this.#natives) op?.nativeStop();
+    for (const op of this.#natives) if (op) guard(() => op.nativeStop());
     if (this.#inflight + this.#streams > 0) {
       this.#h.cancelAll();
       // wait() delivers completions; a callback that throws stops its drain early: wait on.

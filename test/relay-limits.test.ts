@@ -41,8 +41,13 @@ withRawPairs(async (ring, { c, s, out: o, sink }) => {
 `;
 
 test('a splice relay out of fds for its pipe ends with EMFILE from pipe2, holds nothing, and the ring carries on', () => {
-  const r = spawnSync('sh', ['-c', 'ulimit -n 256 && exec "$0" -e "$1"', process.execPath, script],
+  // The soft limit only: a hard limit below 256 (a locked-down machine) cannot run this test, which says so.
+  const r = spawnSync('sh', ['-c', 'ulimit -Sn 256 2>/dev/null || exit 77; exec "$0" -e "$1"', process.execPath, script],
     { encoding: 'utf8', timeout: 20_000 });
+  if (r.status === 77) {
+    console.log('relay-limits: skipped (the hard fd limit is below 256)');
+    return;
+  }
   assert.is(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
   assert.is(out.fill, 'EMFILE', 'the child filled its fd table');

@@ -308,6 +308,74 @@ test('destroy(): a callback that throws on its ECANCELED does not stop the teard
   });
 });
 
+/** Whether `fd` is still open in this process. */
+function isOpen(fd: number): boolean {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+test('close() while destroy() delivers the rest of a batch closes the fd (the ring counts as destroyed then)', async () => {
+  const { native } = await import('../lib/native');
+  const ring = new Ring({ entries: 8, cqEntries: 16 });
+  const fd = fs.openSync('/dev/null', 'r');
+  const seen: Array<{ destroyed: boolean; sameThreadRing: boolean; closed: Promise<string> }> = [];
+  let destroyed = false;
+  const p = await readyAtOnce(ring, 2, () => {
+    if (!destroyed) {
+      destroyed = true;
+      ring.destroy();
+      return;
+    }
+    seen.push({
+      destroyed: ring.destroyed,
+      sameThreadRing: Ring.forThread() === ring,
+      closed: ring.close(fd).then(() => 'closed', (e: NodeJS.ErrnoException) => e.code ?? String(e)),
+    });
+  });
+  // The cap is full (16 reads on empty pipes): a close that went through the ring would have to wait in the backlog.
+  const empty = Array.from({ length: 16 }, () => native.makePipe(0));
+  const reads = empty.map(([r]) => ring.read(r, Buffer.alloc(1), 0, 1, -1).catch(() => undefined));
+  try {
+    for (let i = 0; i < 200 && seen.length === 0; i++) await sleep(5);
+    assert.is(p.turns(), 1, 'both CQEs came in one batch');
+    assert.is(seen.length, 1);
+    assert.is(seen[0]!.destroyed, true, 'ring.destroyed is true once destroy() was called');
+    assert.is(seen[0]!.sameThreadRing, false, 'Ring.forThread() does not hand out the ring being destroyed');
+    assert.is(await seen[0]!.closed, 'closed');
+    assert.is(isOpen(fd), false, 'the fd is closed');
+    await Promise.all(reads);
+  } finally {
+    ring.destroy();
+    Ring.forThread().destroy();
+    if (isOpen(fd)) fs.closeSync(fd);
+    for (const [r, w] of empty) { native.closeFd(r); native.closeFd(w); }
+    p.close();
+  }
+});
+
+test('destroy(): a close() still waiting for room is done, not cancelled (the fd is not leaked)', async () => {
+  const { native } = await import('../lib/native');
+  const ring = new Ring({ entries: 8, cqEntries: 16 });
+  const empty = Array.from({ length: 16 }, () => native.makePipe(0));
+  const fd = fs.openSync('/dev/null', 'r');
+  try {
+    const reads = empty.map(([r]) => ring.read(r, Buffer.alloc(1), 0, 1, -1).catch((e: NodeJS.ErrnoException) => e.code));
+    const closed = ring.close(fd).then(() => 'closed', (e: NodeJS.ErrnoException) => e.code ?? String(e));
+    assert.is(ring.info().queued, 1, 'the close waits behind the cap');
+    ring.destroy();
+    assert.is(await closed, 'closed');
+    assert.is(isOpen(fd), false, 'the fd is closed');
+    assert.ok((await Promise.all(reads)).every((c) => c === 'ECANCELED'), 'the reads were cancelled');
+  } finally {
+    if (isOpen(fd)) fs.closeSync(fd);
+    for (const [r, w] of empty) { native.closeFd(r); native.closeFd(w); }
+  }
+});
+
 test('the fallback setup (no DEFER_TASKRUN) reads, times out and cancels too', async () => {
   const ring = new Ring({ entries: 8, deferTaskrun: false });
   assert.is(ring.info().deferTaskrun, false);

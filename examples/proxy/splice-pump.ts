@@ -96,7 +96,10 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
       let viaCopy = false;
       if (n === 0 && urgentByte) {
         const got = takeByteAtMark(src, pipe.writeFd, urgentByte); // the pipe is empty here
-        if (got === NOTHING_AFTER_MARK) continue; // passed (or not yet arrived): the next splice waits for data
+        if (got === NOTHING_AFTER_MARK) {
+          markMoved = false; // a mark was found: the race below starts over
+          continue; // passed (or not yet arrived): the next splice waits for data
+        }
         if (got === NOT_AT_MARK && !markMoved && native.pendingBytes(src) > 0) {
           markMoved = true;
           continue;
