@@ -167,6 +167,8 @@ class Slot {
   aborted = false;
   /** The result is a new fd (open, socket, accept): close it if the caller aborted. */
   fdResult = false;
+  /** A plain close(fd) from {@link Ring.close} (-1 otherwise): destroy() does it if it never reached the kernel. */
+  closes = -1;
   kind = KIND_VALUE;
   /** Not counted against the in-flight cap (multishots, ops that wait on a peer: see WAITING_OPS). */
   uncapped = false;
@@ -280,7 +282,11 @@ export class Ring {
     return threadRing;
   }
 
-  /** Whether {@link Ring.destroy} has been called. */
+  /**
+   * Whether {@link Ring.destroy} has been called: true from its start. (Called
+   * from a completion callback, destroy() first delivers the rest of that
+   * batch; operations those callbacks submit are still taken, then cancelled.)
+   */
   get destroyed(): boolean {
     return this.#destroyed || this.#destroying;
   }
@@ -397,7 +403,9 @@ export class Ring {
    */
   close(fd: number, options?: OpOptions): Promise<void> {
     validateFd(fd);
-    if (this.#destroyed || this.#destroying) {
+    if (this.#destroyed) {
+      const signal = this.#signal(options);
+      if (signal?.aborted) return Promise.reject(abortError(signal));
       try {
         native.closeFd(fd);
       } catch (e) {
@@ -407,6 +415,7 @@ export class Ring {
     }
     const signal = this.#signal(options);
     const s = this.#begin('close', KIND_VOID, signal);
+    s.closes = fd;
     this.#fill(Op.CLOSE, fd, 0, 0, 0, 0, s);
     return this.#go(s, undefined, undefined, undefined, signal) as Promise<never>;
   }
@@ -625,21 +634,14 @@ export class Ring {
     // They are delivered first, while the ring still takes work (what they submit is cancelled below).
     guard(() => this.#deliverRest(this.#batch));
     this.#destroyed = true;
+    // Closes that never reached the kernel are done, not cancelled (cleanup paths must not leak fds),
+    // but only once the kernel has finished with everything submitted before them (below).
+    const closes: Array<[Slot, number]> = [];
     for (const b of [...this.#waitingQ.takeAll(), ...this.#cappedQ.takeAll()]) {
       const s = this.#slots[b.slot];
       if (!s || !s.busy || s.gen !== b.gen) continue;
-      if (b.rec[R.OPCODE] === Op.CLOSE && s.chain === undefined && !s.aborted) {
-        // A close that never reached the kernel: done here (cleanup paths must not leak fds).
-        let res = 0;
-        try {
-          native.closeFd(b.rec[R.FD]!);
-        } catch (e) {
-          res = (e as NodeJS.ErrnoException).errno ?? -9; // close(2) failed (EBADF, EIO): its error
-        }
-        guard(() => this.#settle(s, res, 0));
-      } else {
-        guard(() => this.#settleError(s, ECANCELED));
-      }
+      if (s.closes >= 0) closes.push([s, s.gen]);
+      else guard(() => this.#settleError(s, ECANCELED));
     }
     // Addon-driven operations first: stopped, they submit nothing new while the kernel cancels.
     for (const op of this.#natives) if (op) guard(() => op.nativeStop());
@@ -656,6 +658,16 @@ export class Ring {
           if (Date.now() >= deadline) break;
         }
       }
+    }
+    for (const [s, gen] of closes) {
+      if (!s.busy || s.gen !== gen) continue; // settled meanwhile (its signal fired)
+      let res = 0;
+      try {
+        native.closeFd(s.closes);
+      } catch (e) {
+        res = (e as NodeJS.ErrnoException).errno ?? -9; // close(2) failed (EBADF, EIO): its error
+      }
+      guard(() => this.#settle(s, res, 0));
     }
     for (let id = 0; id < this.#natives.length; id++) guard(() => this.#nativeEnd(id, -ECANCELED)); // not confirmed by the kernel
     for (const s of this.#slots) {
@@ -1059,6 +1071,7 @@ export class Ring {
     s.signal = undefined;
     s.onAbort = undefined;
     s.fdResult = false;
+    s.closes = -1;
     s.chain = undefined;
     this.#free.push(s.index);
   }

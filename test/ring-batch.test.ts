@@ -376,6 +376,32 @@ test('destroy(): a close() still waiting for room is done, not cancelled (the fd
   }
 });
 
+test('destroy(): a close() done by destroy() comes after the operations submitted before it (no EBADF, no other file)', async () => {
+  const { native } = await import('../lib/native');
+  const tmp = tempDir();
+  const ring = new Ring({ entries: 16, cqEntries: 16 });
+  const empty = Array.from({ length: 15 }, () => native.makePipe(0));
+  const file = path.join(tmp.dir, 'out');
+  const fd = fs.openSync(file, 'w');
+  try {
+    const reads = empty.map(([r]) => ring.read(r, Buffer.alloc(1), 0, 1, -1).catch((e: NodeJS.ErrnoException) => e.code));
+    const wrote = ring.write(fd, Buffer.from('hello'), 0, 5, 0).then((n) => n, (e: NodeJS.ErrnoException) => e.code);
+    const closed = ring.close(fd).then(() => 'closed', (e: NodeJS.ErrnoException) => e.code ?? String(e));
+    assert.is(ring.info().queued, 1, 'the write took the last room under the cap; the close waits');
+    ring.destroy();
+    const w = await wrote;
+    assert.ok(w === 5 || w === 'ECANCELED', `the write ran or was cancelled, not refused (${w})`);
+    assert.is(fs.readFileSync(file, 'utf8'), w === 5 ? 'hello' : '');
+    assert.is(await closed, 'closed');
+    assert.is(isOpen(fd), false, 'the fd is closed');
+    await Promise.all(reads);
+  } finally {
+    if (isOpen(fd)) fs.closeSync(fd);
+    for (const [r, w] of empty) { native.closeFd(r); native.closeFd(w); }
+    tmp.cleanup();
+  }
+});
+
 test('the fallback setup (no DEFER_TASKRUN) reads, times out and cancels too', async () => {
   const ring = new Ring({ entries: 8, deferTaskrun: false });
   assert.is(ring.info().deferTaskrun, false);
