@@ -240,6 +240,13 @@ export class Ring {
   #destroyed = false;
   /** destroy() is delivering the rest of a batch (the ring still takes work; a nested destroy() returns). */
   #destroying = false;
+  /**
+   * Closes destroy() does itself once the kernel is done: those still in the
+   * backlog, and those its cancel caught before they ran (a close goes to
+   * io-wq on files with a flush method: overlayfs, NFS, FUSE). Slot and its
+   * generation.
+   */
+  readonly #deferredCloses: Array<[Slot, number]> = [];
   #probe: RingProbe | undefined;
   /**
    * The completion records being delivered (#complete): where they start in
@@ -636,7 +643,7 @@ export class Ring {
     this.#destroyed = true;
     // Closes that never reached the kernel are done, not cancelled (cleanup paths must not leak fds),
     // but only once the kernel has finished with everything submitted before them (below).
-    const closes: Array<[Slot, number]> = [];
+    const closes = this.#deferredCloses;
     for (const b of [...this.#waitingQ.takeAll(), ...this.#cappedQ.takeAll()]) {
       const s = this.#slots[b.slot];
       if (!s || !s.busy || s.gen !== b.gen) continue;
@@ -659,8 +666,12 @@ export class Ring {
         }
       }
     }
-    for (const [s, gen] of closes) {
+    for (const [s, gen] of closes.splice(0)) {
       if (!s.busy || s.gen !== gen) continue; // settled meanwhile (its signal fired)
+      if (s.aborted) {
+        guard(() => this.#settleError(s, 0)); // aborted: AbortError, and the fd is left alone
+        continue;
+      }
       let res = 0;
       try {
         native.closeFd(s.closes);
@@ -983,6 +994,11 @@ export class Ring {
       if (last) {
         if (s.uncapped) this.#streams--;
         else this.#inflight--;
+      }
+      if (this.#destroyed && s.closes >= 0 && cq[o + C.RES] === -ECANCELED && !s.aborted) {
+        // destroy()'s cancel caught this close before it ran: the fd is still open; destroy() closes it.
+        this.#deferredCloses.push([s, s.gen]);
+        continue;
       }
       this.#settle(s, cq[o + C.RES]!, flags);
     }
