@@ -686,7 +686,11 @@ export class Ring {
       // The kernel has not confirmed this one: its memory stays referenced forever.
       graveyard.push(s.hold);
       s.hold = undefined;
-      guard(() => this.#settleError(s, ECANCELED));
+      // A close still unconfirmed after the cancel is one that was already running (a waiting one is
+      // cancelled at once and came back above): the fd has left the table and the kernel finishes the
+      // close. ECANCELED would invite a retry that could close a reused fd number.
+      if (s.closes >= 0 && !s.aborted) guard(() => this.#settle(s, 0, 0));
+      else guard(() => this.#settleError(s, ECANCELED));
     }
     this.#h.destroy();
     if (threadRing === this) threadRing = undefined;
