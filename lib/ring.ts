@@ -194,6 +194,16 @@ export interface NativeOp {
   nativeStop(): void;
 }
 
+/** Completion records being delivered: where they start in the CQ array, how many, the next one. */
+interface Batch {
+  base: number;
+  end: number;
+  next: number;
+}
+
+/** No batch being delivered. */
+const IDLE_BATCH: Batch = Object.freeze({ base: 0, end: 0, next: 0 });
+
 /** Objects a destroyed ring could not prove the kernel has released. */
 const graveyard: unknown[] = [];
 
@@ -237,9 +247,10 @@ export class Ring {
   /** Operations in the kernel that are not capped: multishots, zero-copy sends, WAITING_OPS. */
   #streams = 0;
   readonly #maxInflight: number;
+  /** The ring takes no more work (destroy() is past delivering the rest of a batch). */
   #destroyed = false;
-  /** destroy() is delivering the rest of a batch (the ring still takes work; a nested destroy() returns). */
-  #destroying = false;
+  /** destroy() was called (set first: while it delivers the rest of a batch the ring still takes work). */
+  #destroyCalled = false;
   /**
    * Closes destroy() does itself once the kernel is done: those still in the
    * backlog, and those its cancel caught before they ran (a close goes to
@@ -254,7 +265,9 @@ export class Ring {
    * callbacks delivers the rest first, so completions the kernel had already
    * produced keep their results instead of turning into ECANCELED.
    */
-  #batch = { base: 0, end: 0, next: 0 };
+  #batch: Batch = IDLE_BATCH;
+  /** The batch objects, reused: [0] for a batch in the lower half of #cq, [1] for one nested in the upper half. */
+  readonly #batches: readonly [Batch, Batch] = [{ base: 0, end: 0, next: 0 }, { base: 0, end: 0, next: 0 }];
 
   /**
    * Creates a ring.
@@ -285,7 +298,7 @@ export class Ring {
 
   /** The ring of the calling thread, created on first use and kept for the thread's life. */
   static forThread(): Ring {
-    if (!threadRing || threadRing.#destroyed || threadRing.#destroying) threadRing = new Ring();
+    if (!threadRing || threadRing.#destroyCalled) threadRing = new Ring();
     return threadRing;
   }
 
@@ -295,7 +308,7 @@ export class Ring {
    * batch; operations those callbacks submit are still taken, then cancelled.)
    */
   get destroyed(): boolean {
-    return this.#destroyed || this.#destroying;
+    return this.#destroyCalled;
   }
 
   /** What the kernel granted and what is in flight now. */
@@ -625,8 +638,8 @@ export class Ring {
    * during the teardown is reported afterwards as an uncaught exception.
    */
   destroy(): void {
-    if (this.#destroyed || this.#destroying) return;
-    this.#destroying = true;
+    if (this.#destroyCalled) return;
+    this.#destroyCalled = true;
     // A callback that throws during the teardown must not stop it (the ring would leak): its error is
     // kept and reported afterwards as an uncaught exception, as any completion callback's is.
     let thrown: { error: unknown } | undefined;
@@ -947,7 +960,10 @@ export class Ring {
   #complete(n: number, base: number): void {
     // destroy() waits for the kernel inside a callback: that delivery nests in this one (addon: upper half of #cq).
     const outer = this.#batch;
-    const batch = { base, end: n, next: 0 };
+    const batch = this.#batches[base === 0 ? 0 : 1];
+    batch.base = base;
+    batch.end = n;
+    batch.next = 0;
     this.#batch = batch;
     try {
       this.#deliverRest(batch);
@@ -964,7 +980,7 @@ export class Ring {
    * their completions: the rest are delivered, then the first error is
    * rethrown (the addon reports it as an uncaught exception).
    */
-  #deliverRest(batch: { base: number; end: number; next: number }): void {
+  #deliverRest(batch: Batch): void {
     let thrown: { error: unknown } | undefined;
     while (batch.next < batch.end) {
       try {
@@ -977,7 +993,7 @@ export class Ring {
   }
 
   /** The loop of {@link Ring.#deliverRest}; `batch.next` moves before each delivery, so a throw skips only its own. */
-  #deliverFrom(batch: { base: number; end: number; next: number }): void {
+  #deliverFrom(batch: Batch): void {
     const cq = this.#cq;
     const slots = this.#slots;
     while (batch.next < batch.end) {
