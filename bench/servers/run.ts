@@ -161,9 +161,17 @@ const UNIT: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 *
  * wrong thing must not win).
  */
 export function wrk(url: string, seconds: number, connections: number, minBytes: number): WrkResult {
-  const args = ['-t1', `-c${connections}`, `-d${seconds}s`, url];
-  const command = `wrk ${args.join(' ')}`;
-  const out = execFileSync('wrk', args, { encoding: 'utf8' });
+  const args = wrkArgs(url, seconds, connections);
+  return parseWrk(execFileSync('wrk', args, { encoding: 'utf8' }), `wrk ${args.join(' ')}`, minBytes);
+}
+
+/** wrk's arguments for one thread, `connections` connections, `seconds` seconds. */
+export function wrkArgs(url: string, seconds: number, connections: number): string[] {
+  return ['-t1', `-c${connections}`, `-d${seconds}s`, url];
+}
+
+/** What `command` (a wrk run) printed, checked as {@link wrk} describes. */
+export function parseWrk(out: string, command: string, minBytes: number): WrkResult {
   const requests = Number(/(\d+) requests in/.exec(out)?.[1]);
   const read = /requests in [\d.]+\w+, ([\d.]+)(\w+) read/.exec(out);
   const bytes = read ? Number(read[1]) * (UNIT[read[2]!] ?? NaN) : NaN;
