@@ -15,7 +15,7 @@ import { PipePool } from '../lib/pipes';
 import { readyPump } from '../examples/proxy/ready-pump';
 import { pump, type PumpResult } from '../examples/proxy/splice-pump';
 import { until } from './net-helpers';
-import { withRawPairs, recvText, sendText } from './raw-tcp-helpers';
+import { withRawPairs, recvText, sendText, ringEntersDuring } from './raw-tcp-helpers';
 
 const K = native.socketConstants;
 
@@ -105,9 +105,8 @@ async function activity(ring: Ring, ms: number): Promise<{ calls: number; enters
   native.recvAtMark = (...a) => { calls++; return recvAtMark(...a); };
   ring.submit = function (this: Ring, ...a: Parameters<Ring['submit']>) { calls++; return submit.apply(this, a); } as Ring['submit'];
   try {
-    const enters = ring.info().enters;
-    await new Promise((r) => setTimeout(r, ms));
-    return { calls, enters: ring.info().enters - enters };
+    const enters = await ringEntersDuring(ring, ms);
+    return { calls, enters };
   } finally {
     native.spliceNow = spliceNow;
     native.recvAtMark = recvAtMark;

@@ -14,7 +14,14 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { createProxy, type Proxy, type PumpKind } from '../examples/proxy/proxy';
 import { parseProxyArgs } from '../examples/proxy/cli';
+import { Ring } from '../lib/ring';
+import '../lib/ops-net';
+import { native } from '../lib/native';
 import { openFds, runNode } from './helpers';
+import { until } from './net-helpers';
+import { sendText, recvText } from './raw-tcp-helpers';
+
+const K = native.socketConstants;
 
 const MiB = 1 << 20;
 const PUMP = (process.env.PROXY_TEST_PUMP ?? 'relay') as PumpKind;
@@ -171,12 +178,6 @@ test('upstream -> client half-close: the client can keep sending after the upstr
 
 test('TCP urgent data from the client: the normal bytes around it reach the upstream in order, then the end', async () => {
   // node:net cannot send MSG_OOB: the client is a raw socket on a ring of its own.
-  const { Ring } = await import('../lib/ring');
-  await import('../lib/ops-net');
-  const { native } = await import('../lib/native');
-  const { sendText, recvText } = await import('./raw-tcp-helpers');
-  const { until } = await import('./net-helpers');
-  const K = native.socketConstants;
   let got = '';
   const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
     s.on('data', (d) => (got += d));

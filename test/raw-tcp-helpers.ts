@@ -1,5 +1,5 @@
 /**
- * Raw TCP pairs for the urgent-data tests (relay.test.ts, proxy-urgent.test.ts): sockets made with raw
+ * Raw TCP pairs and helpers for the urgent-data tests (relay.test.ts, proxy-urgent.test.ts, proxy.test.ts): sockets made with raw
  * fds on the ring, no node:net, so a test controls every call, send(2) with MSG_OOB included.
  */
 import { Ring } from '../lib/ring';
@@ -52,4 +52,11 @@ export function sendText(fd: number, text: string, urgent = false): void {
   const b = Buffer.from(text, 'latin1');
   const n = native.sendNow(fd, b, 0, b.length, urgent ? K.MSG_OOB! : 0);
   if (n !== b.length) throw new Error(`send(2) of ${b.length} bytes returned ${n}`);
+}
+
+/** How many times the ring entered the kernel while `ms` passed (an idle relay or pump makes a handful at most). */
+export async function ringEntersDuring(ring: Ring, ms: number): Promise<number> {
+  const before = ring.info().enters;
+  await new Promise((r) => setTimeout(r, ms));
+  return ring.info().enters - before;
 }

@@ -19,7 +19,7 @@ import { native } from '../lib/native';
 import { BufferGroup, RELAY_BGID } from '../lib/net/bufgroup';
 import { openFds } from './helpers';
 import { fdList, until } from './net-helpers';
-import { withRawPairs, recvText } from './raw-tcp-helpers';
+import { withRawPairs, recvText, sendText, ringEntersDuring } from './raw-tcp-helpers';
 
 const K = native.socketConstants;
 
@@ -481,9 +481,9 @@ for (const mode of ['auto', 'splice'] as RelayMode[]) {
   test(`${mode}: urgent data does not strand the bytes behind it (splice(2) stops at the urgent mark)`, async () => {
     await withRawPairs(async (ring, { c, s, out, sink }) => {
       // 'abc', then 'd' as urgent data, then 'efg', all queued before the relay starts: a read stops at the mark.
-      native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
-      native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
-      native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+      sendText(c, 'abc');
+      sendText(c, 'd', true);
+      sendText(c, 'efg');
       await new Promise((r) => setTimeout(r, 50));
       const relay = ring.relay(s, out, { mode });
       // Without SO_OOBINLINE the urgent byte is out of band: the stream is 'abcefg'.
@@ -498,18 +498,16 @@ for (const mode of ['auto', 'splice'] as RelayMode[]) {
 for (const mode of ['auto', 'splice'] as RelayMode[]) {
   test(`${mode}: urgent data as the last byte: the relay goes idle (no busy loop) and carries on with what comes next`, async () => {
     await withRawPairs(async (ring, { c, s, out, sink }) => {
-      native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
-      native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
+      sendText(c, 'abc');
+      sendText(c, 'd', true);
       await new Promise((r) => setTimeout(r, 50));
       const relay = ring.relay(s, out, { mode });
       await until(() => relay.bytes >= 3, 3000, "the bytes before the urgent mark");
       // A poll that kept firing for the urgent byte would make the ring enter the kernel without end.
       await new Promise((r) => setTimeout(r, 50));
-      const enters = ring.info().enters;
-      await new Promise((r) => setTimeout(r, 300));
-      const busy = ring.info().enters - enters;
+      const busy = await ringEntersDuring(ring, 300);
       assert.ok(busy < 20, `the idle relay made the ring enter the kernel ${busy} times in 300 ms`);
-      native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+      sendText(c, 'efg');
       await until(() => relay.bytes >= 6, 3000, 'the bytes sent after the urgent byte');
       relay.cancel();
       await relay.done;
@@ -520,9 +518,9 @@ for (const mode of ['auto', 'splice'] as RelayMode[]) {
   test(`${mode}: urgent data, more bytes and the end of stream all queued before the start: every normal byte arrives`, async () => {
     await withRawPairs(async (ring, { c, s, out, sink }) => {
       // At the mark with the peer's FIN queued, splice(2) reads 0, not EAGAIN: it must not pass for the end.
-      native.sendNow(c, Buffer.from('abc'), 0, 3, 0);
-      native.sendNow(c, Buffer.from('d'), 0, 1, 1 /* MSG_OOB */);
-      native.sendNow(c, Buffer.from('efg'), 0, 3, 0);
+      sendText(c, 'abc');
+      sendText(c, 'd', true);
+      sendText(c, 'efg');
       native.shutdownSync(c, K.SHUT_WR!);
       await new Promise((r) => setTimeout(r, 50));
       const r = await ring.relay(s, out, { mode }).done;
@@ -544,9 +542,7 @@ for (const mode of ['auto', 'splice'] as RelayMode[]) {
       c.peers[0]!.write('hello');
       await until(() => Buffer.concat(echoed).length >= 5, 3000, 'the echo');
       await new Promise((r) => setTimeout(r, 50));
-      const enters = ring.info().enters;
-      await new Promise((r) => setTimeout(r, 300));
-      const busy = ring.info().enters - enters;
+      const busy = await ringEntersDuring(ring, 300);
       assert.ok(busy < 20, `the idle relay made the ring enter the kernel ${busy} times in 300 ms`);
       c.peers[0]!.write('world');
       await until(() => Buffer.concat(echoed).length >= 10, 3000, 'the second echo');

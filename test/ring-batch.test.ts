@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Ring } from '../lib/ring';
 import { Op, CqeFlag } from '../lib/opcodes';
+import { native } from '../lib/native';
 import { tempDir } from './helpers';
 
 test('operations queued in one turn reach the kernel in one io_uring_enter', async () => {
@@ -95,8 +96,6 @@ test('timers still fire while a closed loop of ring operations runs', async () =
 });
 
 test('armed multishot operations do not block other work, even beyond the CQ size', async () => {
-  const { native } = await import('../lib/native');
-  const { Op, CqeFlag } = await import('../lib/opcodes');
   const ring = new Ring({ entries: 8, cqEntries: 16 });
   const pipes = Array.from({ length: 40 }, () => native.makePipe(0));
   const events: number[] = Array(40).fill(0);
@@ -121,26 +120,41 @@ test('armed multishot operations do not block other work, even beyond the CQ siz
   ring.destroy();
 });
 
+/** A pipe: read end, write end, size. */
+type Pipe = ReturnType<typeof native.makePipe>;
+
+/** Pipes the tests below make and close. */
+function makePipes(n: number): { fds: Pipe[]; close: () => void } {
+  const fds = Array.from({ length: n }, () => native.makePipe(0));
+  return { fds, close: () => { for (const [r, w] of fds) { native.closeFd(r); native.closeFd(w); } } };
+}
+
+/**
+ * Fills `n` places under the ring's in-flight cap with reads of empty pipes (each read's result, or its error
+ * code, in `reads`): what is submitted next waits in the backlog.
+ */
+function fillCap(ring: Ring, n: number): { fds: Pipe[]; reads: Array<Promise<number | string | undefined>>; close: () => void } {
+  const p = makePipes(n);
+  const reads = p.fds.map(([r]) => ring.read(r, Buffer.alloc(1), 0, 1, -1).catch((e: NodeJS.ErrnoException) => e.code));
+  return { fds: p.fds, reads, close: p.close };
+}
+
 /**
  * A multishot poll on each of `n` pipes, then one byte written into every pipe in the same turn: their
  * readiness CQEs reach JavaScript in one batch (`turns()` says in how many JavaScript calls they came: the
  * tests below prove something only when it is 1). `onReady(i)` runs in stream i's handler for that CQE;
- * `onEnd(i, res)` for its last CQE.
+ * `ends[i]` is the res of stream i's last CQE (1 while armed). `close()` destroys the ring and closes the pipes.
  */
-async function readyAtOnce(ring: Ring, n: number, onReady: (i: number) => void, onEnd: (i: number, res: number) => void = () => undefined):
+async function readyAtOnce(ring: Ring, n: number, onReady: (i: number) => void):
   Promise<{ events: number[]; ends: number[]; turns: () => number; close: () => void }> {
-  const { native } = await import('../lib/native');
-  const pipes = Array.from({ length: n }, () => native.makePipe(0));
+  const p = makePipes(n);
   const events: number[] = Array(n).fill(0);
-  const ends: number[] = Array(n).fill(1); // the last CQE's res, 1 while armed
+  const ends: number[] = Array(n).fill(1);
   let turn = 0;
   const turns = new Set<number>();
-  pipes.forEach(([r], i) => ring.submitStream({ opcode: Op.POLL_ADD, fd: r, len: 1, opFlags: 0x1, syscall: 'poll' },
+  p.fds.forEach(([r], i) => ring.submitStream({ opcode: Op.POLL_ADD, fd: r, len: 1, opFlags: 0x1, syscall: 'poll' },
     (res, flags) => {
-      if ((flags & CqeFlag.MORE) === 0) {
-        ends[i] = res;
-        onEnd(i, res);
-      }
+      if ((flags & CqeFlag.MORE) === 0) ends[i] = res;
       if (res > 0) {
         events[i]!++;
         turns.add(turn);
@@ -149,8 +163,26 @@ async function readyAtOnce(ring: Ring, n: number, onReady: (i: number) => void, 
       }
     }));
   await ring.nop(); // the polls are armed
-  for (const [, w] of pipes) fs.writeSync(w, 'x');
-  return { events, ends, turns: () => turns.size, close: () => { for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); } } };
+  for (const [, w] of p.fds) fs.writeSync(w, 'x');
+  return { events, ends, turns: () => turns.size, close: () => { ring.destroy(); p.close(); } };
+}
+
+/**
+ * An onReady for {@link readyAtOnce}: the first callback of the batch destroys the ring, the others run `rest`
+ * (inside that destroy() call). `returned()` says whether destroy() came back to its caller.
+ */
+function destroyOnFirst(ring: Ring, rest: (i: number) => void = () => undefined): { onReady: (i: number) => void; returned: () => boolean } {
+  let called = false;
+  let returned = false;
+  return {
+    onReady: (i) => {
+      if (called) return rest(i);
+      called = true;
+      ring.destroy();
+      returned = true;
+    },
+    returned: () => returned,
+  };
 }
 
 /** Collects uncaught exceptions while `fn` runs (a callback's exception is one). */
@@ -167,6 +199,11 @@ async function catchingUncaught(fn: (uncaught: unknown[]) => Promise<void>): Pro
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+/** Sleeps until `cond` holds or a second passed. */
+async function soon(cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await sleep(5);
+}
+
 /** io_uring instances this process has open. */
 function ringFds(): number {
   return fs.readdirSync('/proc/self/fd').filter((f) => {
@@ -174,26 +211,30 @@ function ringFds(): number {
   }).length;
 }
 
+/** Whether `fd` is still open in this process. */
+function isOpen(fd: number): boolean {
+  try {
+    fs.fstatSync(fd);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The outcome of a close, as a string: 'closed' or the error code. */
+const outcome = (p: Promise<void>): Promise<string> => p.then(() => 'closed', (e: NodeJS.ErrnoException) => e.code ?? String(e));
+
 test('destroy() from a completion callback: the other completions of that batch keep their results', async () => {
   const ring = new Ring();
-  let destroyedBy = -1;
-  let after = false;
-  const p = await readyAtOnce(ring, 6, (i) => {
-    if (destroyedBy < 0) {
-      destroyedBy = i;
-      ring.destroy();
-      after = true; // destroy() returned to its caller
-    }
-  });
+  const d = destroyOnFirst(ring);
+  const p = await readyAtOnce(ring, 6, d.onReady);
   try {
-    for (let i = 0; i < 200 && destroyedBy < 0; i++) await sleep(5);
-    assert.ok(destroyedBy >= 0, 'a readiness CQE came');
+    await soon(d.returned);
+    assert.ok(d.returned(), 'a readiness CQE came, and destroy() returned to its caller');
     assert.is(p.turns(), 1, 'the six CQEs came in one batch');
     assert.equal(p.events, [1, 1, 1, 1, 1, 1], 'every pipe\'s readiness was delivered, none turned into ECANCELED');
     assert.ok(p.ends.every((e) => e === -125), `every stream then ended with -ECANCELED (${p.ends.join(' ')})`);
-    assert.ok(after);
   } finally {
-    ring.destroy();
     p.close();
   }
 });
@@ -202,25 +243,19 @@ test('callbacks that destroy() runs may still submit: no error, and what they su
   await catchingUncaught(async (uncaught) => {
     const ring = new Ring();
     const followUps: Array<Promise<string>> = [];
-    let destroyed = false;
-    const p = await readyAtOnce(ring, 4, () => {
-      if (!destroyed) {
-        destroyed = true;
-        ring.destroy();
-        return;
-      }
-      // The rest of the batch, run inside destroy(): follow-up work, as a server re-arms a read.
+    // The rest of the batch, run inside destroy(): follow-up work, as a server re-arms a read.
+    const d = destroyOnFirst(ring, () => {
       followUps.push(ring.timeout(60_000).then(() => 'done', (e: NodeJS.ErrnoException) => e.code ?? String(e)));
     });
+    const p = await readyAtOnce(ring, 4, d.onReady);
     try {
-      for (let i = 0; i < 200 && !destroyed; i++) await sleep(5);
+      await soon(d.returned);
       assert.is(p.turns(), 1, 'the CQEs came in one batch');
       assert.equal(p.events, [1, 1, 1, 1]);
       assert.equal(await Promise.all(followUps), ['ECANCELED', 'ECANCELED', 'ECANCELED']);
       await sleep(10);
       assert.equal(uncaught, [], 'nothing thrown');
     } finally {
-      ring.destroy();
       p.close();
     }
   });
@@ -237,59 +272,56 @@ test('a completion callback that throws costs the other completions of its batch
       }
     });
     try {
-      for (let i = 0; i < 200 && p.events.some((e) => e === 0); i++) await sleep(5);
+      await soon(() => p.events.every((e) => e > 0));
       assert.is(p.turns(), 1, 'the six CQEs came in one batch');
       assert.equal(p.events, [1, 1, 1, 1, 1, 1], 'every pipe\'s readiness was delivered');
       await new Promise((r) => setImmediate(r));
       assert.is(uncaught.length, 1, 'the error is reported once, as an uncaught exception');
       assert.match(String(uncaught[0]), /handler failed/);
     } finally {
-      ring.destroy();
       p.close();
     }
   });
 });
 
 test('a completion callback that throws does not hold back operations waiting for room', async () => {
-  const { native } = await import('../lib/native');
   await catchingUncaught(async (uncaught) => {
     const ring = new Ring({ entries: 8, cqEntries: 16 });
-    const pipes = Array.from({ length: 17 }, () => native.makePipe(0));
+    const cap = fillCap(ring, 16);
+    const late = makePipes(1);
     try {
-      const b = Buffer.alloc(4);
-      // The 16 reads that fill the cap; those still waiting end with ECANCELED at destroy().
-      const reads = pipes.slice(0, 16).map(([r]) => ring.read(r, b, 0, 1, -1).catch((e: NodeJS.ErrnoException) => e.code));
-      fs.writeSync(pipes[16]![1], 'late');
-      const queued = ring.read(pipes[16]![0], Buffer.alloc(4), 0, 4, -1);
+      fs.writeSync(late.fds[0]![1], 'late');
+      const queued = ring.read(late.fds[0]![0], Buffer.alloc(4), 0, 4, -1);
       assert.is(ring.info().queued, 1, 'the 17th read waits for room under the cap of 16');
       let thrown = false;
-      ring.submitStream({ opcode: Op.POLL_ADD, fd: pipes[0]![0], len: 1, opFlags: 0x1, syscall: 'poll' }, (res) => {
+      const [r0, w0] = cap.fds[0]!;
+      ring.submitStream({ opcode: Op.POLL_ADD, fd: r0, len: 1, opFlags: 0x1, syscall: 'poll' }, (res) => {
         if (res > 0 && !thrown) {
           thrown = true;
           throw new Error('poll handler failed');
         }
       });
       await sleep(20); // the poll is armed (a nop would wait behind the cap)
-      fs.writeSync(pipes[0]![1], 'x'); // read 0 completes (room) in the batch where the poll's handler throws
+      fs.writeSync(w0, 'x'); // read 0 completes (room) in the batch where the poll's handler throws
       const got = await Promise.race([queued, sleep(1000).then(() => -1)]);
       assert.is(got, 4, 'the queued read went out in the batch that made room');
       assert.is(uncaught.length, 1);
-      assert.is(await reads[0], 1, 'the read that made room');
+      assert.is(await cap.reads[0], 1, 'the read that made room');
     } finally {
       ring.destroy();
-      for (const [r, w] of pipes) { native.closeFd(r); native.closeFd(w); }
+      cap.close();
+      late.close();
     }
   });
 });
 
 test('destroy(): a callback that throws on its ECANCELED does not stop the teardown (the ring is released)', async () => {
-  const { native } = await import('../lib/native');
   await catchingUncaught(async (uncaught) => {
     const before = ringFds();
     const ring = new Ring();
-    const [r, w] = native.makePipe(0);
+    const p = makePipes(1);
     try {
-      ring.submitStream({ opcode: Op.POLL_ADD, fd: r, len: 1, opFlags: 0x1, syscall: 'poll' }, (res) => {
+      ring.submitStream({ opcode: Op.POLL_ADD, fd: p.fds[0]![0], len: 1, opFlags: 0x1, syscall: 'poll' }, (res) => {
         if (res < 0) throw new Error(`handler saw ${res}`);
       });
       await ring.nop();
@@ -302,91 +334,64 @@ test('destroy(): a callback that throws on its ECANCELED does not stop the teard
       assert.match(String(uncaught[0]), /handler saw -125/);
     } finally {
       ring.destroy();
-      native.closeFd(r);
-      native.closeFd(w);
+      p.close();
     }
   });
 });
 
-/** Whether `fd` is still open in this process. */
-function isOpen(fd: number): boolean {
-  try {
-    fs.fstatSync(fd);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 test('close() while destroy() delivers the rest of a batch closes the fd (the ring counts as destroyed then)', async () => {
-  const { native } = await import('../lib/native');
   const ring = new Ring({ entries: 8, cqEntries: 16 });
   const fd = fs.openSync('/dev/null', 'r');
   const seen: Array<{ destroyed: boolean; sameThreadRing: boolean; closed: Promise<string> }> = [];
-  let destroyed = false;
-  const p = await readyAtOnce(ring, 2, () => {
-    if (!destroyed) {
-      destroyed = true;
-      ring.destroy();
-      return;
-    }
-    seen.push({
-      destroyed: ring.destroyed,
-      sameThreadRing: Ring.forThread() === ring,
-      closed: ring.close(fd).then(() => 'closed', (e: NodeJS.ErrnoException) => e.code ?? String(e)),
-    });
+  const d = destroyOnFirst(ring, () => {
+    seen.push({ destroyed: ring.destroyed, sameThreadRing: Ring.forThread() === ring, closed: outcome(ring.close(fd)) });
   });
-  // The cap is full (16 reads on empty pipes): a close that went through the ring would have to wait in the backlog.
-  const empty = Array.from({ length: 16 }, () => native.makePipe(0));
-  const reads = empty.map(([r]) => ring.read(r, Buffer.alloc(1), 0, 1, -1).catch(() => undefined));
+  const p = await readyAtOnce(ring, 2, d.onReady);
+  // The cap is full (16 reads on empty pipes): the close waits in the backlog, which destroy() then takes.
+  const cap = fillCap(ring, 16);
   try {
-    for (let i = 0; i < 200 && seen.length === 0; i++) await sleep(5);
+    await soon(() => seen.length > 0);
     assert.is(p.turns(), 1, 'both CQEs came in one batch');
     assert.is(seen.length, 1);
     assert.is(seen[0]!.destroyed, true, 'ring.destroyed is true once destroy() was called');
     assert.is(seen[0]!.sameThreadRing, false, 'Ring.forThread() does not hand out the ring being destroyed');
     assert.is(await seen[0]!.closed, 'closed');
     assert.is(isOpen(fd), false, 'the fd is closed');
-    await Promise.all(reads);
+    await Promise.all(cap.reads);
   } finally {
-    ring.destroy();
     Ring.forThread().destroy();
     if (isOpen(fd)) fs.closeSync(fd);
-    for (const [r, w] of empty) { native.closeFd(r); native.closeFd(w); }
+    cap.close();
     p.close();
   }
 });
 
 test('destroy(): a close() still waiting for room is done, not cancelled (the fd is not leaked)', async () => {
-  const { native } = await import('../lib/native');
   const ring = new Ring({ entries: 8, cqEntries: 16 });
-  const empty = Array.from({ length: 16 }, () => native.makePipe(0));
+  const cap = fillCap(ring, 16);
   const fd = fs.openSync('/dev/null', 'r');
   try {
-    const reads = empty.map(([r]) => ring.read(r, Buffer.alloc(1), 0, 1, -1).catch((e: NodeJS.ErrnoException) => e.code));
-    const closed = ring.close(fd).then(() => 'closed', (e: NodeJS.ErrnoException) => e.code ?? String(e));
+    const closed = outcome(ring.close(fd));
     assert.is(ring.info().queued, 1, 'the close waits behind the cap');
     ring.destroy();
     assert.is(await closed, 'closed');
     assert.is(isOpen(fd), false, 'the fd is closed');
-    assert.ok((await Promise.all(reads)).every((c) => c === 'ECANCELED'), 'the reads were cancelled');
+    assert.ok((await Promise.all(cap.reads)).every((c) => c === 'ECANCELED'), 'the reads were cancelled');
   } finally {
     if (isOpen(fd)) fs.closeSync(fd);
-    for (const [r, w] of empty) { native.closeFd(r); native.closeFd(w); }
+    cap.close();
   }
 });
 
 test('destroy(): a close() done by destroy() comes after the operations submitted before it (no EBADF, no other file)', async () => {
-  const { native } = await import('../lib/native');
   const tmp = tempDir();
   const ring = new Ring({ entries: 16, cqEntries: 16 });
-  const empty = Array.from({ length: 15 }, () => native.makePipe(0));
+  const cap = fillCap(ring, 15);
   const file = path.join(tmp.dir, 'out');
   const fd = fs.openSync(file, 'w');
   try {
-    const reads = empty.map(([r]) => ring.read(r, Buffer.alloc(1), 0, 1, -1).catch((e: NodeJS.ErrnoException) => e.code));
     const wrote = ring.write(fd, Buffer.from('hello'), 0, 5, 0).then((n) => n, (e: NodeJS.ErrnoException) => e.code);
-    const closed = ring.close(fd).then(() => 'closed', (e: NodeJS.ErrnoException) => e.code ?? String(e));
+    const closed = outcome(ring.close(fd));
     assert.is(ring.info().queued, 1, 'the write took the last room under the cap; the close waits');
     ring.destroy();
     const w = await wrote;
@@ -394,10 +399,10 @@ test('destroy(): a close() done by destroy() comes after the operations submitte
     assert.is(fs.readFileSync(file, 'utf8'), w === 5 ? 'hello' : '');
     assert.is(await closed, 'closed');
     assert.is(isOpen(fd), false, 'the fd is closed');
-    await Promise.all(reads);
+    await Promise.all(cap.reads);
   } finally {
     if (isOpen(fd)) fs.closeSync(fd);
-    for (const [r, w] of empty) { native.closeFd(r); native.closeFd(w); }
+    cap.close();
     tmp.cleanup();
   }
 });
