@@ -15,6 +15,7 @@
         "native/uring/pbuf.cc",
         "native/uring/bigbuf.cc",
         "native/uring/env_io.cc",
+        "native/uring/owned_fds.cc",
         "native/uring/relay.cc",
         "native/uring/relay_bufs.cc",
         "native/uring/relay_handle.cc"

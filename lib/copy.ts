@@ -11,6 +11,7 @@ import './ops-splice';
 import { pipePool, type PipePool } from './pipes';
 import { abortError, uringError } from './errors';
 import { validateFd, validateInt, validateSignal, toPath } from './validate';
+import { adoptFd } from './owned-fds';
 
 const fchmod = promisify(fchmodCb);
 
@@ -134,7 +135,7 @@ export function copyFile(ring: Ring, src: string | Buffer | URL, dst: string | B
 async function copyPaths(ring: Ring, srcPath: string, dstPath: string, mode: number, pool: PipePool | undefined,
   signal: AbortSignal | undefined): Promise<void> {
   // The opens take no signal: an open aborted after the kernel made the fd would leak it.
-  const srcFd = await ring.open(srcPath, O_RDONLY).catch((e: unknown) => {
+  const srcFd = await ring.open(srcPath, O_RDONLY).then(adoptFd, (e: unknown) => {
     throw renameSyscall(e, srcPath, dstPath);
   });
   let dstFd = -1;
@@ -149,7 +150,7 @@ async function copyPaths(ring: Ring, srcPath: string, dstPath: string, mode: num
     }
     const flags = O_WRONLY | O_CREAT | ((mode & COPYFILE_EXCL) ? O_EXCL : O_TRUNC);
     if (signal?.aborted) throw abortError(signal);
-    dstFd = await ring.open(dstPath, flags, st.mode & 0o7777).catch((e: unknown) => {
+    dstFd = await ring.open(dstPath, flags, st.mode & 0o7777).then(adoptFd, (e: unknown) => {
       throw renameSyscall(e, srcPath, dstPath);
     });
     await fchmod(dstFd, st.mode & 0o7777);

@@ -19,6 +19,7 @@ import { Op } from './opcodes';
 import './ops-fixed';
 import { uringError, type UringError } from './errors';
 import { validateInt } from './validate';
+import { adoptFd } from './owned-fds';
 
 /** `O_DIRECT` on Linux (x86, arm64 differ: taken from node:fs). */
 export const O_DIRECT: number = fsConstants.O_DIRECT ?? 0o40000;
@@ -240,7 +241,7 @@ export async function openDirect(ring: Ring, path: string, flags: number = fsCon
   options?: OpOptions): Promise<DirectFile> {
   let fd: number;
   try {
-    fd = await ring.open(path, flags | O_DIRECT, mode, options);
+    fd = adoptFd(await ring.open(path, flags | O_DIRECT, mode, options));
   } catch (e) {
     throw explainOpen(e);
   }

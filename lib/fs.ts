@@ -34,6 +34,7 @@ import { writeWholeFd } from './fs/write-file';
 import { mkdirRecursive } from './fs/mkdirp';
 import { copyFileRing } from './fs/copy-file';
 import { invalidArgType, outOfRange } from './errors';
+import { adoptFd } from './owned-fds';
 
 export { FileHandle };
 export type {
@@ -113,7 +114,7 @@ export async function open(path: PathLike, flags?: OpenMode | null, mode?: numbe
   const [p] = toPath(path);
   const f = stringToFlags(flags);
   const m = parseFileMode(mode, 'mode', 0o666);
-  return new FileHandle(await ring.open(p, f, m), ring);
+  return new FileHandle(adoptFd(await ring.open(p, f, m)), ring);
 }
 
 function nodeHandleOf<T>(p: T): T {
@@ -141,7 +142,7 @@ export async function readFile(path: PathLike | FileHandle, options?: ReadFileOp
   const signal = checkSignal(o.signal);
   const [p] = toPath(path);
   const enc = encodingOf(o);
-  const fd = await ring.open(p, flags, 0o666);
+  const fd = adoptFd(await ring.open(p, flags, 0o666));
   return withCloseFd(ring, fd, () => readWholeFd(ring, fd, enc, signal, true));
 }
 
@@ -184,7 +185,7 @@ async function writeWith(ring: Ring, path: PathLike | FileHandle, data: WriteDat
   const [p] = toPath(path);
   const flags = stringToFlags(flag);
   const mode = parseFileMode(o.mode, 'mode', 0o666);
-  const fd = await ring.open(p, flags, mode);
+  const fd = adoptFd(await ring.open(p, flags, mode));
   return withCloseFd(ring, fd, async () => {
     await writeWholeFd(ring, fd, bytes, enc, signal);
     if (flush) await ring.fsync(fd);

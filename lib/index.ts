@@ -26,6 +26,7 @@ export type { DirectAlignment, DirectAlignmentError, AlignmentSource } from './d
 export { SpliceFlag, transfer } from './ops-splice';
 export type { TransferOptions } from './ops-splice';
 export { PipePool, pipePool, trySplice } from './pipes';
+export { adoptFd, releaseFd, adoptedFdCount } from './owned-fds';
 export { isCached } from './pagecache';
 import './ops-poll';
 export { PollEvent } from './ops-poll';

@@ -59,6 +59,10 @@ export interface NativeAddon {
   makePipe(size: number): [number, number, number];
   pendingBytes(fd: number): number;
   closeFd(fd: number): void;
+  // owned_fds.cc
+  adoptFd(fd: number): void;
+  releaseFd(fd: number): boolean;
+  adoptedFds(): number;
   spliceNow(fdIn: number, fdOut: number, len: number, more?: boolean, offIn?: number): number;
   cachedRange(fd: number, offset: number, length: number): number;
   fadvise(fd: number, offset: number, length: number, advice: number): void;

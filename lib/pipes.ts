@@ -6,6 +6,7 @@
  */
 import { native } from './native';
 import { uringError } from './errors';
+import { adoptFd } from './owned-fds';
 
 const EAGAIN = 11;
 
@@ -45,7 +46,7 @@ export class PipePool {
     let p = this.#idle.pop();
     if (!p) {
       const [r, w, size] = native.makePipe(this.#pipeSize);
-      p = { readFd: r, writeFd: w, size };
+      p = { readFd: adoptFd(r), writeFd: adoptFd(w), size };
       this.#created++;
     }
     this.#inUse++;

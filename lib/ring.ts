@@ -169,6 +169,8 @@ class Slot {
   fdResult = false;
   /** A plain close(fd) from {@link Ring.close} (-1 otherwise): destroy() does it if it never reached the kernel. */
   closes = -1;
+  /** That fd was adopted (owned-fds.ts): adopted again when the close ends without running (aborted). */
+  closeAdopted = false;
   kind = KIND_VALUE;
   /** Not counted against the in-flight cap (multishots, ops that wait on a peer: see WAITING_OPS). */
   uncapped = false;
@@ -420,12 +422,16 @@ export class Ring {
   /**
    * Closes a file descriptor. On a destroyed ring it closes at once with
    * close(2) (cleanup paths must not leak fds because the ring is gone).
+   * An fd adopted with {@link adoptFd} is released first. A signal that
+   * fires after the kernel ran the close does not turn it into an
+   * AbortError: the promise settles with the close's own result (the fd is
+   * gone; a retry could close a reused number).
    */
   close(fd: number, options?: OpOptions): Promise<void> {
     validateFd(fd);
+    const signal = this.#signal(options);
+    if (signal?.aborted) return Promise.reject(abortError(signal));
     if (this.#destroyed) {
-      const signal = this.#signal(options);
-      if (signal?.aborted) return Promise.reject(abortError(signal));
       try {
         native.closeFd(fd);
       } catch (e) {
@@ -433,9 +439,10 @@ export class Ring {
       }
       return Promise.resolve();
     }
-    const signal = this.#signal(options);
+    const adopted = native.releaseFd(fd);
     const s = this.#begin('close', KIND_VOID, signal);
     s.closes = fd;
+    s.closeAdopted = adopted;
     this.#fill(Op.CLOSE, fd, 0, 0, 0, 0, s);
     return this.#go(s, undefined, undefined, undefined, signal) as Promise<never>;
   }
@@ -682,6 +689,7 @@ export class Ring {
     for (const [s, gen] of closes.splice(0)) {
       if (!s.busy || s.gen !== gen) continue; // settled meanwhile (its signal fired)
       if (s.aborted) {
+        this.#keptOpen(s);
         guard(() => this.#settleError(s, 0)); // aborted: AbortError, and the fd is left alone
         continue;
       }
@@ -702,7 +710,7 @@ export class Ring {
       // A close still unconfirmed after the cancel is one that was already running (a waiting one is
       // cancelled at once and came back above): the fd has left the table and the kernel finishes the
       // close. ECANCELED would invite a retry that could close a reused fd number.
-      if (s.closes >= 0 && !s.aborted) guard(() => this.#settle(s, 0, 0));
+      if (s.closes >= 0) guard(() => this.#settle(s, 0, 0)); // aborted too: it ran (see close())
       else guard(() => this.#settleError(s, ECANCELED));
     }
     this.#h.destroy();
@@ -901,6 +909,7 @@ export class Ring {
     s.aborted = true;
     if (s.queued) {
       // Never reached the kernel: settle now; the backlog entry is skipped by generation.
+      this.#keptOpen(s);
       // A chain waits whole or not at all: its other links are dropped with it, or the
       // link before this one would go out with IOSQE_IO_LINK and tie itself to an
       // unrelated SQE.
@@ -1041,12 +1050,18 @@ export class Ring {
       return;
     }
     if (s.aborted) {
-      // The kernel finished before the cancel took: a new fd nobody will own is closed.
-      if (s.fdResult && res >= 0) {
-        try { native.closeFd(res); } catch { /* already gone */ }
+      if (s.closes >= 0 && res !== -ECANCELED) {
+        // The close ran before the cancel took: the fd is gone, and the caller hears so (not AbortError).
+        s.aborted = false;
+      } else {
+        // The kernel finished before the cancel took: a new fd nobody will own is closed.
+        if (s.fdResult && res >= 0) {
+          try { native.closeFd(res); } catch { /* already gone */ }
+        }
+        this.#keptOpen(s);
+        this.#settleError(s, 0);
+        return;
       }
-      this.#settleError(s, 0);
-      return;
     }
     const resolve = s.resolve!;
     switch (s.kind) {
@@ -1076,6 +1091,11 @@ export class Ring {
         this.#release(s);
         resolve(res);
     }
+  }
+
+  /** Slot `s`, if a close, ends without having run: its fd is open and, if it was adopted, adopted again. */
+  #keptOpen(s: Slot): void {
+    if (s.closes >= 0 && s.closeAdopted) native.adoptFd(s.closes);
   }
 
   /** Rejects slot `s`: errno 0 means "aborted by its signal". */
@@ -1108,6 +1128,7 @@ export class Ring {
     s.onAbort = undefined;
     s.fdResult = false;
     s.closes = -1;
+    s.closeAdopted = false;
     s.chain = undefined;
     this.#free.push(s.index);
   }

@@ -12,6 +12,7 @@ import { pump, type PumpResult } from './splice-pump';
 import { readyPump } from './ready-pump';
 import { relayPump, type RelayDirection } from './relay-pump';
 import type { PumpKind } from './proxy';
+import { adoptFd } from '../../lib/owned-fds';
 
 const K = native.socketConstants;
 
@@ -77,7 +78,7 @@ export class ProxyConnection {
   async #run(): Promise<void> {
     const { ring, clientFd, upstream } = this;
     try {
-      this.#upFd = await ring.socket(upstream.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0);
+      this.#upFd = adoptFd(await ring.socket(upstream.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0));
       await ring.connect(this.#upFd, upstream.sockaddr);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;

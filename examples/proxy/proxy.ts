@@ -10,6 +10,7 @@ import { native } from '../../lib/native';
 import { resolve, type Resolved } from '../../lib/net/address';
 import type { AcceptStream } from '../../lib/ops-net';
 import { ProxyConnection, type ProxyLog, type ProxyTotals } from './connection';
+import { adoptFd } from '../../lib/owned-fds';
 
 const K = native.socketConstants;
 /** Capacity of each pooled pipe: one pipe-ful is what a direction buffers at most. */
@@ -95,7 +96,7 @@ function validate(o: ProxyOptions): void {
 
 /** Binds a listening socket (plain syscalls: bind/listen are not worth a ring round trip). */
 function listenSocket(at: Resolved, port: number, reusePort: boolean): number {
-  const fd = native.socketSync(at.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0);
+  const fd = adoptFd(native.socketSync(at.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0));
   try {
     native.setsockopt(fd, K.SOL_SOCKET!, K.SO_REUSEADDR!, 1);
     if (reusePort) native.setsockopt(fd, K.SOL_SOCKET!, K.SO_REUSEPORT!, 1);
@@ -148,7 +149,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
       void ring.close(fd).catch(() => undefined);
       return;
     }
-    const c = new ProxyConnection(ring, fd, upstream, pool, log, totals, pump, PIPE_SIZE);
+    const c = new ProxyConnection(ring, adoptFd(fd), upstream, pool, log, totals, pump, PIPE_SIZE);
     live.add(c);
     const p = c.run().then(() => { live.delete(c); });
     finished.push(p);

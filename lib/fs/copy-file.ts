@@ -15,6 +15,7 @@ import type { Ring } from '../ring';
 import { uringError, type UringError } from '../errors';
 import { copyRange } from './copy-range';
 import { ftruncateFd } from './truncate';
+import { adoptFd } from '../owned-fds';
 
 const fchmod = promisify(nodeFchmod);
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, COPYFILE_EXCL } = constants;
@@ -27,18 +28,18 @@ export async function copyFileRing(ring: Ring, src: string, dest: string, mode: 
   let created = false;
   let ok = false;
   try {
-    const srcFd = await ring.open(src, O_RDONLY);
+    const srcFd = adoptFd(await ring.open(src, O_RDONLY));
     fds.push(srcFd);
     const st = await ring.fstat(srcFd);
     if (st.isDirectory()) throw uringError(EISDIR, 'copyfile');
     const perm = st.mode & 0o7777;
     let dstFd: number;
     try {
-      dstFd = await ring.open(dest, O_WRONLY | O_CREAT | O_EXCL, perm);
+      dstFd = adoptFd(await ring.open(dest, O_WRONLY | O_CREAT | O_EXCL, perm));
       created = true;
     } catch (e) {
       if ((mode & COPYFILE_EXCL) !== 0 || (e as UringError).errno !== -EEXIST) throw e;
-      dstFd = await ring.open(dest, O_WRONLY);
+      dstFd = adoptFd(await ring.open(dest, O_WRONLY));
     }
     fds.push(dstFd);
     const dst = await ring.fstat(dstFd);

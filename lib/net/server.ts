@@ -19,6 +19,7 @@ import type { AcceptStream } from '../ops-net';
 import { native } from '../native';
 import { errorWithHostPort, literal, resolve, validatePort, type Resolved } from './address';
 import { Socket, type AddressInfo } from './socket';
+import { adoptFd } from '../owned-fds';
 
 const K = native.socketConstants;
 
@@ -151,7 +152,7 @@ export class Server extends EventEmitter {
       let fd = -1;
       let step = 'socket';
       try {
-        fd = native.socketSync(t.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0);
+        fd = adoptFd(native.socketSync(t.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0));
         step = 'listen';
         native.setsockopt(fd, K.SOL_SOCKET!, K.SO_REUSEADDR!, 1);
         if (opts.reusePort) native.setsockopt(fd, K.SOL_SOCKET!, K.SO_REUSEPORT!, 1);

@@ -29,6 +29,7 @@ import { connError, errorWithHostPort, resolve, validatePort } from './address';
 import { isIP } from 'node:net';
 import { ECANCELED } from '../errors';
 import * as dns from 'node:dns';
+import { adoptFd } from '../owned-fds';
 
 const K = native.socketConstants;
 
@@ -131,7 +132,7 @@ export class Socket extends Duplex {
     this.#ring = options.ring ?? netRing();
     this.#loopRef = new LoopRef(this.#ring);
     this.#group = bufferGroup(this.#ring);
-    if (options.fd !== undefined) this.#fd = options.fd;
+    if (options.fd !== undefined) this.#fd = adoptFd(options.fd);
   }
 
   /** The file descriptor, or -1 before connecting and after closing. */
@@ -244,7 +245,7 @@ export class Socket extends Duplex {
       let fd = -1;
       try {
         const r = await resolve(address, port);
-        fd = await this.#ring.socket(r.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!);
+        fd = adoptFd(await this.#ring.socket(r.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!));
         if (this.destroyed) {
           native.closeFd(fd);
           return;

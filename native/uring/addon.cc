@@ -13,8 +13,11 @@ void InitPageCache(Napi::Env env, Napi::Object exports);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitPbuf(Napi::Env env, Napi::Object exports);
 void InitBigBuf(Napi::Env env, Napi::Object exports);
+void InitOwnedFds(Napi::Env env, Napi::Object exports);
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  /* First: its cleanup hook must run after every ring's (see owned_fds.cc). */
+  InitOwnedFds(env, exports);
   exports.Set("RingHandle", RingHandle::Define(env));
   InitRegisterHelpers(env, exports);
   InitPipes(env, exports);

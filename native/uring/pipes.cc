@@ -40,11 +40,14 @@ static Napi::Value PendingBytes(const Napi::CallbackInfo &info) {
   return Napi::Number::New(env, n);
 }
 
-/* closeFd(fd): close(2) now, for teardown paths that must not wait a loop turn. */
+/* closeFd(fd): close(2) now, for teardown paths that must not wait a loop
+ * turn. An adopted fd is released first (owned_fds.cc): after the close the
+ * number may be another file's. */
 static Napi::Value CloseFd(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (!NumberArgs(info, 1, "closeFd(fd)")) return env.Undefined();
   int fd = info[0].As<Napi::Number>().Int32Value();
+  ReleaseOwnedFd(env, fd);
   if (close(fd) < 0 && errno != EINTR) return ThrowErrno(env, -errno, "close");
   return env.Undefined();
 }

@@ -130,6 +130,10 @@ void UntrackRing(napi_env env, RingHandle *ring, bool in_flight);
 bool EnvMayHaveIo(napi_env env);
 void ForgetEnv(napi_env env);
 
+/* owned_fds.cc: stop closing fd at this environment's teardown (closeFd and
+ * releaseFd); true when it was adopted. */
+bool ReleaseOwnedFd(napi_env env, int fd);
+
 /* register.cc: drop the ring's claim on its registered memory (teardown). */
 void ReleaseFixedMemory(RingHandle *ring);
 

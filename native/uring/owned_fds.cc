@@ -1,0 +1,107 @@
+/*
+ * owned_fds.cc - fds the runtime's objects own, closed when their
+ * environment goes away.
+ *
+ * node:net closes its sockets and node:fs/promises its FileHandles when a
+ * worker_thread is terminated or dies of an uncaught exception: they are
+ * libuv handles and BaseObjects that the environment's teardown closes. Our
+ * fds are plain numbers held by JavaScript objects, and no JavaScript runs at
+ * teardown, so without this file they stay open for the life of the process:
+ * a listening socket keeps its port (with SO_REUSEPORT the kernel goes on
+ * handing it a share of the new connections, which then wait forever), open
+ * connections never see their end, files stay open.
+ *
+ * So the facades adopt each fd they create (adoptFd) and release it when
+ * they close it (releaseFd, and closeFd does it itself). The env cleanup hook
+ * closes whatever is still adopted. It is registered when the addon loads,
+ * before any ring exists, so it runs after the rings' own cleanup (Node runs
+ * the hooks in reverse order): the kernel has dropped the requests that held
+ * these files by then.
+ *
+ * An fd is released before its close is started, never after: once the close
+ * has run, the number may belong to another thread's new file, and the hook
+ * must never close that. The price: a close the ring had queued but not run
+ * when the environment went leaves its fd open (rare: a close runs inline
+ * unless the file system defers it).
+ */
+#include <errno.h>
+#include <unistd.h>
+
+#include <mutex>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "ring_handle.h"
+
+namespace {
+
+std::mutex g_lock;
+std::unordered_map<napi_env, std::unordered_set<int>> g_owned;
+
+void CloseOwned(void *arg) {
+  napi_env env = static_cast<napi_env>(arg);
+  std::unordered_set<int> fds;
+  {
+    std::lock_guard<std::mutex> g(g_lock);
+    auto it = g_owned.find(env);
+    if (it == g_owned.end()) return;
+    fds.swap(it->second);
+    g_owned.erase(it);
+  }
+  for (int fd : fds) close(fd); /* EINTR: Linux has released the fd anyway */
+}
+
+/* The fd argument: a non-negative integer, else a TypeError naming `what`. */
+bool FdArg(const Napi::CallbackInfo &info, const char *what, int *fd) {
+  if (info.Length() < 1 || !info[0].IsNumber()) {
+    Napi::TypeError::New(info.Env(), std::string(what) + ": fd must be a number").ThrowAsJavaScriptException();
+    return false;
+  }
+  double d = info[0].As<Napi::Number>().DoubleValue();
+  if (!(d >= 0 && d <= 2147483647.0) || d != (double)(int)d) {
+    Napi::RangeError::New(info.Env(), std::string(what) + ": fd must be an integer >= 0, got " + std::to_string(d))
+        .ThrowAsJavaScriptException();
+    return false;
+  }
+  *fd = (int)d;
+  return true;
+}
+
+/* adoptFd(fd): close fd when this environment is torn down, unless released first. */
+Napi::Value AdoptFd(const Napi::CallbackInfo &info) {
+  int fd;
+  if (!FdArg(info, "adoptFd(fd)", &fd)) return info.Env().Undefined();
+  std::lock_guard<std::mutex> g(g_lock);
+  g_owned[info.Env()].insert(fd);
+  return info.Env().Undefined();
+}
+
+/* releaseFd(fd) -> whether fd was adopted. */
+Napi::Value ReleaseFdJs(const Napi::CallbackInfo &info) {
+  int fd;
+  if (!FdArg(info, "releaseFd(fd)", &fd)) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), ReleaseOwnedFd(info.Env(), fd));
+}
+
+/* adoptedFds() -> how many fds this environment holds adopted (for tests and stats). */
+Napi::Value AdoptedFds(const Napi::CallbackInfo &info) {
+  std::lock_guard<std::mutex> g(g_lock);
+  auto it = g_owned.find(info.Env());
+  return Napi::Number::New(info.Env(), it == g_owned.end() ? 0 : (double)it->second.size());
+}
+
+}  // namespace
+
+bool ReleaseOwnedFd(napi_env env, int fd) {
+  std::lock_guard<std::mutex> g(g_lock);
+  auto it = g_owned.find(env);
+  if (it == g_owned.end()) return false;
+  return it->second.erase(fd) > 0;
+}
+
+void InitOwnedFds(Napi::Env env, Napi::Object exports) {
+  exports.Set("adoptFd", Napi::Function::New(env, AdoptFd, "adoptFd"));
+  exports.Set("releaseFd", Napi::Function::New(env, ReleaseFdJs, "releaseFd"));
+  exports.Set("adoptedFds", Napi::Function::New(env, AdoptedFds, "adoptedFds"));
+  napi_add_env_cleanup_hook(env, CloseOwned, env);
+}

@@ -1,0 +1,215 @@
+/**
+ * A worker_thread that is terminated, or dies of an uncaught exception, lets
+ * go of the fds its runtime objects own, as node:net and node:fs/promises do:
+ * listening sockets, connections, FileHandles, pooled pipes
+ * (native/uring/owned_fds.cc). And the bookkeeping that makes that safe:
+ * Ring.close() releases an adopted fd before closing it, keeps it adopted
+ * when the close never ran, and reports a close that ran as done even when
+ * its signal fired.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { Ring } from '../lib/ring';
+import { native } from '../lib/native';
+import { adoptFd, adoptedFdCount, releaseFd } from '../lib/owned-fds';
+import { LIB, tempDir } from './helpers';
+
+let tmp: { dir: string; cleanup: () => void };
+test.before(() => {
+  tmp = tempDir();
+  fs.writeFileSync(path.join(tmp.dir, 'data.txt'), 'hello');
+});
+test.after(() => tmp.cleanup());
+
+/** fd number -> what /proc/self/fd says it is (undefined: closed). */
+function fdTarget(fd: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
+interface Owned {
+  port: number;
+  /** [fd, link target] of every socket, pipe and file the worker's objects opened. */
+  fds: Array<[number, string]>;
+  adopted: number;
+}
+
+/**
+ * Starts a worker that listens (net facade), connects to itself, accepts a
+ * node:net client from this thread too, opens a FileHandle (fs facade) and
+ * takes a pipe from the pool; then, on 'go', either waits to be terminated
+ * or throws.
+ */
+async function ownedByWorker(end: 'terminate' | 'throw'): Promise<{ owned: Owned; peer: net.Socket; w: Worker }> {
+  const src = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const fs = require('node:fs');
+    const lib = require(${JSON.stringify(LIB)});
+    const snap = () => new Map(fs.readdirSync('/proc/self/fd').map((f) => {
+      try { return [Number(f), fs.readlinkSync('/proc/self/fd/' + f)]; } catch { return [Number(f), '']; }
+    }));
+    (async () => {
+      const before = snap();
+      const server = lib.net.createServer(() => {});
+      await new Promise((r) => server.listen(0, '127.0.0.1', r));
+      const port = server.address().port;
+      const client = lib.net.connect(port, '127.0.0.1');
+      await new Promise((r) => client.once('connect', r));
+      const file = await lib.fs.open(workerData.file, 'r');
+      lib.pipePool().acquire();
+      parentPort.once('message', (m) => {
+        if (m === 'peer') {
+          setTimeout(() => {
+            const fds = [...snap()].filter(([fd, t]) => before.get(fd) !== t && /^(socket:|pipe:|\\/)/.test(t));
+            parentPort.postMessage({ port, fds, adopted: lib.adoptedFdCount() });
+            parentPort.once('message', () => {
+              if (workerData.end === 'throw') setImmediate(() => { throw new Error('worker bug'); });
+            });
+          }, 50);
+        }
+      });
+      parentPort.postMessage({ port, file: file.fd });
+    })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`;
+  const w = new Worker(src, { eval: true, workerData: { file: path.join(tmp.dir, 'data.txt'), end } });
+  w.on('error', () => undefined); // the 'throw' case
+  const first = await new Promise<{ port: number; error?: string }>((r) => w.once('message', r));
+  assert.is(first.error, undefined);
+  const peer = net.connect(first.port, '127.0.0.1');
+  await new Promise((r) => peer.once('connect', r));
+  w.postMessage('peer');
+  const owned = await new Promise<Owned>((r) => w.once('message', r));
+  // The worker saw this thread's end of that connection appear too: it is not the worker's.
+  const peerFd = (peer as unknown as { _handle: { fd: number } })._handle.fd;
+  owned.fds = owned.fds.filter(([fd]) => fd !== peerFd);
+  return { owned, peer, w };
+}
+
+async function checkReleased(owned: Owned, peer: net.Socket): Promise<void> {
+  // listener, self-connected client and its accepted end, this thread's connection, the file, a pipe (2 fds)
+  assert.is(owned.adopted, 7, 'adopted in the worker');
+  const kinds = owned.fds.map(([, t]) => (t.startsWith('socket:') ? 'socket' : t.startsWith('pipe:') ? 'pipe' : 'file'));
+  assert.equal(kinds.filter((k) => k === 'socket').length, 4, owned.fds.join(' '));
+  assert.equal(kinds.filter((k) => k === 'pipe').length, 2, owned.fds.join(' '));
+  assert.equal(kinds.filter((k) => k === 'file').length, 1, owned.fds.join(' '));
+  for (const [fd, target] of owned.fds) assert.is.not(fdTarget(fd), target, `fd ${fd} (${target}) still open`);
+  // The peer sees the end of its connection; the port is free (nobody accepts there any more).
+  const ended = await new Promise<string>((r) => {
+    peer.once('close', () => r('closed'));
+    peer.on('error', () => undefined);
+    peer.resume();
+    setTimeout(() => r('still open'), 5000).unref();
+  });
+  assert.is(ended, 'closed');
+  const probe = await new Promise<string>((r) => {
+    const s = net.connect(owned.port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); r('connected'); });
+    s.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
+  });
+  assert.is(probe, 'ECONNREFUSED');
+}
+
+test('terminating a worker closes its sockets, files and pipes: the port is free, the peer sees the end', async () => {
+  const { owned, peer, w } = await ownedByWorker('terminate');
+  try {
+    await w.terminate();
+    await checkReleased(owned, peer);
+  } finally {
+    peer.destroy(); // else a failure keeps this process alive
+  }
+});
+
+test('a worker that dies of an uncaught exception closes them too', async () => {
+  const { owned, peer, w } = await ownedByWorker('throw');
+  try {
+    const exited = new Promise<number>((r) => w.once('exit', r));
+    w.postMessage('go');
+    assert.is(await exited, 1);
+    await checkReleased(owned, peer);
+  } finally {
+    peer.destroy();
+  }
+});
+
+test('Ring.close releases an adopted fd; closeFd too; releaseFd says whether it was adopted', async () => {
+  const ring = new Ring({ entries: 8 });
+  try {
+    const base = adoptedFdCount();
+    const [r, w] = native.makePipe(0);
+    adoptFd(r);
+    adoptFd(w);
+    assert.is(adoptedFdCount(), base + 2);
+    await ring.close(r);
+    assert.is(adoptedFdCount(), base + 1);
+    native.closeFd(w);
+    assert.is(adoptedFdCount(), base);
+    const [r2, w2] = native.makePipe(0);
+    adoptFd(r2);
+    assert.is(releaseFd(r2), true);
+    assert.is(releaseFd(r2), false);
+    assert.is(releaseFd(w2), false);
+    native.closeFd(r2);
+    native.closeFd(w2);
+    assert.throws(() => adoptFd(-1), /fd must be an integer >= 0/);
+    assert.throws(() => adoptFd('3' as unknown as number), /fd must be a number/);
+  } finally {
+    ring.destroy();
+  }
+});
+
+test('a close that never ran (signal already aborted, or aborted while waiting for room) keeps the fd adopted', async () => {
+  const ring = new Ring({ entries: 8, cqEntries: 16 });
+  const empty = Array.from({ length: 16 }, () => native.makePipe(0));
+  try {
+    const base = adoptedFdCount();
+    const [r, w] = native.makePipe(0);
+    adoptFd(r);
+    adoptFd(w);
+    const err = await ring.close(r, { signal: AbortSignal.abort() }).then(() => 'resolved', (e: Error) => e.name);
+    assert.is(err, 'AbortError');
+    assert.ok(fdTarget(r)?.startsWith('pipe:'), 'still open');
+    assert.is(adoptedFdCount(), base + 2);
+    // Fill the ring's in-flight cap (cqEntries) with reads that wait, so the close waits in the backlog; abort it there.
+    const pending = empty.map(([er]) => ring.read(er, Buffer.alloc(1), 0, 1, -1).catch(() => 0));
+    const ac = new AbortController();
+    const closing = ring.close(w, { signal: ac.signal }).then(() => 'resolved', (e: Error) => e.name);
+    ac.abort();
+    assert.is(await closing, 'AbortError');
+    assert.ok(fdTarget(w)?.startsWith('pipe:'), 'still open');
+    assert.is(adoptedFdCount(), base + 2, 'adopted again');
+    native.closeFd(w);
+    native.closeFd(r);
+    assert.is(adoptedFdCount(), base);
+    for (const [, ew] of empty) native.closeFd(ew); // the reads end (EOF)
+    await Promise.all(pending);
+  } finally {
+    ring.destroy();
+    for (const [er] of empty) native.closeFd(er);
+  }
+});
+
+test('a close the kernel ran before its signal fired resolves (the fd is gone: no AbortError inviting a retry)', async () => {
+  const ring = new Ring({ entries: 8 });
+  try {
+    const base = adoptedFdCount();
+    const [r, w] = native.makePipe(0);
+    adoptFd(r);
+    const ac = new AbortController();
+    const closing = ring.close(r, { signal: ac.signal }).then(() => 'resolved', (e: Error) => e.name);
+    ac.abort(); // the cancel goes out after the close in the same batch: a pipe's close has already run
+    assert.is(await closing, 'resolved');
+    assert.is(fdTarget(r), undefined, 'closed');
+    assert.is(adoptedFdCount(), base);
+    native.closeFd(w);
+  } finally {
+    ring.destroy();
+  }
+});
+
+test.run();
