@@ -291,6 +291,41 @@ test('connections beyond the limit are refused; those within work', async () => 
   }, { maxConnections: 1 });
 });
 
+test('bursts of connections all complete, and close() waits for every open one, however many came and went', async () => {
+  const upstream = net.createServer((s) => { s.on('error', () => undefined); s.pipe(s); });
+  await withProxy(upstream, async (p, logs) => {
+    const port = p.address().port;
+    const long = net.connect(port, '127.0.0.1');
+    long.on('error', () => undefined);
+    const longClosed = new Promise<void>((r) => long.once('close', () => r()));
+    long.write('ping');
+    await new Promise((r) => long.once('data', r));
+    // More short connections than the 1,024 the proxy used to remember, 350 at a time: such a burst is
+    // more deferred task work than one io_uring_enter runs, which used to leave the ring asleep with
+    // work pending (every connection of the burst stalled until an unrelated wake-up).
+    for (let batch = 0; batch < 3; batch++) {
+      const states: string[] = [];
+      const all = Promise.all(Array.from({ length: 350 }, (_, i) => new Promise<void>((resolve) => {
+        states[i] = 'connecting';
+        const c = net.connect(port, '127.0.0.1', () => { states[i] = 'connected'; c.end(); });
+        c.on('error', (e: NodeJS.ErrnoException) => { states[i] += ` ${e.code}`; });
+        c.on('end', () => { states[i] += ' end'; });
+        c.on('close', () => { states[i] = 'closed'; resolve(); });
+        c.resume();
+      })));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<string>((r) => { timer = setTimeout(() => r('late'), 5000); });
+      const r = await Promise.race([all.then(() => 'ok'), late]);
+      clearTimeout(timer);
+      assert.is(r, 'ok', `batch ${batch}: ${states.filter((x) => x !== 'closed').length} clients not closed (first: ${states.find((x) => x !== 'closed')}); proxy has ${p.connections}; ring ${JSON.stringify(Ring.forThread().info())}; ${logs.slice(-3).join(' | ')}`);
+    }
+    await until(() => p.connections === 1, 5000);
+    await p.close();
+    assert.is(p.connections, 0, 'close() resolved with a connection still open');
+    await longClosed;
+  });
+});
+
 test('command line: required flags and clear errors', () => {
   const c = parseProxyArgs(['--listen', '127.0.0.1:9000', '--upstream', '[::1]:80', '--workers', '1']);
   assert.is(c.listenPort, 9000);

@@ -134,9 +134,9 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   const at = await resolve(options.listenHost, options.listenPort);
   const lfd = listenSocket(at, options.listenPort, options.reusePort ?? false);
   const bound = native.getsockname(lfd) as { address: string; port: number; family: string };
-  const live = new Set<ProxyConnection>();
+  /** Each open connection and the promise that settles once it is closed and forgotten. */
+  const live = new Map<ProxyConnection, Promise<void>>();
   const totals: ProxyTotals = { bytes: 0, splicedBytes: 0 };
-  const finished: Promise<void>[] = [];
   let closed = false;
 
   const accept: AcceptStream = ring.acceptMultishot(lfd, (err, fd) => {
@@ -150,15 +150,12 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
       return;
     }
     const c = new ProxyConnection(ring, adoptFd(fd), upstream, pool, log, totals, pump, PIPE_SIZE);
-    live.add(c);
-    const p = c.run().then(() => { live.delete(c); });
-    finished.push(p);
-    if (finished.length > 1024) finished.splice(0, finished.length - 1024);
+    live.set(c, c.run().then(() => { live.delete(c); }));
   });
 
   const sweep = idleMs > 0 ? setInterval(() => {
     const now = Date.now();
-    for (const c of live) if (now - c.lastActive > idleMs) c.abort(`idle for more than ${idleMs} ms`);
+    for (const c of live.keys()) if (now - c.lastActive > idleMs) c.abort(`idle for more than ${idleMs} ms`);
   }, Math.max(10, Math.min(1000, idleMs / 2))) : undefined;
   sweep?.unref();
 
@@ -175,8 +172,8 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
       accept.cancel();
       await accept.done;
       native.closeFd(lfd);
-      for (const c of live) c.abort('proxy closing');
-      await Promise.all(finished);
+      for (const c of live.keys()) c.abort('proxy closing');
+      await Promise.all(live.values()); // every connection still open, however many came and went before
       pool.close();
     },
   };

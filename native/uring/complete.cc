@@ -8,6 +8,7 @@
  * callbacks queued is submitted before returning to the loop.
  */
 #include <errno.h>
+#include <poll.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,6 +18,10 @@
 /* Rounds per wake-up: operations that complete inline (nop, cached reads)
  * could otherwise keep this callback busy and starve timers and I/O. */
 static const int kMaxRounds = 8;
+
+/* Deferred task-work items one enter runs at most (the kernel's
+ * IO_LOCAL_TW_DEFAULT_MAX since Linux 6.13): see WorkLeft. */
+static const unsigned kTaskWorkPerEnter = 20;
 
 void RingHandle::OnReadable() {
   uint64_t v;
@@ -74,18 +79,21 @@ unsigned RingHandle::Drain(bool sync_call) {
   const unsigned base = nested ? half : 0;
   draining_ = true;
   unsigned total = 0;
+  bool capped = false; /* the last enter may have stopped at the kernel's task-work limit */
   for (int round = 0; round < kMaxRounds && alive_; round++) {
     /* With DEFER_TASKRUN completions are posted only when we ask. Without
      * it, CQEs the kernel held back when the CQ was full (NODROP) reach the
      * CQ only through an enter with GETEVENTS: ask when it says so. */
     unsigned kflags = __atomic_load_n(ring_.sq.kflags, __ATOMIC_ACQUIRE);
     bool overflowed = (kflags & IORING_SQ_CQ_OVERFLOW) != 0;
-    /* After the first round, with TASKRUN_FLAG the kernel says whether work
-     * is waiting: enter only then (most wake-ups need a single enter). Work
-     * queued right after this check signals the eventfd again. */
-    bool work = deferred_ && (round == 0 || !taskrun_flag_ || (kflags & IORING_SQ_TASKRUN));
+    /* After the first round, enter again when the last enter may have left
+     * work behind (it posted as many CQEs as one enter runs task-work items:
+     * see WorkLeft), or, with TASKRUN_FLAG, when the kernel says new work
+     * came; most wake-ups need a single enter. */
+    bool work = deferred_ && (round == 0 || capped || !taskrun_flag_ || (kflags & IORING_SQ_TASKRUN));
     SubmitPending(work || overflowed);
     unsigned ready = ur_cq_ready(&ring_);
+    capped = work && ready >= kTaskWorkPerEnter;
     if (ready == 0) break;
     unsigned n = 0, i = 0;
     for (; i < ready && n < half; i++) {
@@ -125,8 +133,37 @@ unsigned RingHandle::Drain(bool sync_call) {
     if (relays_) relays_->AfterBatch(); /* relays that waited for a buffer: their recvs go out below */
     SubmitPending(false);
     StopPrepareIfIdle();
+    if (!sync_call && WorkLeft()) {
+      /* Come back on the next loop turn (timers and other I/O go first):
+       * nothing else would wake us for what is left. */
+      uint64_t one = 1;
+      ssize_t w = write(efd_, &one, sizeof(one));
+      (void)w;
+    }
   }
   return total;
+}
+
+/*
+ * After a drain: is anything left that the eventfd will not announce?
+ * - CQEs still in the CQ (the round limit stopped us): their signal was
+ *   consumed when this wake-up began.
+ * - With DEFER_TASKRUN, deferred task work. An enter runs only a bounded
+ *   number of items (IO_LOCAL_TW_DEFAULT_MAX, 20, since Linux 6.13) and keeps
+ *   the rest for the next enter, and the kernel signals the eventfd only
+ *   when its work list goes from empty to non-empty. A burst (hundreds of
+ *   connections arriving at once) used to leave work there and the loop
+ *   asleep until some unrelated wake-up: every connection of the burst
+ *   stalled. The ring fd's poll reports that work (io_has_work), so one
+ *   poll(2) with no timeout tells.
+ */
+bool RingHandle::WorkLeft() {
+  if (ur_cq_ready(&ring_) > 0) return true;
+  unsigned kflags = __atomic_load_n(ring_.sq.kflags, __ATOMIC_ACQUIRE);
+  if (kflags & (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN)) return true;
+  if (!deferred_) return false;
+  struct pollfd p = {ring_.fd, POLLIN, 0};
+  return poll(&p, 1, 0) > 0 && (p.revents & POLLIN) != 0;
 }
 
 /*

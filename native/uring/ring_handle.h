@@ -78,6 +78,7 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   Napi::Value AdjustUnref(const Napi::CallbackInfo &info);
   Napi::Value Info(const Napi::CallbackInfo &info);
   Napi::Value Probe(const Napi::CallbackInfo &info);
+  bool WorkLeft(); /* complete.cc: what a drain left that no signal will announce */
   void Teardown();
 
   /* register.cc */
