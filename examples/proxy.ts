@@ -1,14 +1,16 @@
 /**
  * TCP proxy example: `node dist/examples/proxy.js --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080`.
  * Bytes move with splice through pooled pipes and never enter user space
- * (`--pump ready`, the default: ring readiness + non-blocking splice(2);
- * `--pump io-wq`: IORING_OP_SPLICE).
+ * (`--pump relay`, the default: splices in the addon on ring readiness; see
+ * examples/proxy/cli.ts for the other pumps).
  * With `--workers N` each worker_thread runs its own ring and listener on
- * the same port (SO_REUSEPORT), so the kernel spreads connections over them.
+ * the same port (SO_REUSEPORT), so the kernel spreads connections over them;
+ * a worker that dies is logged and replaced (examples/workers.ts).
  */
 import { isMainThread, Worker, workerData, parentPort } from 'node:worker_threads';
 import { createProxy } from './proxy/proxy';
 import { parseProxyArgs, PROXY_USAGE, type ProxyCli } from './proxy/cli';
+import { startWorker, supervise } from './workers';
 
 async function serve(cli: ProxyCli, reusePort: boolean, tag: string): Promise<void> {
   const log = cli.quiet ? undefined : (m: string): void => console.log(`${tag}${m}`);
@@ -39,15 +41,16 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   if (cli.workers === 1) return serve(cli, false, '');
-  // The first worker binds (port 0 becomes a real port); the others join it.
+  // The first worker binds (port 0 becomes a real port); the others join it. A worker that dies is replaced.
   let port = cli.listenPort;
   for (let i = 0; i < cli.workers; i++) {
-    const w = new Worker(__filename, { workerData: { cli: { ...cli, listenPort: port }, index: i } });
-    const ready = await new Promise<{ port: number }>((resolve, reject) => {
-      w.once('message', resolve);
-      w.once('error', reject);
-    });
+    const data = { cli: { ...cli, listenPort: port }, index: i };
+    const spawn = (): Worker => new Worker(__filename, { workerData: data });
+    const label = `worker ${i}`;
+    const { worker, ready } = await startWorker<{ port: number }>(spawn, label);
     port = ready.port;
+    data.cli.listenPort = port; // a replacement joins the port the first one got
+    supervise(worker, { spawn, label, log: (m) => console.error(`proxy: ${m}`) });
   }
   console.log(`proxy listening on ${cli.listenHost}:${port} -> ${cli.upstreamHost}:${cli.upstreamPort} (${cli.workers} workers)`);
 }

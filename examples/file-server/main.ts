@@ -8,9 +8,10 @@ import { parseArgs, USAGE, type CliOptions } from './cli';
 import { createFileServer } from './server';
 import { loadTransport, nodeTransport } from './transport';
 import { loadFileSystem } from './file-io';
+import { startWorker, supervise } from '../workers';
 
-/** Message a worker posts to the main thread. */
-type WorkerMessage = { listening: string; port: number } | { error: string };
+/** Message a worker posts to the main thread once it listens. */
+type WorkerMessage = { listening: string; port: number };
 
 async function serve(o: CliOptions, reusePort: boolean): Promise<{ url: string; port: number }> {
   const transport = o.forceNode ? nodeTransport : loadTransport();
@@ -39,22 +40,22 @@ async function serve(o: CliOptions, reusePort: boolean): Promise<{ url: string; 
   return { url, port: a.port };
 }
 
-function startWorker(o: CliOptions): Promise<{ url: string; port: number }> {
-  const w = new Worker(__filename, { workerData: o });
-  return new Promise((resolve, reject) => {
-    w.once('message', (m: WorkerMessage) => ('listening' in m ? resolve({ url: m.listening, port: m.port }) : reject(new Error(m.error))));
-    w.once('error', reject);
-  });
+/** Starts a worker serving `o`; rejects with the worker's own error when it could not listen. */
+async function startServingWorker(o: CliOptions): Promise<{ worker: Worker; url: string; port: number }> {
+  const { worker, ready } = await startWorker<WorkerMessage>(() => new Worker(__filename, { workerData: o }), 'worker');
+  return { worker, url: ready.listening, port: ready.port };
 }
 
 /**
  * N workers on one port. With `--port 0` the first worker picks the port and
- * the others join it.
+ * the others join it. A worker that dies is logged and replaced (examples/workers.ts).
  */
 async function startWorkers(o: CliOptions): Promise<void> {
-  const first = await startWorker(o);
+  const first = await startServingWorker(o);
   const rest = { ...o, port: first.port };
-  await Promise.all(Array.from({ length: o.workers - 1 }, () => startWorker(rest)));
+  const others = await Promise.all(Array.from({ length: o.workers - 1 }, () => startServingWorker(rest)));
+  const spawn = (): Worker => new Worker(__filename, { workerData: rest });
+  [first, ...others].forEach(({ worker }, i) => supervise(worker, { spawn, label: `worker ${i}` }));
   process.stdout.write(`serving ${o.root} on ${first.url} with ${o.workers} workers\n`);
 }
 
@@ -91,8 +92,9 @@ export async function main(argv: readonly string[]): Promise<void> {
 
 if (!isMainThread && parentPort && workerData) {
   const port = parentPort;
+  // A worker that cannot serve fails (its 'error' reaches startWorker, which says so).
   serve(workerData as CliOptions, true).then(
     (r) => port.postMessage({ listening: r.url, port: r.port } satisfies WorkerMessage),
-    (err: Error) => port.postMessage({ error: err.message } satisfies WorkerMessage),
+    (err: Error) => process.nextTick(() => { throw err; }),
   );
 }
