@@ -4,7 +4,9 @@
  *
  * - Lookups resolve the path with realpath and refuse anything whose real
  *   path leaves the root (symlinks), then stat it; only regular files are
- *   opened (O_NOFOLLOW on the resolved path) and cached.
+ *   opened (O_NOFOLLOW on the resolved path) and cached, and only once the
+ *   opened descriptor is known to be a regular file inside the root (a
+ *   directory on the way may have been swapped for a symlink meanwhile).
  * - An entry is trusted for `revalidateMs`; after that the next use re-runs
  *   realpath + stat and keeps the entry only if the real path, device, inode,
  *   size and mtime are unchanged (otherwise it is replaced).
@@ -16,6 +18,7 @@
  */
 import { constants as fsConstants } from 'node:fs';
 import { etagOf, httpDate } from './conditional';
+import { openedInside } from './confine';
 import type { FileLike, FileSystem, StatLike } from './file-io';
 import { isInside } from './paths';
 
@@ -287,6 +290,13 @@ export class FileCache {
       // Swapped between stat and open: refuse rather than guess.
       await handle.close().catch(() => undefined);
       return { kind: 'refused', status: 404 };
+    }
+    // Checked once per open, not per request: the entry serves this descriptor
+    // only, and revalidation keeps it only while the path still leads to it.
+    if (!(await openedInside(handle.fd, this.realRoot))) {
+      // A directory on the way was swapped for a symlink out of the root after realpath().
+      await handle.close().catch(() => undefined);
+      return { kind: 'refused', status: 403 };
     }
     const entry = new CachedFile(real, handle, fst, now, this.smallFileBytes);
     if (this.closed) {

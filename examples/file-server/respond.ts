@@ -3,6 +3,7 @@
  * a listing), conditionals and ranges for files.
  */
 import * as path from 'node:path';
+import { listDirectoryInside } from './confine';
 import { evaluateConditionals, rangeStillValid } from './conditional';
 import type { FileCache, CachedFile } from './file-cache';
 import type { FileSystem } from './file-io';
@@ -107,12 +108,8 @@ async function respondLookup(req: RequestHead, ctx: RespondContext, mapped: Mapp
   const index = await ctx.cache.lookup(path.join(fsPath, 'index.html'));
   if (index.kind === 'file') return fileReply(req, index.file, 'index.html');
   if (!ctx.listings) return statusReply(403);
-  let entries;
-  try {
-    entries = await ctx.fs.readdir(found.realPath);
-  } catch {
-    return statusReply(403);
-  }
+  const entries = await listDirectoryInside(ctx.fs, ctx.realRoot, found.realPath);
+  if (!entries) return statusReply(403);
   const shown = ctx.dotfiles ? entries : entries.filter((e) => !e.name.startsWith('.'));
   const html = Buffer.from(renderListing(urlPath, shown));
   return {
