@@ -1,12 +1,14 @@
 /**
  * File server against a tree that changes under it: a directory swapped for a
  * symlink out of the root between the cache's realpath() and its open (or the
- * listing's read). The swap is made deterministic by a file-system layer
- * that performs it right after the server's realpath() of a chosen path, the
- * moment a racing attacker would have to hit.
+ * listing's read), a file swapped for a FIFO between its stat and open. The
+ * swaps are made deterministic by a file-system layer that performs them
+ * right after the server's realpath() or stat() of a chosen path, the moment
+ * a racing attacker would have to hit.
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { loadFileSystem, nodeFileSystem, type FileSystem } from '../examples/file-server/file-io';
@@ -38,20 +40,28 @@ const LAYERS: Array<[string, FileSystem]> = [
 ];
 
 /**
- * `base` with `after(p)` run once, right after realpath(p) resolved (the
- * resolved path is still returned).
+ * `base` with `after()` run once, right after `call(target)` returned (its
+ * result is still returned).
  */
-function afterRealpath(base: FileSystem, target: string, after: () => void): FileSystem {
+function afterOnce(base: FileSystem, call: 'realpath' | 'stat', target: string, after: () => void): FileSystem {
   let armed = true;
+  const fire = (p: string): void => {
+    if (armed && p === target) {
+      armed = false;
+      after();
+    }
+  };
   return {
     ...base,
     realpath: async (p) => {
-      const real = await base.realpath(p);
-      if (armed && p === target) {
-        armed = false;
-        after();
-      }
-      return real;
+      const r = await base.realpath(p);
+      if (call === 'realpath') fire(p);
+      return r;
+    },
+    stat: async (p) => {
+      const r = await base.stat(p);
+      if (call === 'stat') fire(p);
+      return r;
     },
   };
 }
@@ -66,7 +76,7 @@ async function requestDuringSwap(layer: FileSystem, name: string, target: string
     fs.symlinkSync(path.join(outside, name), inside);
     swapped = true;
   };
-  const srv = await start(fx.root, { fileSystem: afterRealpath(layer, target, swap), cache: { revalidateMs: 0 } });
+  const srv = await start(fx.root, { fileSystem: afterOnce(layer, 'realpath', target, swap), cache: { revalidateMs: 0 } });
   try {
     const r = await exchange(srv.port, get(urlPath), { responses: 1 });
     assert.ok(swapped, `the swap ran for ${urlPath}`);
@@ -111,6 +121,44 @@ for (const [name, layer] of LAYERS) {
       await srv.server.close();
     }
   });
+}
+
+for (const [name, layer] of LAYERS) {
+  test(`${name} fs: a file swapped for a FIFO between stat and open is refused at once, and the URL keeps working`, async () => {
+    const file = path.join(fx.root, 'fifo-race.txt');
+    const moved = file + '.moved';
+    fs.writeFileSync(file, 'regular\n');
+    const swap = (): void => {
+      fs.renameSync(file, moved);
+      const r = spawnSync('mkfifo', [file]);
+      assert.is(r.status, 0, `mkfifo: ${r.stderr}`);
+    };
+    const srv = await start(fx.root, { fileSystem: afterOnce(layer, 'stat', file, swap), cache: { revalidateMs: 0 } });
+    try {
+      const r = await exchange(srv.port, get('/fifo-race.txt'), { responses: 1, timeoutMs: 3000 });
+      const status = r.responses[0]?.status;
+      assert.ok(status === 403 || status === 404, `answered ${status ?? 'nothing within 3 s'}`);
+      fs.unlinkSync(file);
+      fs.renameSync(moved, file);
+      const again = await exchange(srv.port, get('/fifo-race.txt'), { responses: 1, timeoutMs: 3000 });
+      assert.is(again.responses[0]?.body.toString(), 'regular\n');
+    } finally {
+      releaseFifoReaders(file);
+      await srv.server.close();
+      fs.rmSync(file, { force: true });
+      fs.rmSync(moved, { force: true });
+    }
+  });
+}
+
+/** Wake an open() blocked on the FIFO at `p` (if it still is one), so a failing test does not hang the process. */
+function releaseFifoReaders(p: string): void {
+  try {
+    if (!fs.lstatSync(p).isFIFO()) return;
+    fs.closeSync(fs.openSync(p, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK));
+  } catch {
+    // no reader waiting (ENXIO) or already gone
+  }
 }
 
 test('a root reached through a symlink still serves its files and listings (checked against its real path)', async () => {

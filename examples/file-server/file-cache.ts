@@ -4,9 +4,10 @@
  *
  * - Lookups resolve the path with realpath and refuse anything whose real
  *   path leaves the root (symlinks), then stat it; only regular files are
- *   opened (O_NOFOLLOW on the resolved path) and cached, and only once the
- *   opened descriptor is known to be a regular file inside the root (a
- *   directory on the way may have been swapped for a symlink meanwhile).
+ *   opened (O_NOFOLLOW | O_NONBLOCK on the resolved path) and cached, and
+ *   only once the opened descriptor is known to be a regular file inside the
+ *   root (a directory on the way may have been swapped for a symlink
+ *   meanwhile).
  * - An entry is trusted for `revalidateMs`; after that the next use re-runs
  *   realpath + stat and keeps the entry only if the real path, device, inode,
  *   size and mtime are unchanged (otherwise it is replaced).
@@ -157,8 +158,14 @@ function statusForError(err: unknown): 403 | 404 {
   return code === 'EACCES' || code === 'EPERM' || code === 'ELOOP' ? 403 : 404;
 }
 
-/** O_RDONLY | O_NOFOLLOW: the resolved path must not have turned into a symlink. */
-const OPEN_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW;
+/**
+ * O_NOFOLLOW: the resolved path must not have turned into a symlink.
+ * O_NONBLOCK: if it has turned into a FIFO since the stat, the open must
+ * return at once (the fstat after it refuses the FIFO) instead of waiting for
+ * a writer that may never come, holding a worker thread and every later
+ * lookup of the URL. Reads of regular files ignore the flag.
+ */
+const OPEN_FLAGS = fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
 /** The bounded, revalidating, reference-counted open-file cache. */
 export class FileCache {
