@@ -161,6 +161,31 @@ function releaseFifoReaders(p: string): void {
   }
 }
 
+for (const zeroCopy of [true, false]) {
+  test(`a file shrunk in place is served at its new length from the next request on (zeroCopy: ${zeroCopy})`, async () => {
+    const file = path.join(fx.root, `shrinks-${zeroCopy}.bin`);
+    const url = `/shrinks-${zeroCopy}.bin`;
+    fs.writeFileSync(file, Buffer.alloc(300_000, 'a'));
+    // An hour of trust: only the failed body can make the cache look again.
+    const srv = await start(fx.root, { zeroCopy, cache: { revalidateMs: 3_600_000 } });
+    try {
+      const first = await exchange(srv.port, get(url), { responses: 1 });
+      assert.is(first.responses[0].body.length, 300_000);
+      fs.writeFileSync(file, Buffer.alloc(50_000, 'b')); // truncate + write: same inode, as editors and bundlers do
+      // This one still announces 300000 bytes from the trusted entry and is cut short.
+      const cut = await exchange(srv.port, get(url));
+      assert.ok(cut.closed && cut.responses.length === 0, 'the request that finds the file short is cut');
+      const next = await exchange(srv.port, get(url), { responses: 1, timeoutMs: 3000 });
+      assert.is(next.responses[0]?.status, 200, 'the next request is answered whole');
+      assert.is(next.responses[0].headers['content-length'], '50000');
+      assert.ok(next.responses[0].body.equals(Buffer.alloc(50_000, 'b')));
+    } finally {
+      await srv.server.close();
+      fs.rmSync(file, { force: true });
+    }
+  });
+}
+
 test('a root reached through a symlink still serves its files and listings (checked against its real path)', async () => {
   const link = path.join(fx.base, 'root-link');
   fs.symlinkSync(fx.root, link);

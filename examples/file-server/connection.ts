@@ -6,7 +6,7 @@
 import { RequestParser, type ParserLimits, type RequestHead } from './parser';
 import { currentDate, serializeHead, serializeWhole, statusReply, bodyLength, type Reply } from './reply';
 import type { CachedFile } from './file-cache';
-import { sendBody, ShortFileError, writeWithBackpressure } from './send-body';
+import { isShortFile, sendBody, ShortFileError, writeWithBackpressure } from './send-body';
 import type { SendFileFn, SocketLike } from './transport';
 
 /** One line of the access log. */
@@ -268,7 +268,16 @@ export class Connection {
       return undefined;
     }
     const file = body.file;
-    return pending.finally(() => file.release());
+    return pending.then(
+      () => file.release(),
+      (err: unknown) => {
+        // The file shrank since its entry was validated: without this, every request until
+        // revalidateMs passes would announce the old length and be cut the same way.
+        if (isShortFile(err)) file.markStale();
+        file.release();
+        throw err;
+      },
+    );
   }
 
   /**

@@ -75,6 +75,15 @@ export class CachedFile {
     return !this.closed;
   }
 
+  /**
+   * Make the next use re-check the file (as if `revalidateMs` had passed):
+   * for a body that found the file shorter than this entry says, so the
+   * following requests do not announce the old length too.
+   */
+  markStale(): void {
+    this.checkedAt = -Infinity;
+  }
+
   /** @internal Take a reference. */
   acquire(): this {
     this.refs++;

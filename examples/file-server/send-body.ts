@@ -21,6 +21,14 @@ export class ShortFileError extends Error {
   }
 }
 
+/**
+ * Whether `err` says the file ended before the announced range: the copy
+ * path's {@link ShortFileError} or the facade `sendFile`'s `ERR_FILE_TRUNCATED`.
+ */
+export function isShortFile(err: unknown): boolean {
+  return err instanceof ShortFileError || (err as { code?: unknown } | null)?.code === 'ERR_FILE_TRUNCATED';
+}
+
 /** Thrown when a client stops reading for longer than the send timeout. */
 export class SendTimeoutError extends Error {
   /** @param ms the timeout that expired */
