@@ -231,6 +231,11 @@ test('ranges over raw sockets: 206 bodies at the right offsets, 416, multi -> 20
   const bad = await exchange(srv.port, get('/big.bin', ['Range: bytes=300000-']), { responses: 1 });
   assert.is(bad.responses[0].status, 416);
   assert.is(bad.responses[0].headers['content-range'], 'bytes */300000');
+  // A suffix range of an empty file is satisfiable (RFC 9110 14.1.1): 200 with the empty body, as nginx answers.
+  const empty = await exchange(srv.port, get('/empty.txt', ['Range: bytes=-5']) + get('/empty.txt', ['Range: bytes=0-']), { responses: 2 });
+  assert.equal(empty.responses.map((x) => x.status), [200, 416]);
+  assert.is(empty.responses[0].headers['content-length'], '0');
+  assert.is(empty.responses[1].headers['content-range'], 'bytes */0');
   const multi = await exchange(srv.port, get('/hello.txt', ['Range: bytes=0-1,4-5']), { responses: 1 });
   assert.is(multi.responses[0].status, 200);
   assert.is(multi.responses[0].body.toString(), 'hello world\n');

@@ -22,6 +22,10 @@ test('ranges: single, suffix, open-ended, clamped, unsatisfiable, multiple, igno
   assert.equal(evaluateRange('bytes=100-', 100), { kind: 'unsatisfiable' });
   assert.equal(evaluateRange('bytes=-0', 100), { kind: 'unsatisfiable' });
   assert.equal(evaluateRange('bytes=0-0', 0), { kind: 'unsatisfiable' });
+  // RFC 9110 14.1.1: a non-zero suffix is satisfiable on an empty body; only the whole (empty) body can answer it.
+  assert.equal(evaluateRange('bytes=-5', 0), { kind: 'full' });
+  assert.equal(evaluateRange('bytes=-0', 0), { kind: 'unsatisfiable' });
+  assert.equal(evaluateRange('bytes=0-', 0), { kind: 'unsatisfiable' });
   assert.equal(evaluateRange('bytes=0-1,5-6', 100), { kind: 'full' });
   assert.equal(evaluateRange('bytes=200-300,400-', 100), { kind: 'unsatisfiable' });
   assert.equal(evaluateRange('bytes=9-1', 100), { kind: 'full' });

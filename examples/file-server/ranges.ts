@@ -3,7 +3,8 @@
  *
  * One range is answered with 206; several ranges are answered with the full
  * body (200), which the RFC allows; a syntactically invalid header or another
- * unit is ignored (200); a range starting at or past the end is 416.
+ * unit is ignored (200); a range starting at or past the end is 416. A
+ * suffix range (`bytes=-N`, N > 0) of an empty body is satisfiable: 200.
  */
 
 /** What to send for a Range header against a representation of `size` bytes. */
@@ -31,7 +32,14 @@ export function evaluateRange(header: string | undefined, size: number): RangeDe
     if (m[1].length > 15 || m[2].length > 15) return { kind: 'full' };
     if (m[1] === '') {
       const suffix = Number(m[2]);
-      parsed.push(suffix === 0 || size === 0 ? null : { start: Math.max(0, size - suffix), end: size - 1 });
+      if (suffix === 0) {
+        parsed.push(null);
+        continue;
+      }
+      // A non-zero suffix is satisfiable even on an empty body (RFC 9110 14.1.1), but no
+      // Content-Range can name zero bytes: the answer is the whole, empty body (200).
+      if (size === 0) return { kind: 'full' };
+      parsed.push({ start: Math.max(0, size - suffix), end: size - 1 });
     } else {
       const start = Number(m[1]);
       if (m[2] !== '' && Number(m[2]) < start) return { kind: 'full' }; // invalid range-spec: ignore the header
