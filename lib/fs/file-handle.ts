@@ -7,6 +7,13 @@
  * them before the descriptor is released (so a reused fd number never sees a
  * late read); operations started while it waits still run, as in Node, and
  * operations after the close reject with EBADF ('file closed').
+ *
+ * On a regular file, operations at the file position (a null or negative
+ * position, and the whole-file methods) run one at a time, in the order
+ * they were called ({@link PositionQueue}): the kernel does that for
+ * read(2), not for io_uring. Operations at explicit offsets run at once, and
+ * so does everything on pipes, sockets and devices, which have no position
+ * (a read waiting for a pipe's data must not hold up a write to it).
  */
 import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
@@ -18,6 +25,7 @@ import { invalidArgType, invalidArgValue, outOfRange } from '../errors';
 import { encodingOf, fileClosedError, getOptions, invalidData, isCustomIterable, validateInteger } from './args';
 import { readWholeFd } from './read-file';
 import { writeWholeFd } from './write-file';
+import { PositionQueue } from './position-queue';
 import { ftruncateFd } from './truncate';
 import { validateSignal } from '../validate';
 
@@ -117,6 +125,13 @@ export class FileHandle {
   #refs = 1;
   #closing: Promise<void> | undefined;
   #closeNow: (() => void) | undefined;
+  /**
+   * The turns of operations at the file position: a queue for a regular
+   * file, null where there is no position to protect, undefined until the
+   * first such operation has looked (one fstat, in {@link FileHandle.#learnTurns}).
+   */
+  #turns: PositionQueue | null | undefined;
+  #learning: Promise<PositionQueue | null> | undefined;
 
   /** @internal Wraps `fd` on `ring`, or Node's handle on the node backend. */
   constructor(fd: number, ring: Ring | undefined, node?: NodeFileHandle) {
@@ -150,6 +165,35 @@ export class FileHandle {
     } finally {
       if (--this.#refs === 0 && this.#closeNow) this.#closeNow();
     }
+  }
+
+  /**
+   * {@link FileHandle.#call}, and when `position` is -1 (the file position)
+   * in its turn after the other operations at the file position.
+   */
+  #callAt<T>(syscall: string, position: number, fn: (ring: Ring, fd: number) => Promise<T>): Promise<T> {
+    if (position !== -1) return this.#call(syscall, fn);
+    // Queued inside #call: a waiting operation counts as in flight, so close() waits for it.
+    return this.#call(syscall, (ring, fd) => this.#inTurn(ring, fd, () => fn(ring, fd)));
+  }
+
+  /**
+   * Runs `fn`, which uses the file position, in its turn (see
+   * {@link PositionQueue.run} for `signal`). Call only inside {@link #call}.
+   */
+  async #inTurn<T>(ring: Ring, fd: number, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    const turns = this.#turns !== undefined ? this.#turns : await this.#learnTurns(ring, fd);
+    return turns ? turns.run(fn, signal) : fn();
+  }
+
+  /**
+   * Whether the position needs turns: only regular files and directories
+   * have one (the files whose read(2) takes the position lock). If fstat
+   * fails, turns are taken: a wrong position would corrupt data silently.
+   */
+  #learnTurns(ring: Ring, fd: number): Promise<PositionQueue | null> {
+    return this.#learning ??= ring.fstat(fd).then((st) => st.isFile() || st.isDirectory(), () => true)
+      .then((positioned) => (this.#turns = positioned ? new PositionQueue() : null));
   }
 
   /**
@@ -196,7 +240,7 @@ export class FileHandle {
     if (len < 0) throw outOfRange('length', '>= 0', len);
     if (off + len > buffer.byteLength) throw outOfRange('length', `<= ${buffer.byteLength - off}`, len);
     const p = pos(position);
-    const bytesRead = await this.#call('read', (ring, fd) => ring.read(fd, buffer, off, len, p));
+    const bytesRead = await this.#callAt('read', p, (ring, fd) => ring.read(fd, buffer, off, len, p));
     return { bytesRead, buffer };
   }
 
@@ -236,14 +280,14 @@ export class FileHandle {
       if (len < 0) throw outOfRange('length', '>= 0', len);
       validateInteger(len, 'length', 0, 0x7fffffff);
       const p = pos(position);
-      const bytesWritten = await this.#call('write', (ring, fd) => ring.write(fd, a, off, len, p));
+      const bytesWritten = await this.#callAt('write', p, (ring, fd) => ring.write(fd, a, off, len, p));
       return { bytesWritten, buffer: a };
     }
     if (typeof a !== 'string') throw invalidData('buffer', a);
     const enc = typeof c === 'string' && Buffer.isEncoding(c) ? c : 'utf8';
     const bytes = Buffer.from(a, enc);
     const p = pos(b);
-    const bytesWritten = await this.#call('write', (ring, fd) => ring.write(fd, bytes, 0, bytes.length, p));
+    const bytesWritten = await this.#callAt('write', p, (ring, fd) => ring.write(fd, bytes, 0, bytes.length, p));
     return { bytesWritten, buffer: a };
   }
 
@@ -252,7 +296,7 @@ export class FileHandle {
     if (this.#node) return this.#nodeCall('readv', buffers, position ?? null);
     validateBufferArray(buffers);
     const p = pos(position);
-    const bytesRead = await this.#call('readv', (ring, fd) =>
+    const bytesRead = await this.#callAt('readv', p, (ring, fd) =>
       buffers.length === 0 ? Promise.resolve(0) : ring.readv(fd, buffers, p));
     return { bytesRead, buffers };
   }
@@ -263,7 +307,7 @@ export class FileHandle {
     validateBufferArray(buffers);
     if (buffers.length === 0) return { bytesWritten: 0, buffers };
     const p = pos(position);
-    const bytesWritten = await this.#call('writev', (ring, fd) => ring.writev(fd, buffers, p));
+    const bytesWritten = await this.#callAt('writev', p, (ring, fd) => ring.writev(fd, buffers, p));
     return { bytesWritten, buffers };
   }
 
@@ -310,7 +354,10 @@ export class FileHandle {
     if (this.#node) return this.#nodeCall('readFile', options as ReadFileOptions);
     const o = getOptions(options, { flag: 'r' } as ReadFileOptions);
     const enc = encodingOf(o);
-    return this.#call('readFile', (ring, fd) => readWholeFd(ring, fd, enc, validateSignal(o.signal)));
+    return this.#call('readFile', (ring, fd) => {
+      const signal = validateSignal(o.signal);
+      return this.#inTurn(ring, fd, () => readWholeFd(ring, fd, enc, signal), signal);
+    });
   }
 
   /** Writes all of `data` at the file position (continuing short writes). */
@@ -331,7 +378,11 @@ export class FileHandle {
     if (ArrayBuffer.isView(data) || isCustomIterable(data)) bytes = data;
     else if (typeof data === 'string') bytes = Buffer.from(data, enc);
     else throw invalidData('data', data);
-    return this.#call(syscall, (ring, fd) => writeWholeFd(ring, fd, bytes, enc, validateSignal(o.signal)));
+    return this.#call(syscall, (ring, fd) => {
+      const signal = validateSignal(o.signal);
+      // An iterable's items are written each in its own turn (see writeWholeFd).
+      return writeWholeFd(ring, fd, bytes, enc, signal, (write) => this.#inTurn(ring, fd, write, signal));
+    });
   }
 
   /**

@@ -21,18 +21,27 @@ async function writeAll(ring: Ring, fd: number, data: ArrayBufferView, signal: A
   }
 }
 
+/** Runs one write of a view (all its pieces), e.g. in its turn among other users of the file position. */
+export type WriteTurn = (write: () => Promise<void>) => Promise<void>;
+
+const now: WriteTurn = (write) => write();
+
 /**
  * Writes `data` (already a view, or an iterable of strings/views) to `fd`.
  * Strings inside iterables are encoded with `encoding` (default utf8).
+ * @param turn - runs the write of each view (the whole of `data`, or one
+ *   item of an iterable): a FileHandle passes its position queue. Between
+ *   items the iterable runs the caller's code, which may itself use the
+ *   handle: holding the queue across it could wait forever.
  */
 export async function writeWholeFd(ring: Ring, fd: number,
   data: ArrayBufferView | Iterable<unknown> | AsyncIterable<unknown>, encoding: BufferEncoding | undefined,
-  signal: AbortSignal | undefined): Promise<void> {
+  signal: AbortSignal | undefined, turn: WriteTurn = now): Promise<void> {
   checkAborted(signal);
-  if (ArrayBuffer.isView(data)) return writeAll(ring, fd, data, signal);
+  if (ArrayBuffer.isView(data)) return turn(() => writeAll(ring, fd, data, signal));
   for await (const item of data as AsyncIterable<unknown>) {
     checkAborted(signal);
     const view = ArrayBuffer.isView(item) ? item : Buffer.from(item as string, encoding || 'utf8');
-    await writeAll(ring, fd, view, signal);
+    await turn(() => writeAll(ring, fd, view, signal));
   }
 }
