@@ -9,6 +9,8 @@ import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import * as fs from '../lib/fs';
 import * as root from '../lib/index';
+import { Ring } from '../lib/ring';
+import { Op } from '../lib/opcodes';
 import { IS_CHILD, openFds, rerunOnNodeBackend, tempDir } from './fs-helpers';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -159,6 +161,28 @@ test('readFile and writeFile with an AbortSignal reject with AbortError', async 
   assert.is((e1 as Error).name, 'AbortError');
   assert.is((e2 as Error).name, 'AbortError');
   assert.is((e1 as NodeJS.ErrnoException).code, 'ABORT_ERR');
+});
+
+test('readFile(path, { signal }) rejects when the signal fires while the pieces of a 4 MiB file are read', async () => {
+  if (IS_CHILD) return; // the pieces are the ring's
+  const ring = Ring.forThread();
+  const ac = new AbortController();
+  const submit = ring.submit;
+  // Fire as the first piece goes to the kernel: after every check made before the reads.
+  ring.submit = function (this: Ring, ...a: Parameters<Ring['submit']>) {
+    const pending = submit.apply(this, a);
+    if (a[0].opcode === Op.READ) ac.abort();
+    return pending;
+  } as Ring['submit'];
+  let got: unknown;
+  try {
+    got = await fs.readFile(p('big'), { signal: ac.signal }).catch((e: Error) => e);
+  } finally {
+    ring.submit = submit;
+  }
+  assert.ok(ac.signal.aborted, 'the file was read in pieces');
+  assert.instance(got, Error, 'resolved although the signal fired');
+  assert.is((got as Error).name, 'AbortError');
 });
 
 test('the backend is chosen once and warns only on fallback', async () => {

@@ -59,6 +59,9 @@ export async function readWholeFd(ring: Ring, fd: number, encoding: BufferEncodi
   }
   if (size > 0 && fresh && size <= PARALLEL_MAX) {
     const out = await readPieces(ring, fd, size);
+    // Node checks the signal before each 512 KiB read; the pieces were all in
+    // flight at once, so a signal that fired meanwhile is honoured here.
+    checkAborted(signal);
     return encoding ? out.toString(encoding) : out;
   }
   if (size > 0) return readSized(ring, fd, size, encoding, signal);
