@@ -189,6 +189,26 @@ same('lstat does not', (api) => api.lstat('link'));
 same('stat of a missing file is ENOENT', (api) => api.stat('missing'));
 same('stat through a file is ENOTDIR', (api) => api.stat('hello.txt/x'));
 same('lstat of a missing file is ENOENT', (api) => api.lstat('missing'));
+/** What code that keeps a Stats as data sees of its Dates: JSON, object spread, identity. */
+async function datesAsData(st: Promise<Pick<nodeFs.Stats, 'atime' | 'mtime' | 'ctime' | 'birthtime'>>):
+  Promise<unknown> {
+  const s = await st;
+  const json = JSON.parse(JSON.stringify(s)) as Record<string, unknown>;
+  const spread: Record<string, unknown> = { ...s };
+  const keys = ['atime', 'mtime', 'ctime', 'birthtime'] as const;
+  return keys.map((k) => [k, json[k] === s[k].toISOString(), spread[k] === s[k], s[k] === s[k]]);
+}
+same('stat Dates survive JSON.stringify and object spread, and are one object', (api) =>
+  datesAsData(api.stat('hello.txt')));
+same('lstat Dates too', (api) => datesAsData(api.lstat('link')));
+same('FileHandle stat Dates too', async (api) => {
+  const fh = await api.open('hello.txt');
+  try {
+    return await datesAsData(fh.stat());
+  } finally {
+    await fh.close();
+  }
+});
 same('stat with bigint', async (api) => typeof (await api.stat('hello.txt', { bigint: true })).size);
 same('access of an existing file', (api) => api.access('hello.txt'));
 same('access of a missing file is ENOENT', (api) => api.access('missing'));
