@@ -298,15 +298,17 @@ export async function readdir(path: PathLike, options?: unknown): Promise<string
 }
 
 /**
- * Copies `src` to `dest`. `mode` may hold COPYFILE_EXCL (fail with EEXIST
+ * Copies `src` to `dest`. `mode` (default 0; null counts as 0, as in Node)
+ * may hold COPYFILE_EXCL (fail with EEXIST
  * if `dest` exists) and COPYFILE_FICLONE (accepted; a plain copy is made).
  * COPYFILE_FICLONE_FORCE needs the FICLONE ioctl, which io_uring lacks: it
  * runs node:fs/promises' copyFile. The destination gets the source's
  * permission bits. A failure never removes a destination that existed
  * before the call.
  */
-export async function copyFile(src: PathLike, dest: PathLike, mode = 0): Promise<void> {
+export async function copyFile(src: PathLike, dest: PathLike, mode: number | null = 0): Promise<void> {
   const ring = ringOrNode();
+  mode ??= 0;
   if (!ring) return nfs.copyFile(src, dest, mode);
   const [s] = toPath(src, 'src');
   const [d] = toPath(dest, 'dest');

@@ -270,6 +270,16 @@ same('copyFile into a missing directory is ENOENT', (api) => api.copyFile('hello
 same('copyFile onto itself', (api) => api.copyFile('hello.txt', 'hello.txt'));
 same('copyFile through a symlink onto its target', (api) => api.copyFile('link', 'hello.txt'));
 same('copyFile with a bad mode', (api) => api.copyFile('hello.txt', 'x', 99));
+same('copyFile with a null mode is mode 0', (api) => api.copyFile('hello.txt', 'x', null));
+same('copyFile onto a dangling symlink creates its target with the source mode', async (api) => {
+  nodeFs.symlinkSync('made-by-copy', 'dangling');
+  await api.copyFile('mode640', 'dangling');
+  return api.readFile('made-by-copy', 'utf8');
+});
+same('copyFile with COPYFILE_EXCL onto a dangling symlink is EEXIST', async (api) => {
+  nodeFs.symlinkSync('never-made', 'dangling');
+  return api.copyFile('mode640', 'dangling', constants.COPYFILE_EXCL);
+});
 
 // ------------------------------------------------------------------ truncate
 same('truncate shortens', (api) => api.truncate('hello.txt', 5));

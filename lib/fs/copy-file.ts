@@ -39,7 +39,9 @@ export async function copyFileRing(ring: Ring, src: string, dest: string, mode: 
       created = true;
     } catch (e) {
       if ((mode & COPYFILE_EXCL) !== 0 || (e as UringError).errno !== -EEXIST) throw e;
-      dstFd = adoptFd(await ring.open(dest, O_WRONLY));
+      // O_CREAT again, without O_EXCL, as libuv opens it: a dest that is a
+      // dangling symlink failed O_EXCL, and this creates the link's target.
+      dstFd = adoptFd(await ring.open(dest, O_WRONLY | O_CREAT, perm));
     }
     fds.push(dstFd);
     const dst = await ring.fstat(dstFd);
