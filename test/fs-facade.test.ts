@@ -11,7 +11,9 @@ import * as fs from '../lib/fs';
 import * as root from '../lib/index';
 import { Ring } from '../lib/ring';
 import { Op } from '../lib/opcodes';
+import { adoptedFdCount } from '../lib/owned-fds';
 import { IS_CHILD, openFds, rerunOnNodeBackend, tempDir } from './fs-helpers';
+import { gc } from './helpers';
 
 let tmp: { dir: string; cleanup: () => void };
 const warnings: Error[] = [];
@@ -183,6 +185,63 @@ test('readFile(path, { signal }) rejects when the signal fires while the pieces 
   assert.ok(ac.signal.aborted, 'the file was read in pieces');
   assert.instance(got, Error, 'resolved although the signal fired');
   assert.is((got as Error).name, 'AbortError');
+});
+
+/** Opens `n` handles on `file`, reads from each, and lets them go unclosed; returns their fds. */
+async function openAndDrop(file: string, n: number): Promise<number[]> {
+  const fds: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const fh = await fs.open(file);
+    await fh.read(Buffer.alloc(1), 0, 1, 0);
+    fds.push(fh.fd);
+  }
+  return fds;
+}
+
+/** What fd `n` is open on now ('' when closed). */
+function fdTarget(n: number): string {
+  try {
+    return nodeFs.readlinkSync(`/proc/self/fd/${n}`);
+  } catch {
+    return '';
+  }
+}
+
+/** Runs gc() and lets finalizers run, up to `rounds` times or until `done()`. */
+async function collect(done: () => boolean, rounds = 20): Promise<void> {
+  for (let i = 0; i < rounds && !done(); i++) {
+    gc();
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+test('a FileHandle collected without close() has its fd closed, with Node\'s warning', async () => {
+  const adopted = IS_CHILD ? 0 : adoptedFdCount();
+  const fds = await openAndDrop(p('small'), 5);
+  assert.ok(fds.every((fd) => fdTarget(fd) === p('small')));
+  await collect(() => fds.every((fd) => fdTarget(fd) !== p('small')));
+  assert.equal(fds.filter((fd) => fdTarget(fd) === p('small')), [], 'fds still open after gc');
+  if (!IS_CHILD) assert.is(adoptedFdCount(), adopted, 'the thread still counts the fds as its own');
+  await new Promise((r) => setImmediate(r));
+  for (const fd of fds) {
+    assert.ok(warnings.some((w) => w.message === `Closing file descriptor ${fd} on garbage collection`), `warning for ${fd}`);
+  }
+});
+
+test('an fd closed with close() and then reused by another file is not closed when the handle is collected', async () => {
+  const [was, fd] = await (async () => {
+    const fh = await fs.open(p('small'));
+    const n = fh.fd;
+    await fh.close();
+    return [n, nodeFs.openSync(p('big'), 'r')]; // the lowest free number: the one just closed
+  })();
+  try {
+    assert.is(fd, was, 'the number was reused');
+    await collect(() => false, 5);
+    assert.is(fdTarget(fd), p('big'), 'the collector closed a number the handle had let go of');
+  } finally {
+    nodeFs.closeSync(fd);
+  }
 });
 
 test('the backend is chosen once and warns only on fallback', async () => {

@@ -14,6 +14,9 @@
  * read(2), not for io_uring. Operations at explicit offsets run at once, and
  * so does everything on pipes, sockets and devices, which have no position
  * (a read waiting for a pipe's data must not hold up a write to it).
+ *
+ * A handle that is garbage-collected without close() has its fd closed
+ * then, with Node's warnings, so a forgotten close() does not leak the fd.
  */
 import type { FileHandle as NodeFileHandle } from 'node:fs/promises';
 import type { BigIntStats } from 'node:fs';
@@ -28,6 +31,7 @@ import { writeWholeFd } from './write-file';
 import { PositionQueue } from './position-queue';
 import { ftruncateFd } from './truncate';
 import { validateSignal } from '../validate';
+import { native } from '../native';
 
 const fstatBigint = promisify(nodeFstat) as (fd: number, o: { bigint: true }) => Promise<BigIntStats>;
 
@@ -114,6 +118,30 @@ function validateBufferArray(v: unknown): asserts v is ArrayBufferView[] {
   }
 }
 
+let deprecationShown = false;
+
+/**
+ * Closes the fd of a FileHandle collected while still open, and warns as
+ * Node does (a Warning per fd, DEP0137 once). native.closeFd releases the fd
+ * from the thread's adopted set before closing it, so teardown never closes
+ * the number again once another file has it. close() unregisters the handle
+ * before its fd is closed: this never runs for an fd the handle let go of.
+ */
+const unclosed = new FinalizationRegistry<number>((fd) => {
+  try {
+    native.closeFd(fd);
+  } catch {
+    // Closed behind the handle's back (fs.closeSync(fh.fd)): nothing left to close.
+  }
+  process.emitWarning(`Closing file descriptor ${fd} on garbage collection`);
+  if (!deprecationShown) {
+    deprecationShown = true;
+    process.emitWarning('Closing a FileHandle object on garbage collection is deprecated. Please close ' +
+      'FileHandle objects explicitly using FileHandle.prototype.close(). In the future, an error will be ' +
+      'thrown if a file descriptor is closed during garbage collection.', 'DeprecationWarning', 'DEP0137');
+  }
+});
+
 /**
  * An open file. Get one from `open()`; release it with {@link FileHandle.close}
  * or `await using`. Methods and results follow node:fs/promises' FileHandle.
@@ -138,6 +166,8 @@ export class FileHandle {
     this.#fd = fd;
     this.#ring = ring;
     this.#node = node;
+    // Node's own handle (node backend) closes itself when collected.
+    if (ring && fd >= 0) unclosed.register(this, fd, this);
   }
 
   /** The file descriptor; -1 once closed. */
@@ -398,6 +428,7 @@ export class FileHandle {
     const ring = this.#ring!;
     const release = (): Promise<void> => {
       this.#fd = -1;
+      unclosed.unregister(this);
       return ring.close(fd);
     };
     if (--this.#refs === 0) {
