@@ -181,6 +181,32 @@ test('peer reset mid-stream: ECONNRESET error then close(hadError)', async () =>
   await close(srv);
 });
 
+test('peer reset while a big write is pending: an error, never a clean end (an aborted upload must not look complete)', async () => {
+  for (const upload of [true, false]) {
+    let serverSide: net.Socket | undefined;
+    const srv = net.createServer((s) => { serverSide = s; });
+    srv.listen(0, '127.0.0.1');
+    await once(srv, 'listening');
+    const c = nodeNet.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+    c.pause(); // takes nothing: the server's write stays pending
+    await once(c, 'connect');
+    await until(() => serverSide !== undefined, 5000, 'accept');
+    const s = serverSide!;
+    const events: string[] = [];
+    s.on('data', () => undefined);
+    s.on('end', () => events.push('end'));
+    s.on('error', (e: NodeJS.ErrnoException) => events.push(`error ${e.code}`));
+    const closed = new Promise<void>((r) => s.once('close', () => r()));
+    s.write(Buffer.alloc(32 << 20), () => undefined);
+    if (upload) c.write('partial upload');
+    await new Promise((r) => setTimeout(r, 30));
+    c.resetAndDestroy();
+    await closed;
+    assert.equal(events, ['error ECONNRESET'], `upload ${upload}: ${events.join(', ')}`);
+    await close(srv);
+  }
+});
+
 test('slow reader: buffered bytes stay bounded, then everything arrives', async () => {
   let serverSide: net.Socket | undefined;
   const srv = net.createServer({ pauseOnConnect: true }, (s) => {

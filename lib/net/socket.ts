@@ -45,6 +45,11 @@ export const kReturnFd = Symbol('returnFd');
 const ENOBUFS = 105;
 const ENOTCONN = 107;
 const ECONNREFUSED = 111;
+const ECONNRESET = 104;
+/** getsockopt TCP_INFO; the first byte of struct tcp_info is tcpi_state. */
+const TCP_INFO = 11;
+/** tcpi_state of a connection that is gone (reset, or fully closed). */
+const TCP_CLOSE = 7;
 
 /** Options for {@link Socket}. */
 export interface SocketOptions {
@@ -102,6 +107,8 @@ export class Socket extends Duplex {
   #recvStopping = false;
   #wantRead = false;
   #readEnded = false;
+  /** shutdown(SHUT_WR) was done (our FIN is out). */
+  #wrShut = false;
   #timer: NodeJS.Timeout | undefined;
   #timeoutMs = 0;
   #peer: NativeSockAddr | undefined;
@@ -431,7 +438,9 @@ export class Socket extends Duplex {
         this.#stopRecv();
       }
     } else if (res === 0) {
-      if (!this.#readEnded && !this.destroyed) {
+      if (!this.#readEnded && !this.destroyed && this.#resetNotEof()) {
+        this.destroy(connError(ECONNRESET, 'read'));
+      } else if (!this.#readEnded && !this.destroyed) {
         this.#readEnded = true;
         this.push(null);
         this.read(0); // as node:net: 'end' fires even if nobody consumes, when nothing is buffered
@@ -449,6 +458,21 @@ export class Socket extends Duplex {
       }
     }
   };
+
+  /**
+   * A recv that returns 0 is not always the peer's FIN: when a reset arrives
+   * while a send is waiting, the send takes the socket's error (ECONNRESET)
+   * and the recv sees only the closed connection. Before our own FIN a
+   * clean end leaves the connection in CLOSE_WAIT; a reset leaves it CLOSED.
+   */
+  #resetNotEof(): boolean {
+    if (this.#wrShut || this.#fd < 0) return false;
+    try {
+      return (native.getsockopt(this.#fd, K.IPPROTO_TCP!, TCP_INFO) & 0xff) === TCP_CLOSE;
+    } catch {
+      return false;
+    }
+  }
 
   async #readChunk(): Promise<Buffer | null> {
     for (;;) {
@@ -548,6 +572,7 @@ export class Socket extends Duplex {
       cb();
       return;
     }
+    this.#wrShut = true;
     this.#shutdown(this.#fd, K.SHUT_WR!).then(() => cb(), (e: NodeJS.ErrnoException) => {
       cb(e.errno === -ENOTCONN ? null : connError(-(e.errno ?? 0), 'shutdown'));
     });
