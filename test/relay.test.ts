@@ -579,6 +579,51 @@ for (const mode of ['auto', 'splice'] as RelayMode[]) {
   });
 }
 
+for (const mode of ['splice', 'auto', 'copy'] as RelayMode[]) {
+  test(`${mode}: a destination whose peer half-closed and does not read: the waiting relay stays idle, and every byte arrives once it reads`, async () => {
+    await withConnected(2, async (ring, c) => {
+      // io_uring adds POLLRDHUP to every poll: a one-shot POLLOUT on such a destination completed at once, forever.
+      const reader = c.peers[1]!;
+      reader.pause();
+      reader.end(); // FIN towards the relay's destination; the peer still reads (later)
+      const data = crypto.randomBytes(8 << 20);
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      c.peers[0]!.end(data);
+      await until(() => relay.bytes > 0, 3000, 'the first bytes');
+      await new Promise((r) => setTimeout(r, 300)); // every buffer on the way fills up
+      assert.ok(relay.bytes < data.length, `the stalled destination took all ${relay.bytes} bytes`);
+      const enters = await ringEntersDuring(ring, 1000);
+      assert.ok(enters < 50, `the waiting relay made the ring enter the kernel ${enters} times in 1 s`);
+      const got = collect(reader);
+      reader.resume();
+      const r = await relay.done;
+      assert.is(r.eof, true, String(r.error));
+      assert.is(r.bytes, data.length);
+      native.shutdownSync(c.fds[1]!, K.SHUT_WR!);
+      assert.ok((await got).equals(data), 'byte-exact after the wait');
+    });
+  });
+
+  test(`${mode}: a source reset while the relay waits for a destination that does not read ends the relay with ECONNRESET`, async () => {
+    await withConnected(2, async (ring, c) => {
+      c.peers[1]!.pause();
+      const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
+      const writer = c.peers[0]!;
+      writer.on('error', () => undefined);
+      writer.write(crypto.randomBytes(8 << 20));
+      await until(() => relay.bytes > 0, 3000, 'the first bytes');
+      await new Promise((r) => setTimeout(r, 300)); // the relay now waits for the destination, not reading
+      writer.resetAndDestroy();
+      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 3000));
+      const r = await Promise.race([relay.done, timeout]);
+      assert.ok(r !== 'timeout', 'the relay never noticed the reset of its source');
+      assert.is(r.eof, false);
+      assert.is(r.error?.code, 'ECONNRESET', String(r.error));
+      assert.equal([ring.relayStats().live, ring.relayStats().pipesInUse], [0, 0]);
+    });
+  });
+}
+
 test('onEnd gets the result and the relay; a throwing onEnd is an uncaught exception and other relays still end', async () => {
   const ring = new Ring();
   const c = await connected(ring, 2);

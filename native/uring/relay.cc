@@ -22,7 +22,7 @@
 #include "prep.h"
 #include "ring_handle.h"
 
-enum RelayOpKind : unsigned { kRead = 0, kWrite = 1, kResume = 2, kCancel = 3, kRecv = 4, kSend = 5 };
+enum RelayOpKind : unsigned { kRead = 0, kWrite = 1, kResume = 2, kCancel = 3, kRecv = 4, kSend = 5, kWatch = 6 };
 
 /* Full pipe-fuls moved back to back before a relay lets other CQEs run. */
 static const uint8_t kRoundsBeforeYield = 8;
@@ -49,7 +49,8 @@ Relay *RelayTable::Get(int id) const {
 }
 
 bool RelayTable::Idle(const Relay *r) {
-  return !r->read_armed && !r->write_wait && !r->resume_pending && !r->recv_armed && !r->send_inflight;
+  return !r->read_armed && !r->write_armed && !r->watch_armed && !r->resume_pending && !r->recv_armed &&
+         !r->send_inflight;
 }
 
 /* A stream socket (both modes) or a pipe (splice mode only)? */
@@ -157,11 +158,58 @@ bool RelayTable::ArmRead(Relay *r, int id) {
 bool RelayTable::ArmWrite(Relay *r, int id) {
   struct io_uring_sqe *sqe = ring_->RelaySqe();
   if (!sqe) return false;
-  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->dst, NULL, 0, 0);
+  /* One-shot, checked when armed; multishot once a completion came without
+   * POLLOUT (relay.h, "Waiting for dst"). */
+  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->dst, NULL, r->out_edge ? IORING_POLL_ADD_MULTI : 0, 0);
   sqe->poll32_events = POLLOUT;
   ur_sqe_set_data(sqe, RelayData(id, r->gen, kWrite));
-  r->write_wait = true;
+  r->write_armed = true;
   return true;
+}
+
+/* dst is full: waits for POLLOUT (a multishot poll still armed serves) and
+ * watches src for a reset meanwhile. False when no SQE could be had. */
+bool RelayTable::WaitWritable(Relay *r, int id) {
+  r->write_wait = true;
+  WatchSource(r, id);
+  return r->write_armed || ArmWrite(r, id);
+}
+
+/* Arms the multishot POLLERR poll on src unless it is armed (relay.h). Without
+ * a free SQE the relay goes on unwatched: the next wait for dst tries again. */
+void RelayTable::WatchSource(Relay *r, int id) {
+  if (r->watch_armed || r->finished) return;
+  struct io_uring_sqe *sqe = ring_->RelaySqe();
+  if (!sqe) return;
+  ur_prep_rw(sqe, IORING_OP_POLL_ADD, r->src, NULL, IORING_POLL_ADD_MULTI, 0);
+  sqe->poll32_events = POLLERR;
+  ur_sqe_set_data(sqe, RelayData(id, r->gen, kWatch));
+  r->watch_armed = true;
+}
+
+/* Does the relay read src now, or is a read of it in the kernel? Then a
+ * reset of src shows up as that read's error, and the watch stays quiet. */
+bool RelayTable::ReadingSource(const Relay *r) const {
+  return r->copy ? (r->recv_armed || r->eof_seen) : !r->write_wait;
+}
+
+void RelayTable::OnWatch(Relay *r, int id, const struct io_uring_cqe *c) {
+  if (!(c->flags & IORING_CQE_F_MORE)) {
+    r->watch_armed = false;
+    ring_->DropDeferredCancel(RelayData(id, r->gen, kWatch));
+  }
+  if (r->finished || c->res < 0) return; /* a watch that failed: the relay goes on without it */
+  if (ReadingSource(r)) return;
+  if (c->res & POLLERR) {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(r->src, SOL_SOCKET, SO_ERROR, &err, &len) == 0 && err != 0) {
+      Finish(r, id, -err, kFailPoll);
+      return;
+    }
+  }
+  /* The kernel ended the multishot (e.g. the CQ overflowed) while src is not read: watch again. */
+  WatchSource(r, id);
 }
 
 /* A NOP whose CQE comes back to this relay: to continue after yielding, or
@@ -199,7 +247,10 @@ bool RelayTable::ArmRecv(Relay *r, int id) {
  * caller handles it (`finish_on_busy` false). */
 bool RelayTable::MaybeRecv(Relay *r, int id, bool finish_on_busy) {
   if (r->finished || r->recv_armed || r->eof_seen || r->waiting_bufs) return true;
-  if (r->qbufs >= kMaxQueuedBufs || r->queued > kMaxQueued) return true;
+  if (r->qbufs >= kMaxQueuedBufs || r->queued > kMaxQueued) {
+    WatchSource(r, id); /* src is not read until the sends drain: notice its reset meanwhile */
+    return true;
+  }
   if (ArmRecv(r, id)) return true;
   if (finish_on_busy) Finish(r, id, -EBUSY, kFailRing);
   return false;
@@ -288,6 +339,7 @@ void RelayTable::OnRecv(Relay *r, int id, const struct io_uring_cqe *c) {
     r->waiting_bufs = true; /* AfterBatch or the next GiveBack re-arms */
     buf_waiters_.emplace_back(id, r->gen);
     buffer_waits_++;
+    WatchSource(r, id);
     return;
   }
   if (res < 0) {
@@ -307,7 +359,7 @@ void RelayTable::OnSend(Relay *r, int id, int32_t res) {
     return;
   }
   if (res == -EAGAIN) {
-    if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
+    if (!WaitWritable(r, id)) Finish(r, id, -EBUSY, kFailRing);
     return;
   }
   if (res <= 0) {
@@ -390,7 +442,7 @@ void RelayTable::Step(Relay *r, int id) {
       if (m < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN) {
-          if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
+          if (!WaitWritable(r, id)) Finish(r, id, -EBUSY, kFailRing);
           return;
         }
         Finish(r, id, -errno, kFailSplice);
@@ -544,7 +596,7 @@ bool RelayTable::Forward(Relay *r, int id, const char *p, size_t len) {
   r->stash_off = 0;
   r->stash_len = (uint32_t)rest;
   ReleasePipe(r, true);
-  if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
+  if (!WaitWritable(r, id)) Finish(r, id, -EBUSY, kFailRing);
   return false;
 }
 
@@ -555,7 +607,7 @@ bool RelayTable::SendStash(Relay *r, int id) {
   r->stash_off += (uint32_t)sent;
   r->stash_len -= (uint32_t)sent;
   if (r->stash_len > 0) {
-    if (!ArmWrite(r, id)) Finish(r, id, -EBUSY, kFailRing);
+    if (!WaitWritable(r, id)) Finish(r, id, -EBUSY, kFailRing);
     return false;
   }
   DropStash(r);
@@ -577,7 +629,9 @@ void RelayTable::Finish(Relay *r, int id, int32_t res, RelayFailure why) {
   r->buffered = 0;
   DropStash(r);
   if (r->read_armed) CancelOp(r, id, kRead);
-  if (r->write_wait) CancelOp(r, id, kWrite);
+  if (r->write_armed) CancelOp(r, id, kWrite);
+  if (r->watch_armed) CancelOp(r, id, kWatch);
+  r->write_wait = false;
   if (r->recv_armed) CancelOp(r, id, kRecv);
   if (r->send_inflight) CancelOp(r, id, kSend);
   r->waiting_bufs = false;
@@ -645,12 +699,28 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       break;
     }
     case kWrite:
-      r->write_wait = false;
-      ring_->DropDeferredCancel(RelayData(id, r->gen, kWrite));
+      if (!(c->flags & IORING_CQE_F_MORE)) {
+        r->write_armed = false;
+        ring_->DropDeferredCancel(RelayData(id, r->gen, kWrite));
+      }
       if (r->finished) break;
-      if (c->res < 0) Finish(r, id, c->res, kFailPoll);
-      else if (r->copy) SendNext(r, id); /* POLLERR/POLLHUP show up as the send's error */
-      else Step(r, id);                  /* ... or the splice's */
+      if (c->res < 0) {
+        Finish(r, id, c->res, kFailPoll);
+        break;
+      }
+      if (!r->write_wait) break; /* multishot: a wake-up while the relay does not wait for dst */
+      r->write_wait = false;
+      if (r->copy) {
+        SendNext(r, id); /* POLLERR/POLLHUP show up as the send's error */
+        break;
+      }
+      /* Woken without POLLOUT: a condition set for good (relay.h, "Waiting
+       * for dst"); if dst is still full, the next wait is multishot. */
+      if (!(c->res & POLLOUT)) r->out_edge = true;
+      Step(r, id); /* POLLERR/POLLHUP show up as the splice's error */
+      break;
+    case kWatch:
+      OnWatch(r, id, c);
       break;
     case kResume:
       r->resume_pending = false;

@@ -4,8 +4,8 @@
  * A relay moves bytes from one fd to another with non-blocking splice(2)
  * calls through a pipe, until end of stream or an error. Readiness comes
  * from the ring (a one-shot POLL_ADD on the source, re-armed whenever the
- * relay waits for it again, and a one-shot POLLOUT on the destination while
- * it is full); the splices run in C right where the
+ * relay waits for it again, and a POLLOUT poll on the destination while it
+ * is full: "Waiting for dst" below); the splices run in C right where the
  * CQE is read (complete.cc), so a relay costs JavaScript nothing per chunk.
  * Its end is reported to JavaScript as one completion record (slot = the
  * relay's id, generation URING_NATIVE_GEN).
@@ -40,6 +40,34 @@
  * is not trusted for POLLPRI either: after a wake-up the ring reports the
  * waker's mask, and TCP wakes readers with EPOLLPRI on every arrival of
  * data (poll(2) on the same socket says POLLIN only).
+ *
+ * Waiting for dst: io_uring adds POLLERR, POLLHUP and POLLRDHUP to every
+ * poll's mask (IO_POLL_UNMASK in io_uring/poll.c), so once dst's peer has
+ * half-closed (it sent its FIN, e.g. a server that answered an upload
+ * early, or a client that finished its request and reads the response
+ * slowly) a one-shot POLLOUT completes at once with POLLRDHUP alone while
+ * dst is still full. A POLLOUT completion without POLLOUT therefore switches
+ * that relay's POLLOUT poll to multishot, armed for the rest of its life: it
+ * too checks dst when armed (one completion at once if anything is set), then
+ * completes only on wake-ups, and the send-space wake-up is the one that
+ * matters: a write that says EAGAIN sets SOCK_NOSPACE first, and TCP wakes
+ * the socket's waiters with POLLOUT once space is back. The poll stays on
+ * the wait queue between completions, so space freed after the write that
+ * failed still wakes it; a completion while the relay is not waiting for dst
+ * is ignored.
+ *
+ * A relay waiting for dst reads nothing from src (backpressure), so it does
+ * not poll src for POLLIN then (it would fire at once: src has data). To
+ * notice a reset of src meanwhile (a client that gives up on a stalled
+ * upstream), a multishot poll on src for POLLERR stays armed from the
+ * relay's first wait for dst (copy relays: its first stop at the caps) on.
+ * Multishot for the same reason as above: POLLRDHUP comes with every mask,
+ * and a half-closed src is normal. Data arriving on src wakes with POLLIN
+ * and POLLPRI only, which this poll does not take; it completes on state
+ * changes and errors. POLLERR with SO_ERROR set while the relay is not
+ * reading src ends the relay with that error (it would have come from the
+ * next read of src anyway); POLLHUP alone is both halves closed cleanly,
+ * and the bytes src still holds are delivered.
  */
 #ifndef URING_RELAY_H
 #define URING_RELAY_H
@@ -91,7 +119,17 @@ struct Relay {
    * again at once, without end. */
   bool edge = false;
   uint64_t taken = 0;          /* reads from src that returned bytes or the end */
-  bool write_wait = false;     /* a one-shot POLLOUT on dst is in the kernel */
+  bool write_wait = false;     /* dst is full: the relay waits for POLLOUT and reads nothing meanwhile */
+  bool write_armed = false;    /* the POLLOUT poll on dst is in the kernel */
+  /* A POLLOUT poll completed without POLLOUT (a condition io_uring adds to
+   * every poll's mask and no write clears, e.g. dst's peer half-closed):
+   * from then on that poll is multishot and stays armed, as a one-shot one
+   * would fire again at once, without end (relay.h, "Waiting for dst"). */
+  bool out_edge = false;
+  /* A multishot poll on src for POLLERR, armed the first time the relay
+   * waits for dst (it reads nothing from src then, so a reset would go
+   * unnoticed) and kept for the relay's life. */
+  bool watch_armed = false;
   bool resume_pending = false; /* a NOP (continue after yielding, or report the end) is in the kernel */
   bool finished = false;
   bool reported = false;
@@ -164,6 +202,10 @@ class RelayTable {
   bool ArmRead(Relay *r, int id);
   void Rearm(Relay *r, int id);
   bool ArmWrite(Relay *r, int id);
+  bool WaitWritable(Relay *r, int id);
+  void WatchSource(Relay *r, int id);
+  bool ReadingSource(const Relay *r) const;
+  void OnWatch(Relay *r, int id, const struct io_uring_cqe *c);
   void PostNop(Relay *r, int id);
   void CancelOp(Relay *r, int id, unsigned kind);
   bool ArmRecv(Relay *r, int id);
