@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import { once } from 'node:events';
 import { createProxy, type Proxy, type PumpKind } from '../examples/proxy/proxy';
 import { parseProxyArgs } from '../examples/proxy/cli';
 import { Ring } from '../lib/ring';
@@ -257,6 +258,76 @@ test('a client that aborts mid-transfer leaves no fd or pipe behind', async () =
     assert.ok(openFds() <= allowed(), `fds: before ${fdsBefore}, idle pipes ${p.pipesIdle}, after ${openFds()}: ${fdList()}`);
     assert.ok(logs.some((l) => /failed|closing/.test(l)), logs.join('\n'));
   });
+});
+
+test('an upstream that answers and half-closes without reading a stalled upload: the proxy waits without burning CPU', async () => {
+  let upSock: net.Socket | undefined;
+  const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
+    upSock = s;
+    s.pause(); // never reads the upload
+    s.on('error', () => undefined);
+  });
+  await withProxy(upstream, async (p) => {
+    const c = net.connect({ port: p.address().port, host: '127.0.0.1', allowHalfOpen: true });
+    c.on('error', () => undefined);
+    const answer: Buffer[] = [];
+    c.on('data', (d: Buffer) => answer.push(d));
+    try {
+      await once(c, 'connect');
+      const b = block(0);
+      const write = (): void => { while (!c.destroyed && c.write(b)); if (!c.destroyed) c.once('drain', write); };
+      write();
+      await until(() => upSock !== undefined, 3000, 'the upstream connection');
+      await new Promise((r) => setTimeout(r, 300)); // the upload stalls
+      upSock!.end('413 too large'); // the answer and a FIN, still not reading
+      await until(() => Buffer.concat(answer).toString() === '413 too large', 3000, 'the answer');
+      await new Promise((r) => setTimeout(r, 200));
+      // io_uring adds POLLRDHUP to every poll: a one-shot POLLOUT wait on the half-closed upstream used to
+      // complete at once, forever (a busy loop of about one core).
+      const before = process.cpuUsage();
+      await new Promise((r) => setTimeout(r, 1000));
+      const used = process.cpuUsage(before);
+      const ms = (used.user + used.system) / 1000;
+      assert.ok(ms < 300, `${ms} ms of CPU in 1 s while the upload waits for the upstream`);
+    } finally {
+      c.destroy();
+      upSock?.destroy(); // paused, it would keep the server open
+    }
+    await until(() => p.connections === 0, 3000, 'the connection closed');
+  }, { idleTimeoutMs: 0 });
+});
+
+test('a client that resets while its upload waits for an upstream that does not read: both sockets close promptly', async () => {
+  let upSock: net.Socket | undefined;
+  const upstream = net.createServer((s) => {
+    upSock = s;
+    s.pause();
+    s.on('error', () => undefined);
+  });
+  await withProxy(upstream, async (p, logs) => {
+    const fdsBefore = openFds();
+    const c = net.connect(p.address().port, '127.0.0.1');
+    c.on('error', () => undefined);
+    try {
+      await once(c, 'connect');
+      const b = block(0);
+      const write = (): void => { while (!c.destroyed && c.write(b)); if (!c.destroyed) c.once('drain', write); };
+      write();
+      await until(() => upSock !== undefined, 3000, 'the upstream connection');
+      await new Promise((r) => setTimeout(r, 300)); // the upload stalls: nothing reads the client's socket now
+      c.resetAndDestroy();
+      // With the idle timeout off, nothing but the reset itself can end this connection.
+      for (let i = 0; i < 100 && p.connections > 0; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.is(p.connections, 0, `the connection is still open 2 s after the client reset: ${logs.join(' | ')}`);
+      assert.ok(logs.some((l) => l.includes('ECONNRESET')), logs.join('\n'));
+    } finally {
+      c.destroy();
+      upSock?.destroy(); // paused, it would keep the server open
+    }
+    const allowed = (): number => fdsBefore + 2 * p.pipesIdle;
+    for (let i = 0; i < 100 && openFds() > allowed(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(openFds() <= allowed(), `fds: before ${fdsBefore}, idle pipes ${p.pipesIdle}, after ${openFds()}: ${fdList()}`);
+  }, { idleTimeoutMs: 0 });
 });
 
 test('idle connections are closed after the idle timeout', async () => {

@@ -13,8 +13,12 @@ import { readyPump } from './ready-pump';
 import { relayPump, type RelayDirection } from './relay-pump';
 import type { PumpKind } from './proxy';
 import { adoptFd } from '../../lib/owned-fds';
+import { Op, CqeFlag } from '../../lib/opcodes';
+import { PollEvent } from '../../lib/ops-poll';
+import { uringError } from '../../lib/errors';
 
 const K = native.socketConstants;
+const IORING_POLL_ADD_MULTI = 1;
 
 /** Where a connection's life is reported. */
 export type ProxyLog = (message: string) => void;
@@ -117,9 +121,15 @@ export class ProxyConnection {
       }
       move = readyPump;
     }
+    // The io-wq pump cannot watch its source while a splice waits in io-wq for the destination (the relay and
+    // ready pumps do: relay.h, "Waiting for dst"), so a reset of either socket is watched here for it.
+    const watches = this.pumpKind === 'io-wq'
+      ? [this.#watchReset(clientFd, 'client'), this.#watchReset(this.#upFd, 'upstream')] : [];
     const up = move(ring, clientFd, this.#upFd, this.pool, touch).then((r) => this.#ended('client -> upstream', r));
     const down = move(ring, this.#upFd, clientFd, this.pool, touch).then((r) => this.#ended('upstream -> client', r));
     await Promise.all([up, down]);
+    for (const w of watches) w.stop();
+    await Promise.all(watches.map((w) => w.done));
     await this.#closeAll();
   }
 
@@ -138,6 +148,32 @@ export class ProxyConnection {
       this.log(`${direction} failed after ${r.bytes} bytes (${code}): closing both sides of fd ${this.clientFd}`);
       this.#shutdownBoth();
     }
+  }
+
+  /**
+   * A multishot POLLERR poll on `fd` for the connection's life: a socket error there (a reset: SO_ERROR set)
+   * aborts the connection, which wakes splices parked in io-wq on either socket. Multishot because io_uring
+   * adds POLLRDHUP to every poll and a half-closed socket is normal: it completes only on state changes and
+   * errors (data and send space wake with other events). `done` settles once the poll left the kernel.
+   */
+  #watchReset(fd: number, side: string): { stop: () => void; done: Promise<void> } {
+    let stopped = false;
+    let op: { cancel: () => void } | undefined;
+    const done = new Promise<void>((resolve) => {
+      try {
+        op = this.ring.submitStream({ opcode: Op.POLL_ADD, fd, len: IORING_POLL_ADD_MULTI, opFlags: PollEvent.ERR,
+          syscall: 'poll' }, (res, flags) => {
+          if ((flags & CqeFlag.MORE) === 0) resolve(); // cancelled, or the kernel ended it: the pumps go on unwatched
+          if (stopped || res < 0 || (res & PollEvent.ERR) === 0) return;
+          let err = 0;
+          try { err = native.getsockopt(fd, K.SOL_SOCKET!, K.SO_ERROR!); } catch { /* closed meanwhile */ }
+          if (err !== 0) this.abort(`${side} socket error (${uringError(err, 'poll').code})`);
+        });
+      } catch {
+        resolve(); // the ring is gone: the pumps fail on their own
+      }
+    });
+    return { stop: () => { stopped = true; op?.cancel(); }, done };
   }
 
   #shutdownBoth(): void {

@@ -10,6 +10,20 @@
  *
  * Backpressure: at most one pipe-ful is buffered; while the destination
  * does not take it the pump waits for POLLOUT and reads nothing more.
+ * That wait is a one-shot poll until one completes without POLLOUT: io_uring
+ * adds POLLRDHUP, POLLERR and POLLHUP to every poll's mask, so once the
+ * destination's peer has half-closed (sent its FIN while still reading, or
+ * not reading at all) a one-shot POLLOUT would complete at once, forever.
+ * From then on the pump waits with a multishot POLLOUT poll kept for its
+ * life: it completes when armed if anything is set, then only on wake-ups
+ * (a write that says "would block" asks TCP for the send-space wake-up), and
+ * a completion while the pump is not waiting for the destination is ignored.
+ * While it waits, a multishot POLLERR poll on the source notices a reset of
+ * the source (it reads nothing from it then, so nothing else would): the
+ * pump then fails with the socket's error (SO_ERROR), as its next read would
+ * have, without waiting for the destination to take the bytes still queued.
+ * POLLHUP alone (both halves closed cleanly) is not a failure. The same
+ * rules as the addon's relay (native/uring/relay.h, "Waiting for dst").
  * Fairness: a source that keeps the pipe full yields to the event loop
  * every few rounds, so one fast connection cannot starve the others.
  * Every read goes on until splice(2) reports "would block", so a readiness
@@ -37,12 +51,14 @@ import { Op, CqeFlag } from '../../lib/opcodes';
 import { trySplice, type Pipe, type PipePool } from '../../lib/pipes';
 import { uringError } from '../../lib/errors';
 import type { PumpResult } from './splice-pump';
+import { native } from '../../lib/native';
 import { isTcp, takeByteAtMark } from './urgent-mark';
 
 /** Full pipe-fuls moved back to back before the pump lets other work run. */
 const ROUNDS_BEFORE_YIELD = 8;
 const EPIPE = 32;
 const IORING_POLL_ADD_MULTI = 1;
+const K = native.socketConstants;
 
 /**
  * Moves bytes from `src` to `dst` until `src` reaches end of stream or a
@@ -65,7 +81,10 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     let fullRounds = 0;
     let result: PumpResult | undefined;
     let readPoll: StreamOp | undefined; // multishot POLLIN on src, while armed
-    let writeWait = false; // a one-shot POLLOUT on dst is pending
+    let writeWait = false; // dst is full: waiting for POLLOUT, reading nothing from src
+    let writePoll: StreamOp | undefined; // POLLOUT on dst, while armed: one-shot, or multishot once outEdge
+    let outEdge = false; // a POLLOUT completion came without POLLOUT: wait with writePoll from now on
+    let watch: StreamOp | undefined; // multishot POLLERR on src, from the first wait for dst on
     let yielded = false;
     const tcp = isTcp(src);
     const urgentByte = tcp ? Buffer.alloc(1) : undefined; // the byte after an urgent mark, on its way to the pipe
@@ -73,16 +92,52 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     let copyInPipe = false; // the pipe holds such a byte (alone: it is written only into an empty pipe)
 
     const settleIfIdle = (): void => {
-      if (result && !readPoll && !writeWait) resolve(result);
+      if (result && !readPoll && !writePoll && !watch) resolve(result);
     };
     const finish = (reason: 'eof' | 'error', error?: NodeJS.ErrnoException): void => {
       if (result) return;
       result = { bytes, splicedBytes: bytes - copied, reason, error };
       if (reason === 'eof' && buffered === 0) pool.release(pipe);
       else pool.discard(pipe);
+      writeWait = false;
       readPoll?.cancel();
+      writePoll?.cancel();
+      watch?.cancel();
       settleIfIdle();
     };
+    /** A POLLOUT completion (`mask`, or -errno): go on if the pump was waiting for dst. */
+    const onWritable = (mask: number): void => {
+      if (result) return settleIfIdle();
+      if (mask < 0) return finish('error', uringError(-mask, 'poll'));
+      if (!writeWait) return; // the multishot woke while dst was not awaited
+      writeWait = false;
+      if ((mask & PollEvent.OUT) === 0) outEdge = true; // a condition set for good (RDHUP...): see above
+      step();
+    };
+    /** dst is full: wait for POLLOUT (the multishot, once armed, serves every wait) and watch src meanwhile. Throws if the ring is gone. */
+    const waitWritable = (): void => {
+      writeWait = true;
+      if (!watch) watch = watchSource();
+      if (writePoll) return;
+      writePoll = ring.submitStream({ opcode: Op.POLL_ADD, fd: dst, len: outEdge ? IORING_POLL_ADD_MULTI : 0,
+        opFlags: PollEvent.OUT, syscall: 'poll' }, (res, flags) => {
+        if ((flags & CqeFlag.MORE) === 0) writePoll = undefined;
+        onWritable(res);
+      });
+    };
+    /** The multishot POLLERR on src: while the pump waits for dst, a socket error there ends it. */
+    const watchSource = (): StreamOp => ring.submitStream({ opcode: Op.POLL_ADD, fd: src, len: IORING_POLL_ADD_MULTI,
+      opFlags: PollEvent.ERR, syscall: 'poll' }, (res, flags) => {
+      if ((flags & CqeFlag.MORE) === 0) watch = undefined;
+      if (result) return settleIfIdle();
+      if (res < 0 || !writeWait) return; // a watch that failed: the pump goes on without it
+      if ((res & PollEvent.ERR) !== 0) {
+        let err = 0;
+        try { err = native.getsockopt(src, K.SOL_SOCKET!, K.SO_ERROR!); } catch { /* not a socket: no error to take */ }
+        if (err !== 0) return finish('error', uringError(err, 'poll'));
+      }
+      if (!watch) watch = watchSource(); // the kernel ended the multishot while dst is awaited: watch again
+    });
     const step = (): void => {
       if (result || writeWait) return;
       try {
@@ -90,17 +145,7 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
           while (buffered > 0) {
             const m = trySplice(pipe.readFd, dst, buffered);
             if (m < 0) {
-              const writable = ring.poll(dst, PollEvent.OUT); // may throw: then no wait is pending
-              writeWait = true;
-              writable.then(() => {
-                writeWait = false;
-                if (result) settleIfIdle();
-                else step();
-              }, (e: NodeJS.ErrnoException) => {
-                writeWait = false;
-                finish('error', e);
-                settleIfIdle();
-              });
+              waitWritable(); // may throw (the ring is gone): then finish below
               return;
             }
             if (m === 0) throw uringError(EPIPE, 'splice');
