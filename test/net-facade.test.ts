@@ -207,6 +207,43 @@ test('peer reset while a big write is pending: an error, never a clean end (an a
   }
 });
 
+test('connect({ localAddress, localPort }) leaves from that address; a bad one is a clear error', async () => {
+  const seen: string[] = [];
+  const srv = nodeNet.createServer((s) => { seen.push(`${s.remoteAddress}`); s.destroy(); });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as nodeNet.AddressInfo).port;
+  const c = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.2' });
+  await once(c, 'connect');
+  assert.is(c.localAddress, '127.0.0.2');
+  await until(() => seen.length === 1, 5000, 'accept');
+  assert.equal(seen, ['127.0.0.2']);
+  c.destroy();
+  assert.throws(() => net.connect({ port, host: '127.0.0.1', localAddress: 'not-an-ip' }), /Invalid IP address: not-an-ip/);
+  // The local port is taken: the error names bind and the local endpoint.
+  const taken = (srv.address() as nodeNet.AddressInfo).port;
+  const d = net.connect({ port, host: '127.0.0.1', localAddress: '127.0.0.1', localPort: taken });
+  const err = await once<NodeJS.ErrnoException>(d, 'error');
+  assert.is(err.code, 'EADDRINUSE');
+  assert.is(err.syscall, 'bind');
+  await new Promise((r) => srv.close(r));
+});
+
+test('unsupported or misused calls throw clear errors: Unix paths, connect() on a closed or connecting socket (io_uring backend)', async () => {
+  if (forcedFallback) return; // node:net supports both
+  assert.throws(() => net.connect({ path: '/tmp/x.sock' } as unknown as net.ConnectOptions), /Unix domain sockets are not supported/);
+  assert.throws(() => net.createServer().listen('/tmp/x.sock'), /Unix domain sockets are not supported/);
+  const srv = net.createServer((s) => s.destroy());
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as net.AddressInfo).port;
+  const c = net.connect(port, '127.0.0.1');
+  assert.throws(() => c.connect(port, '127.0.0.1'), (e: NodeJS.ErrnoException) => e.code === 'ERR_SOCKET_CONNECTING');
+  c.on('error', () => undefined);
+  await once(c, 'close');
+  assert.throws(() => c.connect(port, '127.0.0.1'), (e: NodeJS.ErrnoException) => e.code === 'ERR_SOCKET_CLOSED');
+  await close(srv);
+});
+
 test('slow reader: buffered bytes stay bounded, then everything arrives', async () => {
   let serverSide: net.Socket | undefined;
   const srv = net.createServer({ pauseOnConnect: true }, (s) => {

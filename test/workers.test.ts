@@ -93,6 +93,7 @@ test('the proxy with --workers 2 on a port in use exits 1 and says why (it exite
   const r = await onTakenPort((p) => [entry, '--listen', `127.0.0.1:${p}`, '--upstream', '127.0.0.1:9', '--workers', '2']);
   assert.is(r.status, 1, r.stderr);
   assert.match(r.stderr, /worker 0 exited \(code 1\) before it was listening/);
+  assert.match(r.stderr, /listen EADDRINUSE 127\.0\.0\.1:\d+/, 'the worker says which error');
 });
 
 test('the file server with --workers 2 on a port in use exits 1 and says why', async () => {

@@ -11,6 +11,7 @@ import { resolve, type Resolved } from '../../lib/net/address';
 import type { AcceptStream } from '../../lib/ops-net';
 import { ProxyConnection, type ProxyLog, type ProxyTotals } from './connection';
 import { adoptFd } from '../../lib/owned-fds';
+import { uringError } from '../../lib/errors';
 
 const K = native.socketConstants;
 /** Capacity of each pooled pipe: one pipe-ful is what a direction buffers at most. */
@@ -105,8 +106,9 @@ function listenSocket(at: Resolved, port: number, reusePort: boolean): number {
   } catch (e) {
     native.closeFd(fd);
     const err = e as NodeJS.ErrnoException;
-    throw Object.assign(new Error(`listen ${err.code ?? ''} ${at.address}:${port}: ${err.message}`), {
-      code: err.code, errno: err.errno, syscall: 'listen', address: at.address, port,
+    const code = err.code ?? (typeof err.errno === 'number' ? uringError(Math.abs(err.errno), 'listen').code : undefined);
+    throw Object.assign(new Error(`listen ${code ?? 'failed'} ${at.address}:${port}: ${err.message}`), {
+      code, errno: err.errno, syscall: 'listen', address: at.address, port,
     });
   }
   return fd;

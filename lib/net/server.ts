@@ -51,6 +51,8 @@ export interface ListenOptions {
   reusePort?: boolean;
   /** IPV6_V6ONLY for an IPv6 host. */
   ipv6Only?: boolean;
+  /** Unix domain socket path: not supported here (an error says so; use node:net). */
+  path?: string;
 }
 
 /** Handler for accepted connections. */
@@ -119,6 +121,13 @@ export class Server extends EventEmitter {
       if (typeof args[1] === 'string') opts.host = args[1];
       else if (typeof args[1] === 'number') opts.backlog = args[1];
       if (typeof args[2] === 'number') opts.backlog = args[2];
+    }
+    const path = opts.path ?? (typeof opts.port === 'string' && !/^\s*\d+\s*$/.test(opts.port) ? opts.port : undefined);
+    if (path !== undefined) {
+      const err = new TypeError(`listen(${JSON.stringify(path)}): Unix domain sockets are not supported by this facade; ` +
+        'use node:net for them') as TypeError & { code: string };
+      err.code = 'ERR_INVALID_ARG_VALUE';
+      throw err;
     }
     const port = opts.port === undefined || opts.port === null ? 0 : validatePort(opts.port);
     if (cb) this.once('listening', cb);

@@ -76,6 +76,12 @@ export interface ConnectOptions {
   keepAlive?: boolean;
   /** Keep-alive idle time in milliseconds. */
   keepAliveInitialDelay?: number;
+  /** Local IP address to connect from (bound before connecting). */
+  localAddress?: string;
+  /** Local port to connect from (bound before connecting; default: any). */
+  localPort?: number;
+  /** Unix domain socket path: not supported here (an error says so; use node:net). */
+  path?: string;
 }
 
 /** An address as {@link Socket.address} and server.address() report it. */
@@ -227,17 +233,31 @@ export class Socket extends Duplex {
       }
       opts = { port: port as number, host: host as string | undefined };
     }
+    if (this.destroyed || this.connecting || this.#fd >= 0) {
+      const err = new Error(this.destroyed
+        ? 'socket.connect(): this socket was closed; a closed Socket cannot connect again, create a new one'
+        : 'socket.connect(): this socket is already connecting or connected') as NodeJS.ErrnoException;
+      err.code = this.destroyed ? 'ERR_SOCKET_CLOSED' : 'ERR_SOCKET_CONNECTING';
+      throw err;
+    }
+    if (opts.path !== undefined) {
+      const err = new TypeError(`connect({ path: ${JSON.stringify(opts.path)} }): Unix domain sockets are not supported ` +
+        'by this facade; use node:net for them') as TypeError & { code: string };
+      err.code = 'ERR_INVALID_ARG_VALUE';
+      throw err;
+    }
     const p = validatePort(opts.port);
     const h = opts.host ?? 'localhost';
+    const local = localEndpoint(opts);
     if (cb) this.once('connect', cb);
     if (opts.noDelay) this.#noDelay = true;
     if (opts.keepAlive) this.#keepAlive = [true, opts.keepAliveInitialDelay ?? 0];
     this.connecting = true;
-    void this.#connect(p, h);
+    void this.#connect(p, h, local);
     return this;
   }
 
-  async #connect(port: number, host: string): Promise<void> {
+  async #connect(port: number, host: string, local: { address?: string; port: number } | undefined): Promise<void> {
     let addrs: string[];
     try {
       addrs = isIP(host) ? [host] : (await dns.promises.lookup(host, { all: true })).map((a) => a.address);
@@ -258,6 +278,7 @@ export class Socket extends Duplex {
           return;
         }
         this.#fd = fd;
+        if (local) bindLocal(fd, r.family, local);
         this.#connectAbort = new AbortController();
         await this.#ring.connect(fd, r.sockaddr, { signal: this.#connectAbort.signal });
         this.#connectAbort = undefined;
@@ -278,7 +299,9 @@ export class Socket extends Duplex {
           try { native.closeFd(fd); } catch { /* closed */ }
         }
         lastErr = typeof err.errno === 'number' && err.syscall === 'connect'
-          ? errorWithHostPort(-err.errno, 'connect', address, port) : err;
+          ? errorWithHostPort(-err.errno, 'connect', address, port)
+          : typeof err.errno === 'number' && err.syscall === 'bind' && local
+            ? errorWithHostPort(-err.errno, 'bind', local.address, local.port) : err;
         if (err.errno !== -ECONNREFUSED) break;
       }
     }
@@ -632,4 +655,25 @@ export class Socket extends Duplex {
     }
     return this.#local;
   }
+}
+
+/** `localAddress`/`localPort` of connect(), checked; undefined when neither is given. */
+function localEndpoint(opts: ConnectOptions): { address?: string; port: number } | undefined {
+  if (opts.localAddress === undefined && opts.localPort === undefined) return undefined;
+  if (opts.localAddress !== undefined && !isIP(opts.localAddress)) {
+    const err = new TypeError(`Invalid IP address: ${String(opts.localAddress)} (options.localAddress must be an IP literal)`) as
+      TypeError & { code: string };
+    err.code = 'ERR_INVALID_IP_ADDRESS';
+    throw err;
+  }
+  const port = opts.localPort === undefined ? 0 : validatePort(opts.localPort, 'options.localPort');
+  return { address: opts.localAddress, port };
+}
+
+/** bind(2) before connecting, so the connection leaves from `local` (throws Node-shaped errors with syscall 'bind'). */
+function bindLocal(fd: number, family: number, local: { address?: string; port: number }): void {
+  const address = local.address ?? (family === 6 ? '::' : '0.0.0.0');
+  const sa = native.encodeSockaddr(address, local.port);
+  if (!sa) throw Object.assign(new Error(`bind: bad local address ${address}`), { errno: -22, syscall: 'bind' });
+  native.bind(fd, sa);
 }
