@@ -34,6 +34,9 @@ function fdTarget(fd: number): string | undefined {
   }
 }
 
+/** Settles when the node:net peer of a worker's connection has closed (listened for from its start). */
+const peerClosed = new WeakMap<net.Socket, Promise<void>>();
+
 interface Owned {
   port: number;
   /** [fd, link target] of every socket, pipe and file the worker's objects opened. */
@@ -67,7 +70,7 @@ async function ownedByWorker(end: 'terminate' | 'throw'): Promise<{ owned: Owned
       parentPort.once('message', (m) => {
         if (m === 'peer') {
           setTimeout(() => {
-            const fds = [...snap()].filter(([fd, t]) => before.get(fd) !== t && /^(socket:|pipe:|\\/)/.test(t));
+            const fds = [...snap()].filter(([fd, t]) => before.get(fd) !== t && (/^(socket:|pipe:)/.test(t) || t === workerData.file));
             parentPort.postMessage({ port, fds, adopted: lib.adoptedFdCount() });
             parentPort.once('message', () => {
               if (workerData.end === 'throw') setImmediate(() => { throw new Error('worker bug'); });
@@ -78,10 +81,17 @@ async function ownedByWorker(end: 'terminate' | 'throw'): Promise<{ owned: Owned
       parentPort.postMessage({ port, file: file.fd });
     })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`;
   const w = new Worker(src, { eval: true, workerData: { file: path.join(tmp.dir, 'data.txt'), end } });
-  w.on('error', () => undefined); // the 'throw' case
-  const first = await new Promise<{ port: number; error?: string }>((r) => w.once('message', r));
+  let failure: Error | undefined;
+  w.on('error', (e: Error) => { failure = e; }); // expected in the 'throw' case, after setup
+  const first = await new Promise<{ port: number; error?: string }>((r) => {
+    w.once('message', r);
+    w.once('exit', (code) => r({ port: 0, error: `worker exited (${code}) during setup: ${failure?.stack ?? 'no error'}` }));
+  });
   assert.is(first.error, undefined);
   const peer = net.connect(first.port, '127.0.0.1');
+  peer.on('error', () => undefined);
+  peerClosed.set(peer, new Promise<void>((r) => peer.once('close', () => r())));
+  peer.resume();
   await new Promise((r) => peer.once('connect', r));
   w.postMessage('peer');
   const owned = await new Promise<Owned>((r) => w.once('message', r));
@@ -100,12 +110,12 @@ async function checkReleased(owned: Owned, peer: net.Socket): Promise<void> {
   assert.equal(kinds.filter((k) => k === 'file').length, 1, owned.fds.join(' '));
   for (const [fd, target] of owned.fds) assert.is.not(fdTarget(fd), target, `fd ${fd} (${target}) still open`);
   // The peer sees the end of its connection; the port is free (nobody accepts there any more).
-  const ended = await new Promise<string>((r) => {
-    peer.once('close', () => r('closed'));
-    peer.on('error', () => undefined);
-    peer.resume();
-    setTimeout(() => r('still open'), 5000).unref();
-  });
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([
+    peerClosed.get(peer)!.then(() => 'closed'),
+    new Promise<string>((r) => { timer = setTimeout(() => r('still open'), 5000); }),
+  ]);
+  clearTimeout(timer);
   assert.is(ended, 'closed');
   const probe = await new Promise<string>((r) => {
     const s = net.connect(owned.port, '127.0.0.1');

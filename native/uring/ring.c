@@ -234,6 +234,16 @@ int ur_cancel_fd_sync(struct ur_ring *ring, int fd) {
   return ur_sys_register(ring->fd, IORING_REGISTER_SYNC_CANCEL, &reg, 1);
 }
 
+int ur_cancel_all_sync(struct ur_ring *ring, unsigned timeout_ms) {
+  struct io_uring_sync_cancel_reg reg;
+  memset(&reg, 0, sizeof(reg));
+  reg.fd = -1;
+  reg.flags = IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL;
+  reg.timeout.tv_sec = timeout_ms / 1000;
+  reg.timeout.tv_nsec = (long long)(timeout_ms % 1000) * 1000000;
+  return ur_sys_register(ring->fd, IORING_REGISTER_SYNC_CANCEL, &reg, 1);
+}
+
 int ur_probe(struct ur_ring *ring, uint8_t *supported, unsigned cap) {
   const unsigned nops = 256;
   size_t sz = sizeof(struct io_uring_probe) + nops * sizeof(struct io_uring_probe_op);

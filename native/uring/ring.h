@@ -136,6 +136,9 @@ int ur_unregister_eventfd(struct ur_ring *ring);
  * (IORING_REGISTER_SYNC_CANCEL, Linux 6.0): the count, -ENOENT when none,
  * -EINVAL on older kernels. Their CQEs may still wait in deferred task work. */
 int ur_cancel_fd_sync(struct ur_ring *ring, int fd);
+/* Cancels every request in flight and returns once they are cancelled (or
+ * after timeout_ms: -ETIME); -ENOENT when there was none. Linux 6.0+. */
+int ur_cancel_all_sync(struct ur_ring *ring, unsigned timeout_ms);
 /* Fills `supported` (length `cap`) with 1 for each opcode the kernel knows;
  * returns the number of opcodes the kernel reported (last_op + 1). */
 int ur_probe(struct ur_ring *ring, uint8_t *supported, unsigned cap);

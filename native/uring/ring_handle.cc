@@ -238,6 +238,16 @@ void RingHandle::Teardown() {
     uv_close(reinterpret_cast<uv_handle_t *>(&hooks_->prepare), OnHookClosed);
     hooks_ = nullptr;
   }
+  if (ring_.fd >= 0 && inflight_ > 0) {
+    /* Closing the ring fd cancels what is left, but in a kernel worker,
+     * later: until then a pending multishot accept keeps its listening
+     * socket listening (a worker that died would go on taking connections
+     * nobody accepts, and its port stays bound) and every other request its
+     * file. Cancel now, synchronously, and run the completions' task work
+     * (the enter), which drops the requests' files. */
+    ur_cancel_all_sync(&ring_, 1000);
+    ur_submit(&ring_, 0, true);
+  }
   if (ring_.fd >= 0) ur_unregister_eventfd(&ring_);
   ur_exit(&ring_); /* closing the fd cancels what the kernel still holds */
   if (efd_ >= 0) close(efd_);
