@@ -61,6 +61,19 @@ function sendBlocks(s: net.Socket, count: number, hash: crypto.Hash): void {
   write();
 }
 
+/**
+ * Once `c` is connected, uploads into it until its writes stop draining, waits for the upstream's side
+ * (`upstreamReady`), then 300 ms more: the upload is stalled against an upstream that does not read.
+ */
+async function stallUpload(c: net.Socket, upstreamReady: () => boolean): Promise<void> {
+  await once(c, 'connect');
+  const b = block(0);
+  const write = (): void => { while (!c.destroyed && c.write(b)); if (!c.destroyed) c.once('drain', write); };
+  write();
+  await until(upstreamReady, 3000, 'the upstream connection');
+  await new Promise((r) => setTimeout(r, 300));
+}
+
 async function withProxy(upstream: net.Server, fn: (p: Proxy, logs: string[]) => Promise<void>,
   opts: { idleTimeoutMs?: number; maxConnections?: number } = {}): Promise<void> {
   const upPort = await listen(upstream);
@@ -273,12 +286,7 @@ test('an upstream that answers and half-closes without reading a stalled upload:
     const answer: Buffer[] = [];
     c.on('data', (d: Buffer) => answer.push(d));
     try {
-      await once(c, 'connect');
-      const b = block(0);
-      const write = (): void => { while (!c.destroyed && c.write(b)); if (!c.destroyed) c.once('drain', write); };
-      write();
-      await until(() => upSock !== undefined, 3000, 'the upstream connection');
-      await new Promise((r) => setTimeout(r, 300)); // the upload stalls
+      await stallUpload(c, () => upSock !== undefined);
       upSock!.end('413 too large'); // the answer and a FIN, still not reading
       await until(() => Buffer.concat(answer).toString() === '413 too large', 3000, 'the answer');
       await new Promise((r) => setTimeout(r, 200));
@@ -309,12 +317,7 @@ test('a client that resets while its upload waits for an upstream that does not 
     const c = net.connect(p.address().port, '127.0.0.1');
     c.on('error', () => undefined);
     try {
-      await once(c, 'connect');
-      const b = block(0);
-      const write = (): void => { while (!c.destroyed && c.write(b)); if (!c.destroyed) c.once('drain', write); };
-      write();
-      await until(() => upSock !== undefined, 3000, 'the upstream connection');
-      await new Promise((r) => setTimeout(r, 300)); // the upload stalls: nothing reads the client's socket now
+      await stallUpload(c, () => upSock !== undefined); // nothing reads the client's socket now
       c.resetAndDestroy();
       // With the idle timeout off, nothing but the reset itself can end this connection.
       for (let i = 0; i < 100 && p.connections > 0; i++) await new Promise((r) => setTimeout(r, 20));
