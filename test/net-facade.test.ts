@@ -207,6 +207,30 @@ test('peer reset while a big write is pending: an error, never a clean end (an a
   }
 });
 
+test('a peer that sent everything and closed, then reset by a late write of ours: every byte, then end', async () => {
+  // Its FIN came first (CLOSE_WAIT); our banner then drew a RST (CLOSE). node:net: the data and 'end'.
+  let serverSide: net.Socket | undefined;
+  const srv = net.createServer({ pauseOnConnect: true }, (s) => { serverSide = s; s.write('220 banner\r\n'); });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const c = nodeNet.connect((srv.address() as net.AddressInfo).port, '127.0.0.1');
+  c.on('error', () => undefined);
+  await once(c, 'connect');
+  c.end(Buffer.alloc(64 << 10, 1), () => c.destroy());
+  await until(() => serverSide !== undefined, 5000, 'accept');
+  const s = serverSide!;
+  await new Promise((r) => setTimeout(r, 200)); // the RST is in
+  const events: string[] = [];
+  let got = 0;
+  s.on('end', () => events.push('end'));
+  s.on('error', (e: NodeJS.ErrnoException) => events.push(`error ${e.code}`));
+  const closed = new Promise<void>((r) => s.once('close', () => r()));
+  s.on('readable', () => setTimeout(() => { let d; while ((d = s.read() as Buffer | null) !== null) got += d.length; }, 5));
+  await closed;
+  await close(srv);
+  assert.equal([got, events], [64 << 10, ['end']]);
+});
+
 test('connect({ localAddress, localPort }) leaves from that address; a bad one is a clear error', async () => {
   const seen: string[] = [];
   const srv = nodeNet.createServer((s) => { seen.push(`${s.remoteAddress}`); s.destroy(); });

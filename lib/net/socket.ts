@@ -489,7 +489,10 @@ export class Socket extends Duplex {
    * clean end leaves the connection in CLOSE_WAIT; a reset leaves it CLOSED.
    */
   #resetNotEof(): boolean {
-    if (this.#wrShut || this.#fd < 0) return false;
+    // Only a send waiting when the reset came takes its error (else the recv gets it). Without one, CLOSE
+    // after a recv of 0 is a clean FIN followed by a reset the peer sent later (e.g. data we wrote after
+    // it closed): node:net reports 'end' there, and the bytes still buffered must not be dropped.
+    if (this.#wrShut || this.#fd < 0 || this.writableLength === 0) return false;
     try {
       return (native.getsockopt(this.#fd, K.IPPROTO_TCP!, TCP_INFO) & 0xff) === TCP_CLOSE;
     } catch {
