@@ -147,6 +147,27 @@ test('a worker that dies of an uncaught exception closes them too', async () => 
   }
 });
 
+test("a dead worker's listening port refuses connections as soon as 'exit' fires", async () => {
+  // Closing the ring only schedules the kernel's cleanup: until it ran, the multishot accept held the
+  // listening socket, which went on completing handshakes (then reset them) for milliseconds.
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    const lib = require(${JSON.stringify(LIB)});
+    const server = lib.net.createServer(() => {});
+    server.listen(0, '127.0.0.1', () => parentPort.postMessage(server.address().port));`;
+  for (let i = 0; i < 5; i++) {
+    const w = new Worker(src, { eval: true });
+    const port = await new Promise<number>((r) => w.once('message', r));
+    await w.terminate();
+    const probe = await new Promise<string>((r) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); r('connected'); });
+      s.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
+    });
+    assert.is(probe, 'ECONNREFUSED', `run ${i}`);
+  }
+});
+
 test('Ring.close releases an adopted fd; closeFd too; releaseFd says whether it was adopted', async () => {
   const ring = new Ring({ entries: 8 });
   try {

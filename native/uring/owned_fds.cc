@@ -15,8 +15,9 @@
  * they close it (releaseFd, and closeFd does it itself). The env cleanup hook
  * closes whatever is still adopted. It is registered when the addon loads,
  * before any ring exists, so it runs after the rings' own cleanup (Node runs
- * the hooks in reverse order): the kernel has dropped the requests that held
- * these files by then.
+ * the hooks in reverse order), which cancels their requests synchronously
+ * (RingHandle::Teardown): the kernel holds none of these files any more, and
+ * closing a listening socket here frees its port at once.
  *
  * An fd is released before its close is started, never after: once the close
  * has run, the number may belong to another thread's new file, and the hook
