@@ -53,9 +53,11 @@ async function startServingWorker(o: CliOptions): Promise<{ worker: Worker; url:
 async function startWorkers(o: CliOptions): Promise<void> {
   const first = await startServingWorker(o);
   const rest = { ...o, port: first.port };
-  const others = await Promise.all(Array.from({ length: o.workers - 1 }, () => startServingWorker(rest)));
   const spawn = (): Worker => new Worker(__filename, { workerData: rest });
-  [first, ...others].forEach(({ worker }, i) => supervise(worker, { spawn, label: `worker ${i}` }));
+  // Each is supervised as soon as it listens (a crash while the others start is then a restart too).
+  supervise(first.worker, { spawn, label: 'worker 0' });
+  await Promise.all(Array.from({ length: o.workers - 1 }, (_, i) =>
+    startServingWorker(rest).then(({ worker }) => supervise(worker, { spawn, label: `worker ${i + 1}` }))));
   process.stdout.write(`serving ${o.root} on ${first.url} with ${o.workers} workers\n`);
 }
 
