@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as nodeNet from 'node:net';
+import * as http from 'node:http';
 import * as net from '../lib/net';
 import { native } from '../lib/native';
 import { fdCount, once, until, forcedFallback, testWithFallback, fdList, freePort } from './net-helpers';
@@ -249,7 +250,34 @@ test('connect({ localAddress, localPort }) leaves from that address; a bad one i
   const err = await once<NodeJS.ErrnoException>(d, 'error');
   assert.is(err.code, 'EADDRINUSE');
   assert.is(err.syscall, 'bind');
+  // Without a localAddress the error names the wildcard the socket was bound to, as node:net's does.
+  const e = net.connect({ port, host: '127.0.0.1', localPort: taken });
+  const err2 = await once<NodeJS.ErrnoException & { address?: string }>(e, 'error');
+  assert.is(err2.address, '0.0.0.0');
   await new Promise((r) => srv.close(r));
+});
+
+test('node:http requests over the facade (the agent passes path: null to createConnection)', async () => {
+  const srv = http.createServer((req, res) => res.end(`ok ${req.url}`));
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as nodeNet.AddressInfo).port;
+  try {
+    const agent = new http.Agent({ keepAlive: false });
+    (agent as unknown as { createConnection: unknown }).createConnection = net.createConnection;
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = http.get({ host: '127.0.0.1', port, path: '/x', agent }, (res) => {
+        let b = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => { b += d; });
+        res.on('end', () => resolve(b));
+      });
+      req.on('error', reject);
+    });
+    assert.is(body, 'ok /x');
+  } finally {
+    srv.closeAllConnections();
+    await new Promise((r) => srv.close(r));
+  }
 });
 
 test('unsupported or misused calls throw clear errors: Unix paths, connect() on a closed or connecting socket (io_uring backend)', async () => {
@@ -261,7 +289,11 @@ test('unsupported or misused calls throw clear errors: Unix paths, connect() on 
   await once(srv, 'listening');
   const port = (srv.address() as net.AddressInfo).port;
   const c = net.connect(port, '127.0.0.1');
-  assert.throws(() => c.connect(port, '127.0.0.1'), (e: NodeJS.ErrnoException) => e.code === 'ERR_SOCKET_CONNECTING');
+  let second = 0;
+  assert.is(c.connect(port, '127.0.0.1', () => { second++; }), c, 'while connecting: its callback joins the first (as node:net)');
+  await once(c, 'connect');
+  assert.is(second, 1);
+  assert.throws(() => c.connect(port, '127.0.0.1'), (e: NodeJS.ErrnoException) => e.code === 'ERR_SOCKET_CONNECTED');
   c.on('error', () => undefined);
   await once(c, 'close');
   assert.throws(() => c.connect(port, '127.0.0.1'), (e: NodeJS.ErrnoException) => e.code === 'ERR_SOCKET_CLOSED');

@@ -122,8 +122,8 @@ export class Server extends EventEmitter {
       else if (typeof args[1] === 'number') opts.backlog = args[1];
       if (typeof args[2] === 'number') opts.backlog = args[2];
     }
-    const path = opts.path ?? (typeof opts.port === 'string' && !/^\s*\d+\s*$/.test(opts.port) ? opts.port : undefined);
-    if (path !== undefined) {
+    const path = opts.path || (typeof opts.port === 'string' && !/^\s*\d+\s*$/.test(opts.port) ? opts.port : undefined);
+    if (path) {
       const err = new TypeError(`listen(${JSON.stringify(path)}): Unix domain sockets are not supported by this facade; ` +
         'use node:net for them') as TypeError & { code: string };
       err.code = 'ERR_INVALID_ARG_VALUE';

@@ -233,14 +233,21 @@ export class Socket extends Duplex {
       }
       opts = { port: port as number, host: host as string | undefined };
     }
-    if (this.destroyed || this.connecting || this.#fd >= 0) {
+    if (this.connecting) {
+      // As node:net: a second connect() while connecting adds its callback to the first.
+      if (cb) this.once('connect', cb);
+      return this;
+    }
+    if (this.destroyed || this.#fd >= 0) {
       const err = new Error(this.destroyed
-        ? 'socket.connect(): this socket was closed; a closed Socket cannot connect again, create a new one'
-        : 'socket.connect(): this socket is already connecting or connected') as NodeJS.ErrnoException;
-      err.code = this.destroyed ? 'ERR_SOCKET_CLOSED' : 'ERR_SOCKET_CONNECTING';
+        ? 'socket.connect(): this socket was closed, and a closed Socket cannot connect again here ' +
+          '(node:net reconnects it): create a new Socket'
+        : 'socket.connect(): this socket is already connected') as NodeJS.ErrnoException;
+      err.code = this.destroyed ? 'ERR_SOCKET_CLOSED' : 'ERR_SOCKET_CONNECTED';
       throw err;
     }
-    if (opts.path !== undefined) {
+    // node:net takes a falsy path for "no path" (node:http's agent passes path: null).
+    if (opts.path !== undefined && opts.path !== null && opts.path !== '') {
       const err = new TypeError(`connect({ path: ${JSON.stringify(opts.path)} }): Unix domain sockets are not supported ` +
         'by this facade; use node:net for them') as TypeError & { code: string };
       err.code = 'ERR_INVALID_ARG_VALUE';
@@ -301,7 +308,7 @@ export class Socket extends Duplex {
         lastErr = typeof err.errno === 'number' && err.syscall === 'connect'
           ? errorWithHostPort(-err.errno, 'connect', address, port)
           : typeof err.errno === 'number' && err.syscall === 'bind' && local
-            ? errorWithHostPort(-err.errno, 'bind', local.address, local.port) : err;
+            ? errorWithHostPort(-err.errno, 'bind', local.address ?? (address.includes(':') ? '::' : '0.0.0.0'), local.port) : err;
         if (err.errno !== -ECONNREFUSED) break;
       }
     }
