@@ -245,6 +245,7 @@ void RingHandle::Teardown() {
      * nobody accepts, and its port stays bound) and every other request its
      * file. Cancel now, synchronously, and run the completions' task work
      * (the enter), which drops the requests' files. */
+    ur_submit(&ring_, 0, false); /* SQEs not yet flushed go in first, so that the cancel finds them too */
     ur_cancel_all_sync(&ring_, 1000);
     ur_submit(&ring_, 0, true);
   }
