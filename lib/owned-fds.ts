@@ -12,6 +12,7 @@
  * must never close).
  */
 import { native } from './native';
+import { validateFd } from './validate';
 
 /**
  * Makes this thread close `fd` when its environment is torn down (worker
@@ -21,9 +22,10 @@ import { native } from './native';
  * the facades do this for theirs. Closing an adopted fd any other way
  * (node:fs closeSync) must be preceded by {@link releaseFd}.
  * @returns `fd`, for chaining.
- * @throws TypeError / RangeError when `fd` is not an integer >= 0.
+ * @throws TypeError (ERR_INVALID_ARG_TYPE) / RangeError (ERR_OUT_OF_RANGE) when `fd` is not an integer >= 0.
  */
 export function adoptFd(fd: number): number {
+  validateFd(fd);
   native.adoptFd(fd);
   return fd;
 }
@@ -32,8 +34,10 @@ export function adoptFd(fd: number): number {
  * Stops {@link adoptFd}'s promise for `fd` (the caller closes it, or hands
  * it to code that will).
  * @returns whether `fd` was adopted.
+ * @throws as {@link adoptFd} for a bad `fd`.
  */
 export function releaseFd(fd: number): boolean {
+  validateFd(fd);
   return native.releaseFd(fd);
 }
 

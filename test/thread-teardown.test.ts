@@ -187,8 +187,9 @@ test('Ring.close releases an adopted fd; closeFd too; releaseFd says whether it 
     assert.is(releaseFd(w2), false);
     native.closeFd(r2);
     native.closeFd(w2);
-    assert.throws(() => adoptFd(-1), /fd must be an integer >= 0/);
-    assert.throws(() => adoptFd('3' as unknown as number), /fd must be a number/);
+    assert.throws(() => adoptFd(-1), (e: NodeJS.ErrnoException) => e.code === 'ERR_OUT_OF_RANGE');
+    assert.throws(() => releaseFd(1.5), (e: NodeJS.ErrnoException) => e.code === 'ERR_OUT_OF_RANGE');
+    assert.throws(() => adoptFd('3' as unknown as number), (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_TYPE');
   } finally {
     ring.destroy();
   }

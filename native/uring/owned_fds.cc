@@ -52,26 +52,10 @@ void CloseOwned(void *arg) {
   for (int fd : fds) close(fd); /* EINTR: Linux has released the fd anyway */
 }
 
-/* The fd argument: a non-negative integer, else a TypeError naming `what`. */
-bool FdArg(const Napi::CallbackInfo &info, const char *what, int *fd) {
-  if (info.Length() < 1 || !info[0].IsNumber()) {
-    Napi::TypeError::New(info.Env(), std::string(what) + ": fd must be a number").ThrowAsJavaScriptException();
-    return false;
-  }
-  double d = info[0].As<Napi::Number>().DoubleValue();
-  if (!(d >= 0 && d <= 2147483647.0) || d != (double)(int)d) {
-    Napi::RangeError::New(info.Env(), std::string(what) + ": fd must be an integer >= 0, got " + std::to_string(d))
-        .ThrowAsJavaScriptException();
-    return false;
-  }
-  *fd = (int)d;
-  return true;
-}
-
 /* adoptFd(fd): close fd when this environment is torn down, unless released first. */
 Napi::Value AdoptFd(const Napi::CallbackInfo &info) {
-  int fd;
-  if (!FdArg(info, "adoptFd(fd)", &fd)) return info.Env().Undefined();
+  if (!NumberArgs(info, 1, "adoptFd(fd)")) return info.Env().Undefined();
+  int fd = info[0].As<Napi::Number>().Int32Value(); /* validated by lib/owned-fds.ts */
   std::lock_guard<std::mutex> g(g_lock);
   g_owned[info.Env()].insert(fd);
   return info.Env().Undefined();
@@ -79,9 +63,8 @@ Napi::Value AdoptFd(const Napi::CallbackInfo &info) {
 
 /* releaseFd(fd) -> whether fd was adopted. */
 Napi::Value ReleaseFdJs(const Napi::CallbackInfo &info) {
-  int fd;
-  if (!FdArg(info, "releaseFd(fd)", &fd)) return info.Env().Undefined();
-  return Napi::Boolean::New(info.Env(), ReleaseOwnedFd(info.Env(), fd));
+  if (!NumberArgs(info, 1, "releaseFd(fd)")) return info.Env().Undefined();
+  return Napi::Boolean::New(info.Env(), ReleaseOwnedFd(info.Env(), info[0].As<Napi::Number>().Int32Value()));
 }
 
 /* adoptedFds() -> how many fds this environment holds adopted (for tests and stats). */
