@@ -13,12 +13,11 @@ import { readyPump } from './ready-pump';
 import { relayPump, type RelayDirection } from './relay-pump';
 import type { PumpKind } from './proxy';
 import { adoptFd } from '../../lib/owned-fds';
-import { Op, CqeFlag } from '../../lib/opcodes';
-import { PollEvent } from '../../lib/ops-poll';
 import { uringError } from '../../lib/errors';
+import type { StreamOp } from '../../lib/ring';
+import { watchReset } from './reset-watch';
 
 const K = native.socketConstants;
-const IORING_POLL_ADD_MULTI = 1;
 
 /** Where a connection's life is reported. */
 export type ProxyLog = (message: string) => void;
@@ -151,24 +150,17 @@ export class ProxyConnection {
   }
 
   /**
-   * A multishot POLLERR poll on `fd` for the connection's life: a socket error there (a reset: SO_ERROR set)
-   * aborts the connection, which wakes splices parked in io-wq on either socket. Multishot because io_uring
-   * adds POLLRDHUP to every poll and a half-closed socket is normal: it completes only on state changes and
-   * errors (data and send space wake with other events). `done` settles once the poll left the kernel.
+   * The reset watch (reset-watch.ts) on `fd` for the connection's life: a socket error there aborts the
+   * connection, which wakes splices parked in io-wq on either socket. `done` settles once the poll left the kernel.
    */
   #watchReset(fd: number, side: string): { stop: () => void; done: Promise<void> } {
     let stopped = false;
-    let op: { cancel: () => void } | undefined;
+    let op: StreamOp | undefined;
     const done = new Promise<void>((resolve) => {
       try {
-        op = this.ring.submitStream({ opcode: Op.POLL_ADD, fd, len: IORING_POLL_ADD_MULTI, opFlags: PollEvent.ERR,
-          syscall: 'poll' }, (res, flags) => {
-          if ((flags & CqeFlag.MORE) === 0) resolve(); // cancelled, or the kernel ended it: the pumps go on unwatched
-          if (stopped || res < 0 || (res & PollEvent.ERR) === 0) return;
-          let err = 0;
-          try { err = native.getsockopt(fd, K.SOL_SOCKET!, K.SO_ERROR!); } catch { /* closed meanwhile */ }
-          if (err !== 0) this.abort(`${side} socket error (${uringError(err, 'poll').code})`);
-        });
+        op = watchReset(this.ring, fd, (err) => {
+          if (!stopped) this.abort(`${side} socket error (${uringError(err, 'poll').code})`);
+        }, () => resolve()); // cancelled, or the kernel ended it: the pumps go on unwatched
       } catch {
         resolve(); // the ring is gone: the pumps fail on their own
       }

@@ -53,6 +53,7 @@ import { uringError } from '../../lib/errors';
 import type { PumpResult } from './splice-pump';
 import { native } from '../../lib/native';
 import { isTcp, takeByteAtMark } from './urgent-mark';
+import { watchReset } from './reset-watch';
 
 /** Full pipe-fuls moved back to back before the pump lets other work run. */
 const ROUNDS_BEFORE_YIELD = 8;
@@ -125,18 +126,14 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
         onWritable(res);
       });
     };
-    /** The multishot POLLERR on src: while the pump waits for dst, a socket error there ends it. */
-    const watchSource = (): StreamOp => ring.submitStream({ opcode: Op.POLL_ADD, fd: src, len: IORING_POLL_ADD_MULTI,
-      opFlags: PollEvent.ERR, syscall: 'poll' }, (res, flags) => {
-      if ((flags & CqeFlag.MORE) === 0) watch = undefined;
-      if (result) return settleIfIdle();
-      if (res < 0 || !writeWait) return; // a watch that failed: the pump goes on without it
-      if ((res & PollEvent.ERR) !== 0) {
-        let err = 0;
-        try { err = native.getsockopt(src, K.SOL_SOCKET!, K.SO_ERROR!); } catch { /* not a socket: no error to take */ }
-        if (err !== 0) return finish('error', uringError(err, 'poll'));
-      }
-      if (!watch) watch = watchSource(); // the kernel ended the multishot while dst is awaited: watch again
+    /** The reset watch on src (reset-watch.ts): while the pump waits for dst, a socket error there ends it. */
+    const watchSource = (): StreamOp => watchReset(ring, src, (err) => {
+      if (!result && writeWait) finish('error', uringError(err, 'poll'));
+    }, (res) => {
+      watch = undefined;
+      if (result) settleIfIdle();
+      // The kernel ended the multishot while dst is awaited: watch again (a watch that failed is not retried).
+      else if (writeWait && res >= 0) watch = watchSource();
     });
     const step = (): void => {
       if (result || writeWait) return;
