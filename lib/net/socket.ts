@@ -306,9 +306,7 @@ export class Socket extends Duplex {
           try { native.closeFd(fd); } catch { /* closed */ }
         }
         lastErr = typeof err.errno === 'number' && err.syscall === 'connect'
-          ? errorWithHostPort(-err.errno, 'connect', address, port)
-          : typeof err.errno === 'number' && err.syscall === 'bind' && local
-            ? errorWithHostPort(-err.errno, 'bind', local.address ?? (address.includes(':') ? '::' : '0.0.0.0'), local.port) : err;
+          ? errorWithHostPort(-err.errno, 'connect', address, port) : err;
         if (err.errno !== -ECONNREFUSED) break;
       }
     }
@@ -680,10 +678,18 @@ function localEndpoint(opts: ConnectOptions): { address?: string; port: number }
   return { address: opts.localAddress, port };
 }
 
-/** bind(2) before connecting, so the connection leaves from `local` (throws Node-shaped errors with syscall 'bind'). */
+/**
+ * bind(2) before connecting, so the connection leaves from `local` (the
+ * wildcard of the remote's family when only a port is given). Throws
+ * Node-shaped errors naming bind and the local endpoint.
+ */
 function bindLocal(fd: number, family: number, local: { address?: string; port: number }): void {
   const address = local.address ?? (family === 6 ? '::' : '0.0.0.0');
   const sa = native.encodeSockaddr(address, local.port);
-  if (!sa) throw Object.assign(new Error(`bind: bad local address ${address}`), { errno: -22, syscall: 'bind' });
-  native.bind(fd, sa);
+  try {
+    if (!sa) throw Object.assign(new Error('bad local address'), { errno: -22 });
+    native.bind(fd, sa);
+  } catch (e) {
+    throw errorWithHostPort(-((e as NodeJS.ErrnoException).errno ?? -22), 'bind', address, local.port);
+  }
 }
