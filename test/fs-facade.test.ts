@@ -13,7 +13,7 @@ import { Ring } from '../lib/ring';
 import { Op } from '../lib/opcodes';
 import { adoptedFdCount } from '../lib/owned-fds';
 import { IS_CHILD, openFds, rerunOnNodeBackend, tempDir } from './fs-helpers';
-import { gc } from './helpers';
+import { fdTarget, gc } from './helpers';
 
 let tmp: { dir: string; cleanup: () => void };
 const warnings: Error[] = [];
@@ -198,15 +198,6 @@ async function openAndDrop(file: string, n: number): Promise<number[]> {
   return fds;
 }
 
-/** What fd `n` is open on now ('' when closed). */
-function fdTarget(n: number): string {
-  try {
-    return nodeFs.readlinkSync(`/proc/self/fd/${n}`);
-  } catch {
-    return '';
-  }
-}
-
 /** Runs gc() and lets finalizers run, up to `rounds` times or until `done()`. */
 async function collect(done: () => boolean, rounds = 20): Promise<void> {
   for (let i = 0; i < rounds && !done(); i++) {
@@ -229,15 +220,19 @@ test('a FileHandle collected without close() has its fd closed, with Node\'s war
 });
 
 test('an fd closed with close() and then reused by another file is not closed when the handle is collected', async () => {
+  let collected = false;
+  const watch = new FinalizationRegistry(() => { collected = true; }); // (a WeakRef's deref would keep it alive)
   const [was, fd] = await (async () => {
     const fh = await fs.open(p('small'));
+    watch.register(fh, 0);
     const n = fh.fd;
     await fh.close();
     return [n, nodeFs.openSync(p('big'), 'r')]; // the lowest free number: the one just closed
   })();
   try {
     assert.is(fd, was, 'the number was reused');
-    await collect(() => false, 5);
+    await collect(() => collected);
+    assert.ok(collected, 'the handle was collected (else this test proves nothing)');
     assert.is(fdTarget(fd), p('big'), 'the collector closed a number the handle had let go of');
   } finally {
     nodeFs.closeSync(fd);

@@ -23,6 +23,15 @@ export function openFds(): number {
   return fds.filter((fd) => Number(fd) < 19000).length; // valgrind's sit just below its 20000 limit
 }
 
+/** What `/proc/self/fd/<fd>` says fd `fd` is open on now; undefined when it is closed. */
+export function fdTarget(fd: number): string | undefined {
+  try {
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  } catch {
+    return undefined;
+  }
+}
+
 /** The compiled library root (dist/lib) as an absolute path, for child scripts. */
 export const LIB = path.join(__dirname, '..', 'lib');
 

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { Ring } from '../lib/ring';
 import { native } from '../lib/native';
 import { adoptFd, adoptedFdCount, releaseFd } from '../lib/owned-fds';
-import { LIB, tempDir } from './helpers';
+import { fdTarget, LIB, tempDir } from './helpers';
 
 let tmp: { dir: string; cleanup: () => void };
 test.before(() => {
@@ -25,13 +25,13 @@ test.before(() => {
 });
 test.after(() => tmp.cleanup());
 
-/** fd number -> what /proc/self/fd says it is (undefined: closed). */
-function fdTarget(fd: number): string | undefined {
-  try {
-    return fs.readlinkSync(`/proc/self/fd/${fd}`);
-  } catch {
-    return undefined;
-  }
+/** 'connected', or the error code of a connect to `port` on 127.0.0.1. */
+function connectOutcome(port: number): Promise<string> {
+  return new Promise<string>((r) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('connect', () => { s.destroy(); r('connected'); });
+    s.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
+  });
 }
 
 /** Settles when the node:net peer of a worker's connection has closed (listened for from its start). */
@@ -60,22 +60,26 @@ async function ownedByWorker(end: 'terminate' | 'throw'): Promise<{ owned: Owned
     }));
     (async () => {
       const before = snap();
-      const server = lib.net.createServer(() => {});
+      let accepted = 0;
+      let bothAccepted;
+      const accepts = new Promise((r) => { bothAccepted = r; });
+      const server = lib.net.createServer(() => { if (++accepted === 2) bothAccepted(); });
       await new Promise((r) => server.listen(0, '127.0.0.1', r));
       const port = server.address().port;
       const client = lib.net.connect(port, '127.0.0.1');
       await new Promise((r) => client.once('connect', r));
       const file = await lib.fs.open(workerData.file, 'r');
+      globalThis.kept = [server, client, file]; // a collected FileHandle would close its fd itself
       lib.pipePool().acquire();
       parentPort.once('message', (m) => {
         if (m === 'peer') {
-          setTimeout(() => {
+          accepts.then(() => { // its own client and this thread's peer, both accepted
             const fds = [...snap()].filter(([fd, t]) => before.get(fd) !== t && (/^(socket:|pipe:)/.test(t) || t === workerData.file));
             parentPort.postMessage({ port, fds, adopted: lib.adoptedFdCount() });
             parentPort.once('message', () => {
               if (workerData.end === 'throw') setImmediate(() => { throw new Error('worker bug'); });
             });
-          }, 50);
+          });
         }
       });
       parentPort.postMessage({ port, file: file.fd });
@@ -117,12 +121,7 @@ async function checkReleased(owned: Owned, peer: net.Socket): Promise<void> {
   ]);
   clearTimeout(timer);
   assert.is(ended, 'closed');
-  const probe = await new Promise<string>((r) => {
-    const s = net.connect(owned.port, '127.0.0.1');
-    s.once('connect', () => { s.destroy(); r('connected'); });
-    s.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
-  });
-  assert.is(probe, 'ECONNREFUSED');
+  assert.is(await connectOutcome(owned.port), 'ECONNREFUSED');
 }
 
 test('terminating a worker closes its sockets, files and pipes: the port is free, the peer sees the end', async () => {
@@ -159,12 +158,7 @@ test("a dead worker's listening port refuses connections as soon as 'exit' fires
     const w = new Worker(src, { eval: true });
     const port = await new Promise<number>((r) => w.once('message', r));
     await w.terminate();
-    const probe = await new Promise<string>((r) => {
-      const s = net.connect(port, '127.0.0.1');
-      s.once('connect', () => { s.destroy(); r('connected'); });
-      s.once('error', (e: NodeJS.ErrnoException) => r(e.code ?? e.message));
-    });
-    assert.is(probe, 'ECONNREFUSED', `run ${i}`);
+    assert.is(await connectOutcome(port), 'ECONNREFUSED', `run ${i}`);
   }
 });
 

@@ -38,6 +38,7 @@ test('supervise: a worker that dies is logged with its error and replaced; the p
   let spawned = 0;
   let replacement: Worker | undefined;
   let watch: { stop: () => void } | undefined;
+  let replacedAgain: () => void = () => undefined;
   const replaced = new Promise<void>((resolve) => {
     const first = worker(true, 'first worker bug');
     watch = supervise(first, {
@@ -45,7 +46,8 @@ test('supervise: a worker that dies is logged with its error and replaced; the p
       spawn: () => {
         spawned++;
         replacement = worker(false);
-        replacement.once('message', () => setImmediate(resolve));
+        const ready = spawned === 1 ? resolve : replacedAgain;
+        replacement.once('message', () => setImmediate(ready));
         return replacement;
       },
       log: (m) => logs.push(m),
@@ -57,13 +59,17 @@ test('supervise: a worker that dies is logged with its error and replaced; the p
   assert.equal(exits, []);
   assert.match(logs.join('\n'), /worker 0 died: Error: first worker bug\n\s+at /);
   assert.match(logs.join('\n'), /starting a new worker 0/);
-  await replacement!.terminate(); // supervised: its death is logged and it is replaced again
-  await new Promise((r) => setTimeout(r, 100));
+  // Supervised: its death is logged and it is replaced again, by a worker that is watched once it is ready.
+  const second = new Promise<void>((r) => { replacedAgain = r; });
+  await replacement!.terminate();
+  await second;
   assert.is(spawned, 2);
+  assert.equal(exits, []);
   watch!.stop();
   await replacement!.terminate();
   await new Promise((r) => setTimeout(r, 100));
   assert.is(spawned, 2, 'stopped: not replaced');
+  assert.equal(exits, [], 'stopped: no exit either');
 });
 
 test('supervise: a worker that keeps dying ends the process with code 1', async () => {
