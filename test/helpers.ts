@@ -32,6 +32,15 @@ export function fdTarget(fd: number): string | undefined {
   }
 }
 
+/** Settles within `ms` or says it did not (a hang would otherwise stall the suite). */
+export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not settle within ${ms} ms`)), ms);
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /** The compiled library root (dist/lib) as an absolute path, for child scripts. */
 export const LIB = path.join(__dirname, '..', 'lib');
 

@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import { Ring } from '../lib/ring';
 import { native } from '../lib/native';
 import { adoptFd, adoptedFdCount, releaseFd } from '../lib/owned-fds';
-import { fdTarget, LIB, tempDir } from './helpers';
+import { fdTarget, LIB, tempDir, within } from './helpers';
 
 let tmp: { dir: string; cleanup: () => void };
 test.before(() => {
@@ -114,13 +114,7 @@ async function checkReleased(owned: Owned, peer: net.Socket): Promise<void> {
   assert.equal(kinds.filter((k) => k === 'file').length, 1, owned.fds.join(' '));
   for (const [fd, target] of owned.fds) assert.is.not(fdTarget(fd), target, `fd ${fd} (${target}) still open`);
   // The peer sees the end of its connection; the port is free (nobody accepts there any more).
-  let timer: NodeJS.Timeout | undefined;
-  const ended = await Promise.race([
-    peerClosed.get(peer)!.then(() => 'closed'),
-    new Promise<string>((r) => { timer = setTimeout(() => r('still open'), 5000); }),
-  ]);
-  clearTimeout(timer);
-  assert.is(ended, 'closed');
+  await within(peerClosed.get(peer)!, 5000, "the peer's end of the connection");
   assert.is(await connectOutcome(owned.port), 'ECONNREFUSED');
 }
 
