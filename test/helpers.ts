@@ -41,6 +41,14 @@ export function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
+/**
+ * Marks the running test as skipped because the machine cannot run it (not because it failed): prints the
+ * marker that test/run.js counts, so the test is reported as skipped and not as passed. Call it, then return.
+ */
+export function skipTest(name: string, reason: string): void {
+  process.stdout.write(`\n# uring-test-skipped: ${name}: ${reason}\n`);
+}
+
 /** The compiled library root (dist/lib) as an absolute path, for child scripts. */
 export const LIB = path.join(__dirname, '..', 'lib');
 

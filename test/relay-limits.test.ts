@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
-import { LIB } from './helpers';
+import { LIB, skipTest } from './helpers';
 
 const RAW = JSON.stringify(path.join(__dirname, 'raw-tcp-helpers'));
 
@@ -45,7 +45,7 @@ test('a splice relay out of fds for its pipe ends with EMFILE from pipe2, holds 
   const r = spawnSync('sh', ['-c', 'ulimit -Sn 256 2>/dev/null || exit 77; exec "$0" -e "$1"', process.execPath, script],
     { encoding: 'utf8', timeout: 20_000 });
   if (r.status === 77) {
-    console.log('relay-limits: skipped (the hard fd limit is below 256)');
+    skipTest('relay-limits', 'the hard fd limit is below 256');
     return;
   }
   assert.is(r.status, 0, r.stderr);

@@ -11,7 +11,7 @@ import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { LIB, tempDir } from './helpers';
+import { LIB, skipTest, tempDir } from './helpers';
 
 const script = (file: string): string => `
 const fs = require('node:fs');
@@ -49,7 +49,7 @@ test('destroy() right after close() on an overlayfs file: the fd is closed and t
     // A child that hangs (spawnSync's timeout) or crashes is a failure.
     const unshareMissing = (r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT';
     if (unshareMissing || r.status === 77 || (r.status !== 0 && /^unshare: /m.test(r.stderr))) {
-      console.log(`ring-close-flush: skipped (no user + mount namespace or overlay mount here: ${(r.error?.message ?? r.stderr).trim()})`);
+      skipTest('ring-close-flush', `no user + mount namespace or overlay mount here: ${(r.error?.message ?? r.stderr).trim()}`);
       return;
     }
     assert.is(r.error, undefined, `the child did not finish: ${r.error?.message ?? ''}`);
