@@ -444,7 +444,11 @@ export class Ring {
     s.closes = fd;
     s.closeAdopted = adopted;
     this.#fill(Op.CLOSE, fd, 0, 0, 0, 0, s);
-    return this.#go(s, undefined, undefined, undefined, signal) as Promise<never>;
+    const p = this.#go(s, undefined, undefined, undefined, signal) as Promise<never>;
+    // Waiting in the backlog, the fd stays adopted: a thread that ends before the close reaches the
+    // kernel still closes it. #drainQueue releases it again just before it goes out.
+    if (s.queued && adopted) native.adoptFd(fd);
+    return p;
   }
 
   /** File status, following symbolic links (statx(2)). */
@@ -1153,7 +1157,13 @@ export class Ring {
       if (s && !s.uncapped && this.#inflight + b.chain >= this.#maxInflight) return true;
       if (b.chain > 0 && !this.#h.reserve(b.chain + 1)) return false;
       this.#rec.set(b.rec);
-      if (!this.#prep(b.b1, b.b2, b.b3)) return false;
+      // A close leaves the owned set before it can run (see close()): after it ran, the number may be reused.
+      const closeAdopted = s !== undefined && s.closes >= 0 && s.closeAdopted;
+      if (closeAdopted) native.releaseFd(s.closes);
+      if (!this.#prep(b.b1, b.b2, b.b3)) {
+        if (closeAdopted) native.adoptFd(s.closes);
+        return false;
+      }
       if (s) {
         this.#count(s);
         s.queued = false;

@@ -214,6 +214,38 @@ test('a close that never ran (signal already aborted, or aborted while waiting f
   }
 });
 
+test('a worker terminated while its close waits in the backlog for room still has the fd closed', async () => {
+  // The worker fills its ring's in-flight cap with reads that never end, so ring.close(r) waits in the JavaScript
+  // backlog; terminating it then must not leave r open (it used to leave the owned set before it was queued).
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    const fs = require('node:fs');
+    const { Ring } = require(${JSON.stringify(path.join(LIB, 'ring'))});
+    const { native } = require(${JSON.stringify(path.join(LIB, 'native'))});
+    const { adoptFd, adoptedFdCount } = require(${JSON.stringify(path.join(LIB, 'owned-fds'))});
+    const ring = new Ring({ entries: 8, cqEntries: 16 });
+    const fds = [];
+    const pipe = () => { const p = native.makePipe(0).slice(0, 2); p.forEach((fd) => { adoptFd(fd); fds.push(fd); }); return p; };
+    for (let i = 0; i < 16; i++) ring.read(pipe()[0], Buffer.alloc(1), 0, 1, -1).catch(() => 0);
+    const [r] = pipe();
+    const before = adoptedFdCount();
+    ring.close(r).catch(() => 0);
+    const links = fds.map((fd) => [fd, fs.readlinkSync('/proc/self/fd/' + fd)]);
+    parentPort.postMessage({ r, links, stillAdopted: adoptedFdCount() === before });
+  `;
+  const w = new Worker(src, { eval: true });
+  const msg = await within(new Promise<{ r: number; links: Array<[number, string]>; stillAdopted: boolean }>((res, rej) => {
+    w.once('message', res);
+    w.once('error', rej);
+  }), 10_000, 'the worker');
+  assert.ok(msg.stillAdopted, 'a queued close keeps its fd adopted');
+  const rLink = msg.links.find(([fd]) => fd === msg.r)![1];
+  assert.is(fdTarget(msg.r), rLink, 'the close is still waiting: r is open');
+  await w.terminate();
+  const open = msg.links.filter(([fd, link]) => fdTarget(fd) === link);
+  assert.equal(open, [], 'no pipe of the dead worker is left open, r included');
+});
+
 test('a close the kernel ran before its signal fired resolves (the fd is gone: no AbortError inviting a retry)', async () => {
   const ring = new Ring({ entries: 8 });
   try {
