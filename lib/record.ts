@@ -28,6 +28,13 @@ export const C = { SLOT: 0, GEN: 1, RES: 2, FLAGS: 3, FIELDS: 4 } as const;
 export const INTERNAL_SLOT = -1; // 0xffffffff read as int32
 
 /**
+ * What JavaScript writes over a record's SLOT once it has taken the record,
+ * before acting on it: if the thread ends in the middle of a batch, the
+ * addon closes the fds only of the records not taken (native CQE_TAKEN). @internal
+ */
+export const CQE_TAKEN = -2;
+
+/**
  * Generation that marks the end record of an operation the addon drives by
  * itself (a relay): SLOT is then the addon's id for it, not a ring slot.
  * Ring slot generations stay below 2^20. @internal

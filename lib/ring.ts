@@ -18,7 +18,7 @@
  * referenced from its slot until the final CQE of the operation arrives.
  */
 import { native, type Bytes, type NativeRing } from './native';
-import { R, C, INTERNAL_SLOT, NATIVE_GEN } from './record';
+import { R, C, CQE_TAKEN, INTERNAL_SLOT, NATIVE_GEN } from './record';
 import { Op, OP_SINCE, SqeFlag, CqeFlag, CancelFlag, FSYNC_DATASYNC, type OpName } from './opcodes';
 import { abortError, ringClosedError, setupError, uringError, ECANCELED, outOfRange } from './errors';
 import { Stats, STATX_MASK, STATX_SIZE } from './stats';
@@ -1012,6 +1012,7 @@ export class Ring {
     while (batch.next < batch.end) {
       const o = (batch.base + batch.next++) * C.FIELDS;
       const idx = cq[o + C.SLOT]!;
+      cq[o + C.SLOT] = CQE_TAKEN; // before acting on it: see CQE_TAKEN
       const flags = cq[o + C.FLAGS]!;
       const last = (flags & CqeFlag.MORE) === 0;
       if (idx === INTERNAL_SLOT) {

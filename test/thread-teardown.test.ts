@@ -156,6 +156,39 @@ test("a dead worker's listening port refuses connections as soon as 'exit' fires
   }
 });
 
+test('connections a busy worker never saw accepted are closed when it is terminated (no fd left behind)', async () => {
+  // The worker listens, then keeps its event loop busy: connections arrive, the kernel completes their
+  // accepts (or does so while the ring is torn down), but JavaScript never receives those fds. The
+  // teardown must close them: else each client would wait forever, its server end open in this process.
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    const lib = require(${JSON.stringify(LIB)});
+    const server = lib.net.createServer(() => {});
+    server.listen(0, '127.0.0.1', () => {
+      parentPort.postMessage(server.address().port);
+      parentPort.once('message', () => { for (;;); }); // busy until terminated
+    });`;
+  for (let run = 0; run < 3; run++) {
+    const w = new Worker(src, { eval: true });
+    const port = await within(new Promise<number>((r) => w.once('message', r)), 10_000, 'listen');
+    w.postMessage('spin');
+    const clients = Array.from({ length: 8 }, () => net.connect(port, '127.0.0.1'));
+    const closed = clients.map((c) => new Promise<void>((r) => {
+      c.on('error', () => undefined);
+      c.once('close', () => r());
+      c.resume();
+    }));
+    try {
+      await Promise.all(clients.map((c) => new Promise((r) => c.once('connect', r))));
+      await new Promise((r) => setTimeout(r, 50)); // the kernel's accepts have had their chance to run
+      await w.terminate();
+      await within(Promise.all(closed), 5000, `run ${run}: every client sees its connection end`);
+    } finally {
+      for (const c of clients) c.destroy();
+    }
+  }
+});
+
 test('Ring.close releases an adopted fd; closeFd too; releaseFd says whether it was adopted', async () => {
   const ring = new Ring({ entries: 8 });
   try {

@@ -121,7 +121,10 @@ unsigned RingHandle::Drain(bool sync_call) {
       draining_ = nested;
       return total; /* the exception propagates to wait()'s caller */
     }
-    if (d == Delivery::kCannotRun) break;
+    if (d == Delivery::kCannotRun) {
+      CloseUndelivered(base, n);
+      break;
+    }
   }
   draining_ = nested;
   if (!alive_ && !draining_ && asyncContext_) {
@@ -142,6 +145,34 @@ unsigned RingHandle::Drain(bool sync_call) {
     }
   }
   return total;
+}
+
+/*
+ * The fds that completions JavaScript never saw carry (accepted connections,
+ * opened files: fd_results.h) are closed here, or nobody ever would: the
+ * records of a batch JavaScript could not take (a worker being terminated:
+ * the loop still runs its last callbacks, the call fails), and at teardown
+ * the CQEs still in the CQ. JavaScript marks each record taken (CQE_SLOT =
+ * CQE_TAKEN) before it acts on it, so a record it took, and whose fd it may
+ * have adopted or even closed already, is never closed here: a second close
+ * of a number could close another thread's new fd.
+ */
+void RingHandle::CloseUndelivered(unsigned base, unsigned n) {
+  for (unsigned k = 0; k < n; k++) {
+    const int32_t *o = cqout_ + (size_t)(base + k) * CQE_FIELDS;
+    if (o[CQE_SLOT] == CQE_TAKEN) continue;
+    uint64_t ud = (uint64_t)(uint32_t)o[CQE_SLOT] | ((uint64_t)(uint32_t)o[CQE_GEN] << 32);
+    if (fd_results_.IsFd(ud, o[CQE_RES])) close(o[CQE_RES]);
+  }
+}
+
+void RingHandle::CloseUndeliveredCqes() {
+  unsigned ready = ur_cq_ready(&ring_);
+  for (unsigned i = 0; i < ready; i++) {
+    const struct io_uring_cqe *c = ur_cq_peek(&ring_, i);
+    if (!(c->user_data & kRelayTag) && fd_results_.IsFd(c->user_data, c->res)) close(c->res);
+  }
+  ur_cq_advance(&ring_, ready);
 }
 
 /*

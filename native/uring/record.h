@@ -29,6 +29,10 @@ enum RecordField {
 /* Completion records: four int32 per CQE. */
 enum CompletionField { CQE_SLOT = 0, CQE_GEN = 1, CQE_RES = 2, CQE_FLAGS = 3, CQE_FIELDS = 4 };
 
+/* CQE_SLOT of a record JavaScript has taken (it writes this before acting
+ * on the record): the addon then never closes the fd the record carries. */
+#define CQE_TAKEN (-2)
+
 /* user_data slot reserved for internal requests (cancels): never reported. */
 #define URING_INTERNAL_SLOT 0xffffffffu
 

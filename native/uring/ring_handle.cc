@@ -249,6 +249,7 @@ void RingHandle::Teardown() {
     ur_cancel_all_sync(&ring_, 1000);
     ur_submit(&ring_, 0, true);
   }
+  if (ring_.fd >= 0) CloseUndeliveredCqes(); /* accepts and opens that finished but never reached JavaScript */
   if (ring_.fd >= 0) ur_unregister_eventfd(&ring_);
   ur_exit(&ring_); /* closing the fd cancels what the kernel still holds */
   if (efd_ >= 0) close(efd_);

@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "fd_results.h"
 #include "record.h"
 #include "ring.h"
 
@@ -91,6 +92,8 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
 
  private:
   enum class Delivery { kDone, kThrewSync, kCannotRun };
+  void CloseUndelivered(unsigned base, unsigned n);
+  void CloseUndeliveredCqes();
   Delivery DeliverBatch(unsigned n, unsigned base, bool sync_call);
   static void AsyncCleanup(napi_async_cleanup_hook_handle handle, void *arg);
 
@@ -121,6 +124,8 @@ class RingHandle : public Napi::ObjectWrap<RingHandle> {
   /* Relay cancels (true: user_data of the target) and NOPs (false) that
    * found the SQ full; SubmitPending sends them first. */
   std::vector<std::pair<uint64_t, bool>> relay_ctl_;
+  /* Requests in flight whose result is a new fd (fd_results.h). */
+  FdResults fd_results_;
   friend void ReleaseFixedMemory(RingHandle *ring);
 };
 
