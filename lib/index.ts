@@ -32,7 +32,7 @@ import './ops-poll';
 export { PollEvent } from './ops-poll';
 import './ops-relay';
 export { Relay, RELAY_PIPE_SIZE } from './ops-relay';
-export type { RelayMode, RelayOptions, RelayResult, RelayStats } from './ops-relay';
+export type { RelayEnd, RelayMode, RelayOptions, RelayResult, RelayStats } from './ops-relay';
 export type { Pipe, PipePoolOptions } from './pipes';
 export { copyRange, copyFile } from './copy';
 export type { CopyRangeOptions, CopyFileOptions } from './copy';

@@ -89,7 +89,16 @@ export interface RelayResult {
   eof: boolean;
   /** Why it stopped otherwise: the failed call's error (`syscall` names it: 'splice', 'recv', 'send', 'poll', 'pipe2' when no pipe could be made (EMFILE), 'io_uring_enter'), or ECANCELED / AbortError. */
   error?: NodeJS.ErrnoException;
+  /**
+   * With `error`: the socket the failed call was on, `'source'` (reading it,
+   * or its poll) or `'destination'` (writing it, or its poll). Absent for
+   * failures of neither (no pipe, the ring) and for cancels.
+   */
+  failedEnd?: RelayEnd;
 }
+
+/** One of a relay's two sockets. */
+export type RelayEnd = 'source' | 'destination';
 
 /** What {@link Ring.relayStats} reports. */
 export interface RelayStats {
@@ -198,6 +207,8 @@ export class Relay implements NativeOp {
     if (res === -ECANCELED && this.#aborted) error = abortError(this.#signal) as NodeJS.ErrnoException;
     else if (res < 0) error = uringError(-res, FAILED_CALL[failure] ?? 'relay');
     const result: RelayResult = { bytes: this.#bytes, copiedBytes, eof: res === 0, error };
+    const end = error && !this.#aborted && res !== -ECANCELED ? FAILED_END[failure] : undefined;
+    if (end) result.failedEnd = end;
     this.#result = result;
     this.#settle?.(result);
     if (this.#onEnd) {
@@ -212,7 +223,10 @@ export class Relay implements NativeOp {
 }
 
 /** The call a relay failed in, by the addon's RelayFailure code (relay.h); 0 and cancels: 'relay'. */
-const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter', 'pipe2'];
+const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll', 'io_uring_enter', 'pipe2', 'splice', 'poll'];
+/** The socket that call was on, by the same code. */
+const FAILED_END: ReadonlyArray<RelayEnd | undefined> = [undefined, 'source', 'source', 'destination', 'source',
+  undefined, undefined, 'destination', 'destination'];
 
 /** relayStart with the addon's errors made Node-shaped (code, errno, syscall). */
 function relayStart(h: NativeRing, src: number, dst: number, pipeSize: number, mode: RelayMode): number {

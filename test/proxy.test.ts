@@ -18,7 +18,7 @@ import { parseProxyArgs } from '../examples/proxy/cli';
 import { Ring } from '../lib/ring';
 import '../lib/ops-net';
 import { native } from '../lib/native';
-import { openFds, runNode } from './helpers';
+import { openFds, runNode, within } from './helpers';
 import { until } from './net-helpers';
 import { sendText, recvText } from './raw-tcp-helpers';
 
@@ -269,7 +269,33 @@ test('a client that aborts mid-transfer leaves no fd or pipe behind', async () =
     const allowed = (): number => fdsBefore + 2 * p.pipesIdle;
     for (let i = 0; i < 100 && openFds() > allowed(); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(openFds() <= allowed(), `fds: before ${fdsBefore}, idle pipes ${p.pipesIdle}, after ${openFds()}: ${fdList()}`);
-    assert.ok(logs.some((l) => /failed|closing/.test(l)), logs.join('\n'));
+    // The log says which socket failed: reading from the client, writing to it, or (io-wq pump) its reset watch.
+    assert.ok(logs.some((l) => /(reading from|writing to) client|client socket error/.test(l)), logs.join('\n'));
+  });
+});
+
+test('an upstream that dies mid-transfer closes the client cleanly; the log names the upstream; nothing is left', async () => {
+  const upstream = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.write(block(2).subarray(0, 256 << 10), () => setTimeout(() => s.resetAndDestroy(), 50));
+  });
+  await withProxy(upstream, async (p, logs) => {
+    const fdsBefore = openFds();
+    const c = net.connect(p.address().port, '127.0.0.1');
+    let got = 0;
+    c.on('data', (d: Buffer) => { got += d.length; });
+    const outcome = await within(new Promise<string>((resolve) => {
+      c.on('end', () => resolve('end'));
+      c.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? 'error'));
+    }), 5000, 'the client sees its connection end');
+    c.destroy();
+    assert.ok(outcome === 'end' || outcome === 'ECONNRESET', outcome);
+    assert.ok(got <= 256 << 10, `${got} bytes`);
+    await until(() => p.connections === 0, 3000, 'the connection closed');
+    assert.ok(logs.some((l) => /reading from upstream.*ECONNRESET|upstream socket error \(ECONNRESET\)/.test(l)), logs.join('\n'));
+    const allowed = (): number => fdsBefore + 2 * p.pipesIdle;
+    for (let i = 0; i < 100 && openFds() > allowed(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(openFds() <= allowed(), `fds: before ${fdsBefore}, after ${openFds()}: ${fdList()}`);
   });
 });
 

@@ -199,6 +199,7 @@ for (const mode of ['splice', 'copy', 'auto'] as RelayMode[]) {
       // A signal that is already aborted ends the relay at once.
       const third = await ring.relay(c.fds[0]!, c.fds[1]!, { mode, signal: AbortSignal.abort() }).done;
       assert.is(third.error?.name, 'AbortError');
+      assert.is(third.failedEnd, undefined, 'an abort is no socket failure');
       // The sockets still work: a new relay carries on where the old ones stopped.
       const fourth = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
       c.peers[0]!.end(' and after');
@@ -224,6 +225,7 @@ for (const mode of ['splice', 'copy', 'auto'] as RelayMode[]) {
       // auto: 'send' when the message was copied, 'splice' when it was in bulk.
       const calls = { splice: ['splice'], copy: ['send'], auto: ['send', 'splice'] }[mode];
       assert.ok(calls.includes(r.error!.syscall!), `syscall ${r.error?.syscall}`);
+      assert.is(r.failedEnd, 'destination', 'the failure names the socket it was on');
       const st = ring.relayStats();
       assert.is(st.pipesInUse, 0);
       assert.is(st.pipesIdle, 0, 'a pipe with bytes left inside is closed, not pooled');
@@ -397,6 +399,7 @@ for (const [mode, call] of [['splice', 'splice'], ['copy', 'recv'], ['auto', 're
       assert.is(r.eof, false);
       assert.is(r.error?.code, 'ECONNRESET');
       assert.is(r.error?.syscall, call);
+      assert.is(r.failedEnd, 'source', 'the failure names the socket it was on');
       assert.is(r.bytes, 16);
       const st = ring.relayStats();
       assert.equal([st.live, st.pipesInUse, st.buffersHeld], [0, 0, 0]);

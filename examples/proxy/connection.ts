@@ -144,7 +144,9 @@ export class ProxyConnection {
     if (!this.#closing) {
       this.#closing = true;
       const code = r.error?.code ?? r.error?.message;
-      this.log(`${direction} failed after ${r.bytes} bytes (${code}): closing both sides of fd ${this.clientFd}`);
+      const [from, to] = direction.split(' -> ');
+      const where = r.failedEnd === 'source' ? `reading from ${from}` : r.failedEnd === 'destination' ? `writing to ${to}` : 'locally';
+      this.log(`${direction} failed after ${r.bytes} bytes, ${where} (${code}): closing both sides of fd ${this.clientFd}`);
       this.#shutdownBoth();
     }
   }

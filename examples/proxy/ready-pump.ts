@@ -95,9 +95,10 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     const settleIfIdle = (): void => {
       if (result && !readPoll && !writePoll && !watch) resolve(result);
     };
-    const finish = (reason: 'eof' | 'error', error?: NodeJS.ErrnoException): void => {
+    const finish = (reason: 'eof' | 'error', error?: NodeJS.ErrnoException, failedEnd?: 'source' | 'destination'): void => {
       if (result) return;
       result = { bytes, splicedBytes: bytes - copied, reason, error };
+      if (failedEnd) result.failedEnd = failedEnd;
       if (reason === 'eof' && buffered === 0) pool.release(pipe);
       else pool.discard(pipe);
       writeWait = false;
@@ -109,7 +110,7 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     /** A POLLOUT completion (`mask`, or -errno): go on if the pump was waiting for dst. */
     const onWritable = (mask: number): void => {
       if (result) return settleIfIdle();
-      if (mask < 0) return finish('error', uringError(-mask, 'poll'));
+      if (mask < 0) return finish('error', uringError(-mask, 'poll'), 'destination');
       if (!writeWait) return; // the multishot woke while dst was not awaited
       writeWait = false;
       if ((mask & PollEvent.OUT) === 0) outEdge = true; // a condition set for good (RDHUP...): see above
@@ -128,7 +129,7 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     };
     /** The reset watch on src (reset-watch.ts): while the pump waits for dst, a socket error there ends it. */
     const watchSource = (): StreamOp => watchReset(ring, src, (err) => {
-      if (!result && writeWait) finish('error', uringError(err, 'poll'));
+      if (!result && writeWait) finish('error', uringError(err, 'poll'), 'source');
     }, (res) => {
       watch = undefined;
       if (result) settleIfIdle();
@@ -137,11 +138,14 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     });
     const step = (): void => {
       if (result || writeWait) return;
+      let at: 'source' | 'destination' | undefined; // the socket of the call in progress (for a failure)
       try {
         for (;;) {
+          at = 'destination';
           while (buffered > 0) {
             const m = trySplice(pipe.readFd, dst, buffered);
             if (m < 0) {
+              at = undefined;
               waitWritable(); // may throw (the ring is gone): then finish below
               return;
             }
@@ -153,6 +157,7 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
               copied++;
             }
           }
+          at = 'source';
           let n = trySplice(src, pipe.writeFd, pipe.size);
           if (n <= 0 && urgentByte) n = passUrgentMark(urgentByte, n);
           if (n < 0) return; // drained: the multishot poll calls again when more arrives
@@ -171,7 +176,7 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
           }
         }
       } catch (e) {
-        finish('error', e as NodeJS.ErrnoException);
+        finish('error', e as NodeJS.ErrnoException, at);
       }
     };
     /**
@@ -201,7 +206,7 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
         if (result) {
           settleIfIdle();
         } else if (res < 0) {
-          finish('error', uringError(-res, 'poll'));
+          finish('error', uringError(-res, 'poll'), 'source');
         } else {
           step();
           if (!more && !result) arm(); // the kernel ended the multishot: re-arm

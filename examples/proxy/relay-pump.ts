@@ -38,6 +38,7 @@ export function relayPump(ring: Ring, src: number, dst: number, pipeSize: number
   return {
     done: r.done.then((res) => ({
       bytes: res.bytes, splicedBytes: res.bytes - res.copiedBytes, reason: res.eof ? 'eof' : 'error', error: res.error,
+      failedEnd: res.failedEnd,
     })),
     bytes: () => r.bytes,
   };

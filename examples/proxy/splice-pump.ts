@@ -60,6 +60,8 @@ export interface PumpResult {
   reason: 'eof' | 'error';
   /** The failure, for 'error'. */
   error?: NodeJS.ErrnoException;
+  /** For 'error': the socket the failed call was on (absent when neither: no pipe, the ring gone). */
+  failedEnd?: 'source' | 'destination';
 }
 
 /** Splices up to `len` bytes from `fdIn` to `fdOut` (one side a pipe); resolves with the count. */
@@ -90,8 +92,10 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
   let bytes = 0;
   let copied = 0; // bytes delivered that came through urgentByte rather than splice
   let markMoved = false; // the last 0 was followed by readable bytes, not at a mark: splicing once more
+  let at: 'source' | 'destination' = 'source'; // the socket of the call in progress (for a failure)
   try {
     for (;;) {
+      at = 'source';
       let n = await splice(ring, src, pipe.writeFd, pipe.size);
       let viaCopy = false;
       if (n === 0 && urgentByte) {
@@ -111,6 +115,7 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
       markMoved = false;
       buffered = n;
       onProgress(n);
+      at = 'destination';
       while (buffered > 0) {
         const m = await splice(ring, pipe.readFd, dst, buffered);
         if (m === 0) throw uringError(EPIPE, 'splice'); // nothing taken from a non-empty pipe: never loop on it
@@ -121,7 +126,7 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
     }
   } catch (e) {
     pool.discard(pipe);
-    return { bytes, splicedBytes: bytes - copied, reason: 'error', error: e as NodeJS.ErrnoException };
+    return { bytes, splicedBytes: bytes - copied, reason: 'error', error: e as NodeJS.ErrnoException, failedEnd: at };
   }
   pool.release(pipe);
   return { bytes, splicedBytes: bytes - copied, reason: 'eof' };

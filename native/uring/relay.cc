@@ -445,11 +445,11 @@ void RelayTable::Step(Relay *r, int id) {
           if (!WaitWritable(r, id)) Finish(r, id, -EBUSY, kFailRing);
           return;
         }
-        Finish(r, id, -errno, kFailSplice);
+        Finish(r, id, -errno, kFailSpliceOut);
         return;
       }
       if (m == 0) {
-        Finish(r, id, -EPIPE, kFailSplice);
+        Finish(r, id, -EPIPE, kFailSpliceOut);
         return;
       }
       r->buffered -= (uint32_t)m;
@@ -705,7 +705,7 @@ bool RelayTable::OnCqe(const struct io_uring_cqe *c, int32_t *out) {
       }
       if (r->finished) break;
       if (c->res < 0) {
-        Finish(r, id, c->res, kFailPoll);
+        Finish(r, id, c->res, kFailPollOut);
         break;
       }
       if (!r->write_wait) break; /* multishot: a wake-up while the relay does not wait for dst */

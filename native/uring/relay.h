@@ -90,8 +90,13 @@ static const uint64_t kRelayTag = 1ull << 63;
  * (bits 60-62 = 3), so its own CQE is recognised and ignored. */
 static inline uint64_t RelayCancelData(uint64_t target) { return (target & ~(7ull << 60)) | (3ull << 60); }
 
-/* Which call ended a relay with an error (reported with it: errors name their syscall). */
-enum RelayFailure : uint8_t { kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing, kFailPipe };
+/* Which call ended a relay with an error (reported with it: errors name their
+ * syscall and the socket they were on). kFailSplice and kFailPoll are on
+ * src (reading, its poll), kFailSpliceOut and kFailPollOut on dst; kFailRecv
+ * reads src, kFailSend writes dst; kFailRing and kFailPipe are local. */
+enum RelayFailure : uint8_t {
+  kFailNone = 0, kFailSplice, kFailRecv, kFailSend, kFailPoll, kFailRing, kFailPipe, kFailSpliceOut, kFailPollOut
+};
 
 /* How a relay moves its bytes (relayStart's mode argument). */
 enum RelayMode : uint8_t { kModeSplice = 0, kModeCopy = 1, kModeAuto = 2 };
