@@ -185,11 +185,15 @@ export class BufferPool {
     try {
       ab = h.registerBuffers(options.count, options.size, alignment);
     } catch (e) {
-      const err = e as { errno?: number };
+      const err = e as { errno?: number; syscall?: string };
       if (typeof err.errno === 'number') {
         const errno = Math.abs(err.errno);
-        const out = uringError(errno, 'io_uring_register');
-        if (out.code === 'ENOMEM') {
+        const syscall = err.syscall ?? 'io_uring_register';
+        const out = uringError(errno, syscall);
+        if (out.code === 'ENOMEM' && syscall !== 'io_uring_register') {
+          out.message += `: could not allocate the pool's ${options.count * options.size} bytes; free memory, ` +
+            'raise the address-space limit (`ulimit -v`) or ask for fewer or smaller buffers';
+        } else if (out.code === 'ENOMEM') {
           out.message += ': registered buffers count against RLIMIT_MEMLOCK (`ulimit -l`) for users without ' +
             `CAP_IPC_LOCK; raise the limit or register fewer bytes (asked for ${options.count * options.size})`;
         }

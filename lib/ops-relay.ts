@@ -47,6 +47,7 @@ export const RELAY_PIPE_SIZE = 64 * 1024;
 
 const EINVAL = 22;
 const EBADF = 9;
+const ENOMEM = 12;
 
 /** How a relay moves bytes; see lib/ops-relay.ts. */
 export type RelayMode = 'splice' | 'copy' | 'auto';
@@ -228,6 +229,9 @@ const FAILED_CALL: readonly string[] = ['relay', 'splice', 'recv', 'send', 'poll
 const FAILED_END: ReadonlyArray<RelayEnd | undefined> = [undefined, 'source', 'source', 'destination', 'source',
   undefined, undefined, 'destination', 'destination'];
 
+/** Bytes of the copy relays' buffers (native/uring/relay_bufs.h: 64 x 256 KiB), mapped once per ring. */
+const RELAY_BUFFER_BYTES = 64 * 256 * 1024;
+
 /** relayStart with the addon's errors made Node-shaped (code, errno, syscall). */
 function relayStart(h: NativeRing, src: number, dst: number, pipeSize: number, mode: RelayMode): number {
   try {
@@ -236,7 +240,13 @@ function relayStart(h: NativeRing, src: number, dst: number, pipeSize: number, m
     const { errno, syscall } = e as { errno?: number; syscall?: string };
     if (typeof errno !== 'number') throw e;
     const err = uringError(-errno, syscall ?? 'relay');
-    if (syscall === 'io_uring_register') err.message += ': copy relays need provided-buffer rings (IORING_REGISTER_PBUF_RING, Linux 5.19+)';
+    if (syscall === 'mmap') {
+      err.message += `: the ring's copy-relay buffers (${RELAY_BUFFER_BYTES >> 20} MiB, taken by the first copy or auto relay) could not be mapped; free memory or raise the address-space limit (ulimit -v)`;
+    } else if (syscall === 'io_uring_register') {
+      err.message += errno === -ENOMEM
+        ? ': registering the copy-relay buffer ring needs locked memory (RLIMIT_MEMLOCK, `ulimit -l`)'
+        : ': copy relays need provided-buffer rings (IORING_REGISTER_PBUF_RING, Linux 5.19+)';
+    }
     if (errno === -EINVAL) {
       err.message += mode !== 'splice' ? `: src and dst must be stream sockets in mode '${mode}'`
         : ': src and dst must be sockets or pipes (a regular file would block the loop)';

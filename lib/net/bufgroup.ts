@@ -15,6 +15,7 @@
  * of 64 KiB was measured (bench/RESULTS.md, "Net facade").
  * @internal
  */
+import { uringError } from '../errors';
 import { native, type NativePbufRing } from '../native';
 import type { Ring } from '../ring';
 
@@ -29,6 +30,20 @@ export interface BufferGroupOptions {
   size?: number;
   /** Ask for incrementally consumed buffers (IOU_PBUF_RING_INC, 6.12). Default false. */
   incremental?: boolean;
+}
+
+/** The addon's error (errno, syscall) made Node-shaped, with what to do about it. */
+function groupError(e: unknown, count: number, size: number, bgid: number): unknown {
+  const { errno, syscall } = e as { errno?: number; syscall?: string };
+  if (typeof errno !== 'number') return e; // a RangeError about the arguments
+  const err = uringError(-errno, syscall ?? 'io_uring_register');
+  if (syscall === 'mmap') {
+    err.message += `: could not map ${count} x ${size} bytes for buffer group ${bgid}; free memory, raise the ` +
+      'address-space limit (`ulimit -v`) or ask for fewer or smaller buffers';
+  } else if (err.code === 'EEXIST') {
+    err.message += `: buffer group ${bgid} is already registered on this ring; close it first or pick another id`;
+  }
+  return err;
 }
 
 /** A registered buffer ring and the views over it. @internal */
@@ -53,7 +68,11 @@ export class BufferGroup {
     }
     this.count = options.count ?? 256;
     this.size = options.size ?? 64 * 1024;
-    this.#native = new native.PbufRing(ring.handle, bgid, this.count, this.size, options.incremental === true);
+    try {
+      this.#native = new native.PbufRing(ring.handle, bgid, this.count, this.size, options.incremental === true);
+    } catch (e) {
+      throw groupError(e, this.count, this.size, bgid);
+    }
     this.#bytes = new Uint8Array(this.#native.memory);
     this.bgid = bgid;
     this.incremental = this.#native.incremental;

@@ -82,11 +82,8 @@ int RelayTable::Start(int src, int dst, uint32_t pipe_size, RelayMode mode, cons
   if (!Relayable(src, mode != kModeSplice) || !Relayable(dst, mode != kModeSplice)) return -EINVAL;
   if (mode == kModeAuto && scratch_.empty()) scratch_.resize(kCopyChunk);
   if (copy && !bufs_.ready()) {
-    int e = bufs_.Init(ring_->ring()->fd);
-    if (e < 0) {
-      *syscall = "io_uring_register";
-      return e;
-    }
+    int e = bufs_.Init(ring_->ring()->fd, syscall);
+    if (e < 0) return e;
   }
   /* Splice mode calls splice(2) itself and must never block; in copy mode
    * the ring waits for the sockets, which it does only for blocking ones

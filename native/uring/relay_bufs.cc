@@ -12,8 +12,9 @@
 
 RelayBufs::~RelayBufs() { Release(); }
 
-int RelayBufs::Init(int ring_fd) {
+int RelayBufs::Init(int ring_fd, const char **syscall) {
   if (data_) return 0;
+  *syscall = "mmap";
   void *data = mmap(nullptr, (size_t)kCount * kSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (data == MAP_FAILED) return -ENOMEM;
   void *ring = mmap(nullptr, kCount * sizeof(struct io_uring_buf), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
@@ -36,6 +37,7 @@ int RelayBufs::Init(int ring_fd) {
   reg.bgid = kRelayBgid;
   int r = ur_sys_register(ring_fd, IORING_REGISTER_PBUF_RING, &reg, 1);
   if (r < 0) {
+    *syscall = "io_uring_register";
     Release();
     return r;
   }

@@ -28,7 +28,8 @@ class RelayBufs {
 
   ~RelayBufs();
   /* Maps and registers the group with ring `ring_fd`; 0 or -errno. */
-  int Init(int ring_fd);
+  /* 0, or -errno with `*syscall` naming the failed call ("mmap" or "io_uring_register"). */
+  int Init(int ring_fd, const char **syscall);
   bool ready() const { return data_ != nullptr; }
   char *Addr(uint16_t bid) const { return data_ + (size_t)bid * kSize; }
   /* Hands buffer `bid` back to the kernel. */
