@@ -3,17 +3,14 @@
  * through pooled pipes and never enters user space (what copy_file_range(2)
  * does inside the kernel, here as io_uring operations).
  */
-import { constants as fsConstants, fchmod as fchmodCb } from 'node:fs';
-import { promisify } from 'node:util';
+import { constants as fsConstants } from 'node:fs';
 import type { Ring } from './ring';
 import { transfer } from './ops-splice';
 import './ops-splice';
 import { pipePool, type PipePool } from './pipes';
 import { abortError, uringError } from './errors';
 import { validateFd, validateInt, validateSignal, toPath } from './validate';
-import { adoptFd } from './owned-fds';
-
-const fchmod = promisify(fchmodCb);
+import { copyFileRing } from './fs/copy-file';
 
 /** Options for {@link copyRange}. */
 export interface CopyRangeOptions {
@@ -102,72 +99,41 @@ async function inLanes(ring: Ring, srcFd: number, srcOffset: number, dstFd: numb
 export interface CopyFileOptions {
   /** Pipes to move the data through (default: the thread's shared pool). */
   pool?: PipePool;
-  /** Stops the copy; the Promise rejects with an AbortError (the partial copy is left in place). */
+  /**
+   * Stops the copy; the Promise rejects with an AbortError. A destination
+   * this call created is removed; one that existed is left as far as the
+   * copy got.
+   */
   signal?: AbortSignal;
 }
 
-const { COPYFILE_EXCL, COPYFILE_FICLONE, COPYFILE_FICLONE_FORCE, O_RDONLY, O_WRONLY, O_CREAT, O_TRUNC, O_EXCL } =
-  fsConstants;
+const { COPYFILE_EXCL, COPYFILE_FICLONE, COPYFILE_FICLONE_FORCE } = fsConstants;
 
 /**
  * Copies the file `src` to `dst` inside the kernel, like
- * `fs.promises.copyFile`: `dst` is created or truncated and gets `src`'s
- * permission bits. `mode` takes `fs.constants.COPYFILE_EXCL` (fail with
- * EEXIST if `dst` exists) and `COPYFILE_FICLONE` (accepted; this copy never
- * clones). `COPYFILE_FICLONE_FORCE` rejects with ENOTSUP (EOPNOTSUPP): cloning is not done
- * here. Copying a file onto itself leaves it unchanged.
+ * `fs.promises.copyFile` (and with its errors: `copyfile` naming both
+ * paths): `dst` is created or truncated and gets `src`'s permission bits.
+ * `mode` (default 0; null and undefined mean 0) takes
+ * `fs.constants.COPYFILE_EXCL` (fail with EEXIST if `dst` exists) and
+ * `COPYFILE_FICLONE` (accepted; this copy never clones).
+ * `COPYFILE_FICLONE_FORCE` rejects with ENOTSUP (EOPNOTSUPP): cloning is not
+ * done here. Copying a file onto itself leaves it unchanged. A failure
+ * removes the destination only if this call created it. Files of 128 KiB
+ * and more are spliced through `options.pool`; smaller ones are read and
+ * written through one buffer (faster at that size: bench/RESULTS.md).
  */
-export function copyFile(ring: Ring, src: string | Buffer | URL, dst: string | Buffer | URL, mode = 0,
-  options: CopyFileOptions = {}): Promise<void> {
+export function copyFile(ring: Ring, src: string | Buffer | URL, dst: string | Buffer | URL,
+  mode: number | null = 0, options: CopyFileOptions = {}): Promise<void> {
   const [srcPath] = toPath(src, 'src');
   const [dstPath] = toPath(dst, 'dest');
-  validateInt(mode, 'mode', 0, COPYFILE_EXCL | COPYFILE_FICLONE | COPYFILE_FICLONE_FORCE);
+  const m = mode ?? 0;
+  validateInt(m, 'mode', 0, COPYFILE_EXCL | COPYFILE_FICLONE | COPYFILE_FICLONE_FORCE);
   const signal = validateSignal(options.signal);
-  if (mode & COPYFILE_FICLONE_FORCE) {
+  if (m & COPYFILE_FICLONE_FORCE) {
     const err = uringError(95, 'copyfile', srcPath, dstPath); // EOPNOTSUPP (Node names it ENOTSUP)
     err.message += ' (COPYFILE_FICLONE_FORCE: this copy moves data with splice and never clones)';
     return Promise.reject(err);
   }
   if (signal?.aborted) return Promise.reject(abortError(signal));
-  return copyPaths(ring, srcPath, dstPath, mode, options.pool, signal);
-}
-
-async function copyPaths(ring: Ring, srcPath: string, dstPath: string, mode: number, pool: PipePool | undefined,
-  signal: AbortSignal | undefined): Promise<void> {
-  // The opens take no signal: an open aborted after the kernel made the fd would leak it.
-  const srcFd = await ring.open(srcPath, O_RDONLY).then(adoptFd, (e: unknown) => {
-    throw renameSyscall(e, srcPath, dstPath);
-  });
-  let dstFd = -1;
-  try {
-    if (signal?.aborted) throw abortError(signal);
-    const st = await ring.fstat(srcFd);
-    if (st.isDirectory()) throw uringError(21, 'copyfile', srcPath, dstPath); // EISDIR
-    if (!(mode & COPYFILE_EXCL)) {
-      // Same file? Truncating it would destroy the source.
-      const same = await ring.stat(dstPath).then((d) => d.dev === st.dev && d.ino === st.ino, () => false);
-      if (same) return;
-    }
-    const flags = O_WRONLY | O_CREAT | ((mode & COPYFILE_EXCL) ? O_EXCL : O_TRUNC);
-    if (signal?.aborted) throw abortError(signal);
-    dstFd = await ring.open(dstPath, flags, st.mode & 0o7777).then(adoptFd, (e: unknown) => {
-      throw renameSyscall(e, srcPath, dstPath);
-    });
-    await fchmod(dstFd, st.mode & 0o7777);
-    await copyRange(ring, srcFd, dstFd, st.size, { pool, signal });
-  } finally {
-    const closes = [ring.close(srcFd)];
-    if (dstFd >= 0) closes.push(ring.close(dstFd));
-    await Promise.all(closes.map((p) => p.catch(() => undefined)));
-  }
-}
-
-/** Node reports open failures of copyFile as `copyfile` with both paths. */
-function renameSyscall(e: unknown, src: string, dst: string): unknown {
-  const err = e as { code?: unknown; errno?: unknown };
-  if (err && typeof err.code === 'string' && typeof err.errno === 'number' && err.errno < 0 &&
-    err.code !== 'ABORT_ERR') {
-    return uringError(-err.errno, 'copyfile', src, dst);
-  }
-  return e;
+  return copyFileRing(ring, srcPath, dstPath, m, { pool: options.pool, signal });
 }

@@ -139,6 +139,10 @@ test('copyFile copies data and mode, honours COPYFILE_EXCL, reports Node-shaped 
     await copyFile(ring, s, s, 0, { pool });
     assert.is(await sha256File(s), sha(data));
     assert.throws(() => copyFile(ring, s, d, 99), /mode/);
+    // null mode means 0, as in fs.promises.copyFile.
+    fs.writeFileSync(d, 'longer than nothing');
+    await copyFile(ring, path.join(dir, 'empty'), d, null, { pool });
+    assert.is(fs.statSync(d).size, 0);
     assert.is(pool.created, 1, 'one pipe, reused');
     pool.close();
     assert.is(fdCount(), before, 'no fd leaked');
@@ -156,11 +160,21 @@ test('copyFile aborted: AbortError, files closed', async () => {
   const before = fdCount();
   try {
     const ac = new AbortController();
-    const p = copyFile(ring, s, path.join(dir, 'ab-dst'), 0, { pool, signal: ac.signal });
+    const d = path.join(dir, 'ab-dst');
+    const p = copyFile(ring, s, d, 0, { pool, signal: ac.signal });
     setImmediate(() => ac.abort());
     const err = await p.then(() => undefined, (e: Error) => e);
     assert.ok(err, 'copy finished before abort');
     assert.is(err!.name, 'AbortError');
+    assert.not.ok(fs.existsSync(d), 'the destination this copy created is removed');
+    // An existing destination is left in place.
+    fs.writeFileSync(d, 'mine');
+    const ac2 = new AbortController();
+    const p2 = copyFile(ring, s, d, 0, { pool, signal: ac2.signal });
+    setImmediate(() => ac2.abort());
+    assert.is(await p2.then(() => 'done', (e: Error) => e.name), 'AbortError');
+    assert.ok(fs.existsSync(d), 'a destination that existed is not removed');
+    fs.unlinkSync(d);
     pool.close();
     assert.is(fdCount(), before, 'no fd leaked');
   } finally {

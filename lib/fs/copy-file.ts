@@ -5,25 +5,29 @@
  * the same file, truncate an existing destination, give it the source's
  * permission bits, then copy the bytes with {@link copyRange}.
  *
- * Unlike libuv, a failure never removes a destination the caller already
- * had: only a file this call created is unlinked. Every fd opened is closed.
+ * Unlike libuv, a failure (an abort too) never removes a destination the
+ * caller already had: only a file this call created is unlinked. Every fd
+ * opened is closed. Both the fs facade and lib/copy.ts `copyFile` (which
+ * adds a pipe pool and a signal) copy with this.
  * @internal
  */
 import { constants, fchmod as nodeFchmod } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Ring } from '../ring';
-import { uringError, type UringError } from '../errors';
+import { abortError, uringError, type UringError } from '../errors';
 import { copyRange } from './copy-range';
 import { ftruncateFd } from './truncate';
 import { adoptFd } from '../owned-fds';
+import type { PipePool } from '../pipes';
 
 const fchmod = promisify(nodeFchmod);
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, COPYFILE_EXCL } = constants;
 const EEXIST = 17;
 const EISDIR = 21;
 
-/** Copies `src` to `dest` (paths already validated, as strings). */
-export async function copyFileRing(ring: Ring, src: string, dest: string, mode: number): Promise<void> {
+/** Copies `src` to `dest` (paths already validated, as strings); `pool` and `signal` as for copyRange. */
+export async function copyFileRing(ring: Ring, src: string, dest: string, mode: number,
+  options: { pool?: PipePool; signal?: AbortSignal } = {}): Promise<void> {
   const fds: number[] = [];
   let created = false;
   let ok = false;
@@ -51,7 +55,8 @@ export async function copyFileRing(ring: Ring, src: string, dest: string, mode: 
     }
     if (!created && dst.size !== 0) await ftruncateFd(ring, dstFd, 0);
     if ((dst.mode & 0o7777) !== perm) await fchmod(dstFd, perm);
-    await copyRange(ring, srcFd, dstFd, st.size);
+    if (options.signal?.aborted) throw abortError(options.signal);
+    await copyRange(ring, srcFd, dstFd, st.size, options);
     ok = true;
   } catch (e) {
     const err = e as UringError;

@@ -9,8 +9,9 @@
  * at 64 MiB).
  */
 import type { Ring } from '../ring';
-import { uringError } from '../errors';
+import { abortError, uringError } from '../errors';
 import { copyRange as spliceCopyRange } from '../copy';
+import type { PipePool } from '../pipes';
 
 /** Ranges of at least this many bytes are copied in the kernel with splice. */
 export const SPLICE_COPY_MIN = 128 * 1024;
@@ -25,15 +26,19 @@ const MAX_IDLE = 4;
  * Copies bytes [0, length) of `srcFd` to the same offsets of `dstFd`
  * (with splice from {@link SPLICE_COPY_MIN} bytes up),
  * stopping early at the source's end of file. Short reads and writes are
- * continued. Resolves with the bytes copied.
+ * continued. Resolves with the bytes copied. `pool` serves the splice copy;
+ * `signal` stops either copy between two steps (AbortError).
  */
-export async function copyRange(ring: Ring, srcFd: number, dstFd: number, length: number): Promise<number> {
+export async function copyRange(ring: Ring, srcFd: number, dstFd: number, length: number,
+  options: { pool?: PipePool; signal?: AbortSignal } = {}): Promise<number> {
   if (length <= 0) return 0;
-  if (length >= SPLICE_COPY_MIN) return spliceCopyRange(ring, srcFd, dstFd, length);
+  const { pool, signal } = options;
+  if (length >= SPLICE_COPY_MIN) return spliceCopyRange(ring, srcFd, dstFd, length, { pool, signal });
   const buf = idle.pop() ?? Buffer.allocUnsafeSlow(CHUNK);
   let done = 0;
   try {
     while (done < length) {
+      if (signal?.aborted) throw abortError(signal);
       const want = Math.min(CHUNK, length - done);
       const got = await ring.read(srcFd, buf, 0, want, done);
       if (got === 0) break;
