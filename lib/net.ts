@@ -8,7 +8,8 @@
  * ```
  *
  * `createServer`, `connect`/`createConnection`, `Server`, `Socket` and
- * `sendFile` work like their node:net counterparts. Where io_uring cannot be
+ * `sendFile` work like their node:net counterparts, over TCP or Unix domain
+ * sockets (`listen(path)`, `connect(path)`). Where io_uring cannot be
  * used (the Ring throws `ERR_IO_URING_UNAVAILABLE`, or the kernel lacks
  * provided-buffer rings / multishot recv) or `URING_BACKEND=node` is set, the
  * same functions hand out node:net objects instead, after one warning with
@@ -74,7 +75,7 @@ export type AnySocket = UringSocket | nodeNet.Socket;
 export type AnyServer = UringServer | nodeNet.Server;
 
 /**
- * Creates a TCP server (node:net's `createServer(options?, connectionListener?)`).
+ * Creates a TCP or Unix-socket server (node:net's `createServer(options?, connectionListener?)`).
  */
 export function createServer(options?: ServerOptions | ConnectionListener, listener?: ConnectionListener): UringServer {
   if (backend === 'node') {
@@ -85,10 +86,11 @@ export function createServer(options?: ServerOptions | ConnectionListener, liste
 }
 
 /**
- * Opens a connection: `connect(port, host?, cb?)` or `connect({ port, host }, cb?)`.
+ * Opens a connection: `connect(port, host?, cb?)`, `connect(path, cb?)` (a Unix
+ * socket) or `connect({ port, host } | { path }, cb?)`.
  * Returns the socket at once; it emits 'connect' or 'error'.
  */
-export function connect(port: number | (ConnectOptions & SocketOptions), host?: string | (() => void),
+export function connect(port: number | string | (ConnectOptions & SocketOptions), host?: string | (() => void),
   cb?: () => void): UringSocket {
   if (backend === 'node') {
     // node:net takes its last argument as the callback: pass no trailing undefineds.
@@ -97,7 +99,7 @@ export function connect(port: number | (ConnectOptions & SocketOptions), host?: 
     return (nodeNet.connect as (...a: unknown[]) => nodeNet.Socket)(...args) as unknown as UringSocket;
   }
   const sockOpts: SocketOptions = typeof port === 'object' && port !== null ? port : {};
-  return new UringSocket(sockOpts).connect(port as number, host, cb);
+  return new UringSocket(sockOpts).connect(port, host, cb);
 }
 
 /** Same as {@link connect}. */

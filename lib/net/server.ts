@@ -20,6 +20,8 @@ import { native } from '../native';
 import { errorWithHostPort, literal, resolve, validatePort, type Resolved } from './address';
 import { Socket, type AddressInfo } from './socket';
 import { adoptFd } from '../owned-fds';
+import * as fs from 'node:fs';
+import { AF_UNIX, isAbstract, unixPathOf, unixSockaddr } from './unix';
 
 const K = native.socketConstants;
 
@@ -51,8 +53,16 @@ export interface ListenOptions {
   reusePort?: boolean;
   /** IPV6_V6ONLY for an IPv6 host. */
   ipv6Only?: boolean;
-  /** Unix domain socket path: not supported here (an error says so; use node:net). */
+  /**
+   * Listen on a Unix domain socket at this path instead of a port (an
+   * abstract name when it starts with '\0'). As node:net: the path must not
+   * exist (EADDRINUSE), and close() removes it.
+   */
   path?: string;
+  /** Unix socket: make it readable by all users (adds r to its mode bits, as node:net). */
+  readableAll?: boolean;
+  /** Unix socket: make it writable by all users (adds w to its mode bits; connecting needs it). */
+  writableAll?: boolean;
 }
 
 /** Handler for accepted connections. */
@@ -67,6 +77,8 @@ export class Server extends EventEmitter {
   #fd = -1;
   #accept: AcceptStream | undefined;
   #address: AddressInfo | undefined;
+  /** The Unix socket path listened on, while listening on one. */
+  #unixPath: string | undefined;
   /** Bumped by listen() and close(): a listen() still resolving its host gives up when it changed. */
   #listenId = 0;
   /** Listening sockets close() let go of whose multishot accept the kernel has not dropped yet. */
@@ -122,12 +134,13 @@ export class Server extends EventEmitter {
       else if (typeof args[1] === 'number') opts.backlog = args[1];
       if (typeof args[2] === 'number') opts.backlog = args[2];
     }
-    const path = opts.path || (typeof opts.port === 'string' && !/^\s*\d+\s*$/.test(opts.port) ? opts.port : undefined);
-    if (path) {
-      const err = new TypeError(`listen(${JSON.stringify(path)}): Unix domain sockets are not supported by this facade; ` +
-        'use node:net for them') as TypeError & { code: string };
-      err.code = 'ERR_INVALID_ARG_VALUE';
-      throw err;
+    const port0: unknown = opts.port;
+    const path = unixPathOf(opts.path) ?? (typeof port0 === 'string' && !/^\s*\d+\s*$/.test(port0) ? port0 : undefined);
+    if (path !== undefined) {
+      if (cb) this.once('listening', cb);
+      ++this.#listenId;
+      this.#bindUnix(path, opts);
+      return this;
     }
     const port = opts.port === undefined || opts.port === null ? 0 : validatePort(opts.port);
     if (cb) this.once('listening', cb);
@@ -179,26 +192,78 @@ export class Server extends EventEmitter {
         if (err.errno === -97 /* EAFNOSUPPORT */ || err.errno === -99 /* EADDRNOTAVAIL */) continue;
         break;
       }
-      let accept: AcceptStream;
-      try {
-        accept = this.#ring.acceptMultishot(fd, (err, cfd) => this.#onAccept(accept, err, cfd));
-      } catch (e) {
-        // The ring is gone (destroyed): no socket is kept and the server stays closed.
-        native.closeFd(fd);
-        lastErr = e as Error;
-        break;
-      }
-      this.#fd = fd;
-      this.#address = native.getsockname(fd);
-      this.#accept = accept;
-      this.#loopRef.sync(true);
-      process.nextTick(() => {
-        if (this.#accept === accept) this.emit('listening'); // not when close() came first
-      });
-      return;
+      const started = this.#accepting(fd, undefined);
+      if (started === undefined) return;
+      lastErr = started;
+      break;
     }
     const err = lastErr ?? new Error('listen failed');
     process.nextTick(() => this.emit('error', err));
+  }
+
+  /** Binds and listens on the Unix socket `path`; 'listening' or 'error' follows on the next tick. */
+  #bindUnix(path: string, opts: ListenOptions): void {
+    const sa = unixSockaddr(path, 'listen');
+    if (sa instanceof Error) {
+      process.nextTick(() => this.emit('error', sa));
+      return;
+    }
+    let fd = -1;
+    let step = 'socket';
+    try {
+      fd = adoptFd(native.socketSync(AF_UNIX, K.SOCK_STREAM!, 0));
+      step = 'listen'; // node:net names bind failures of a Unix socket 'listen' too
+      native.bind(fd, sa);
+      native.listen(fd, opts.backlog ?? 511);
+    } catch (e) {
+      if (fd >= 0) native.closeFd(fd);
+      const err = e as NodeJS.ErrnoException;
+      const out = typeof err.errno === 'number' ? errorWithHostPort(-err.errno, step, path, undefined, true) : err;
+      if (out.code === 'EADDRINUSE') out.message += ' (remove the socket file if no server uses it any more)';
+      process.nextTick(() => this.emit('error', out));
+      return;
+    }
+    if ((opts.readableAll || opts.writableAll) && !isAbstract(path)) {
+      try {
+        const mode = fs.statSync(path).mode & 0o7777;
+        fs.chmodSync(path, mode | (opts.readableAll ? 0o444 : 0) | (opts.writableAll ? 0o222 : 0));
+      } catch (e) {
+        native.closeFd(fd);
+        try { fs.unlinkSync(path); } catch { /* gone */ }
+        process.nextTick(() => this.emit('error', e));
+        return;
+      }
+    }
+    const failed = this.#accepting(fd, path);
+    if (failed !== undefined) {
+      if (!isAbstract(path)) try { fs.unlinkSync(path); } catch { /* gone */ }
+      process.nextTick(() => this.emit('error', failed));
+    }
+  }
+
+  /**
+   * Arms the multishot accept on the listening socket `fd` (a Unix socket
+   * when `path` is given) and emits 'listening' on the next tick. Returns the
+   * error, with `fd` closed, when the ring is gone.
+   */
+  #accepting(fd: number, path: string | undefined): Error | undefined {
+    let accept: AcceptStream;
+    try {
+      accept = this.#ring.acceptMultishot(fd, (err, cfd) => this.#onAccept(accept, err, cfd));
+    } catch (e) {
+      // The ring is gone (destroyed): no socket is kept and the server stays closed.
+      native.closeFd(fd);
+      return e as Error;
+    }
+    this.#fd = fd;
+    this.#unixPath = path;
+    this.#address = path === undefined ? native.getsockname(fd) : undefined;
+    this.#accept = accept;
+    this.#loopRef.sync(true);
+    process.nextTick(() => {
+      if (this.#accept === accept) this.emit('listening'); // not when close() came first
+    });
+    return undefined;
   }
 
   #onAccept(from: AcceptStream, err: Error | null, fd: number): void {
@@ -229,8 +294,12 @@ export class Server extends EventEmitter {
     this.emit('connection', socket);
   }
 
-  /** The bound address: `{ address, family, port }`, or null when not listening. */
-  address(): AddressInfo | null {
+  /**
+   * The bound address: `{ address, family, port }`, the path of a Unix
+   * socket (as node:net), or null when not listening.
+   */
+  address(): AddressInfo | string | null {
+    if (this.#fd >= 0 && this.#unixPath !== undefined) return this.#unixPath;
     return this.#fd >= 0 && this.#address ? { ...this.#address } : null;
   }
 
@@ -278,6 +347,10 @@ export class Server extends EventEmitter {
     this.#fd = -1;
     this.#accept = undefined;
     this.#address = undefined;
+    const path = this.#unixPath;
+    this.#unixPath = undefined;
+    // As node:net: the socket file goes with the server (a new server can bind the path at once).
+    if (path !== undefined && !isAbstract(path)) try { fs.unlinkSync(path); } catch { /* removed by someone else */ }
     this.#loopRef.sync(false);
     this.#releasing++;
     accept.cancel();

@@ -30,6 +30,7 @@ import { isIP } from 'node:net';
 import { ECANCELED } from '../errors';
 import * as dns from 'node:dns';
 import { adoptFd } from '../owned-fds';
+import { AF_UNIX, unixPathOf, unixSockaddr } from './unix';
 
 const K = native.socketConstants;
 
@@ -67,7 +68,7 @@ export interface SocketOptions {
 
 /** Options for {@link Socket.connect}. */
 export interface ConnectOptions {
-  port: number;
+  port?: number;
   /** Host name or IP literal (default 'localhost'). */
   host?: string;
   /** Disable Nagle's algorithm right after connecting. */
@@ -80,8 +81,11 @@ export interface ConnectOptions {
   localAddress?: string;
   /** Local port to connect from (bound before connecting; default: any). */
   localPort?: number;
-  /** Unix domain socket path: not supported here (an error says so; use node:net). */
-  path?: string;
+  /**
+   * Connect to the Unix domain socket at this path instead of a port (an
+   * abstract name when it starts with '\0'); null or '' means none.
+   */
+  path?: string | null;
 }
 
 /** An address as {@link Socket.address} and server.address() report it. */
@@ -219,12 +223,16 @@ export class Socket extends Duplex {
 
   /**
    * Connects to `port` on `host` (default 'localhost'; every address the
-   * name resolves to is tried in order). Emits 'connect' or 'error'.
+   * name resolves to is tried in order), or to the Unix socket `path`
+   * (`connect(path, cb?)` or `connect({ path })`). Emits 'connect' or 'error'.
    */
-  connect(port: number | ConnectOptions, host?: string | (() => void), cb?: () => void): this {
+  connect(port: number | string | ConnectOptions, host?: string | (() => void), cb?: () => void): this {
     let opts: ConnectOptions;
     if (typeof port === 'object' && port !== null) {
       opts = port;
+      if (typeof host === 'function') cb = host;
+    } else if (typeof port === 'string' && !/^\s*\d+\s*$/.test(port)) {
+      opts = { path: port }; // node:net: a string that is no port number is a path
       if (typeof host === 'function') cb = host;
     } else {
       if (typeof host === 'function') {
@@ -246,12 +254,12 @@ export class Socket extends Duplex {
       err.code = this.destroyed ? 'ERR_SOCKET_CLOSED' : 'ERR_SOCKET_CONNECTED';
       throw err;
     }
-    // node:net takes a falsy path for "no path" (node:http's agent passes path: null).
-    if (opts.path !== undefined && opts.path !== null && opts.path !== '') {
-      const err = new TypeError(`connect({ path: ${JSON.stringify(opts.path)} }): Unix domain sockets are not supported ` +
-        'by this facade; use node:net for them') as TypeError & { code: string };
-      err.code = 'ERR_INVALID_ARG_VALUE';
-      throw err;
+    const path = unixPathOf(opts.path);
+    if (path !== undefined) {
+      if (cb) this.once('connect', cb);
+      this.connecting = true;
+      void this.#connectUnix(path);
+      return this;
     }
     const p = validatePort(opts.port);
     const h = opts.host ?? 'localhost';
@@ -289,15 +297,7 @@ export class Socket extends Duplex {
         this.#connectAbort = new AbortController();
         await this.#ring.connect(fd, r.sockaddr, { signal: this.#connectAbort.signal });
         this.#connectAbort = undefined;
-        if (this.destroyed) return;
-        this.connecting = false;
-        this.#applyOptions();
-        this.emit('connect');
-        this.emit('ready');
-        // Start reading at once, as node:net does: EOF and resets are noticed
-        // even before anyone consumes data (buffering stops at the high-water mark).
-        if (this.#wantRead) this.#arm();
-        else this.read(0);
+        this.#connected();
         return;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
@@ -312,6 +312,53 @@ export class Socket extends Duplex {
     }
     this.connecting = false;
     if (!this.destroyed) this.destroy(lastErr);
+  }
+
+  /** The connect succeeded (unless destroyed meanwhile): 'connect', 'ready', and reading starts. */
+  #connected(): void {
+    if (this.destroyed) return;
+    this.connecting = false;
+    this.#applyOptions();
+    this.emit('connect');
+    this.emit('ready');
+    // Start reading at once, as node:net does: EOF and resets are noticed
+    // even before anyone consumes data (buffering stops at the high-water mark).
+    if (this.#wantRead) this.#arm();
+    else this.read(0);
+  }
+
+  /** connect() to a Unix socket: errors are node:net's (`connect ENOENT /path`). */
+  async #connectUnix(path: string): Promise<void> {
+    const sa = unixSockaddr(path, 'connect');
+    if (sa instanceof Error) {
+      this.connecting = false;
+      this.destroy(sa);
+      return;
+    }
+    let fd = -1;
+    try {
+      fd = adoptFd(await this.#ring.socket(AF_UNIX, K.SOCK_STREAM!));
+      if (this.destroyed) {
+        native.closeFd(fd);
+        return;
+      }
+      this.#fd = fd;
+      this.#connectAbort = new AbortController();
+      await this.#ring.connect(fd, sa, { signal: this.#connectAbort.signal });
+      this.#connectAbort = undefined;
+      this.#connected();
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (fd >= 0 && this.#fd === fd) {
+        this.#fd = -1;
+        try { native.closeFd(fd); } catch { /* closed */ }
+      }
+      this.connecting = false;
+      if (!this.destroyed) {
+        this.destroy(typeof err.errno === 'number' && err.syscall === 'connect'
+          ? errorWithHostPort(-err.errno, 'connect', path, undefined) : err);
+      }
+    }
   }
 
   #applyOptions(): void {

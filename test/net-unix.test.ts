@@ -1,0 +1,178 @@
+/**
+ * Unix domain sockets in the net facade, against node:net on the other end:
+ * listen(path) and connect(path) both ways, node:http over a socket path in
+ * both roles, abstract names, the socket file's life (created by listen,
+ * removed by close, mode bits from readableAll/writableAll) and node:net's
+ * errors (ENOENT, ECONNREFUSED on a stale file, EADDRINUSE, ENAMETOOLONG).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as nodeNet from 'node:net';
+import * as http from 'node:http';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as crypto from 'node:crypto';
+import * as net from '../lib/net';
+import { fdCount, forcedFallback, once } from './net-helpers';
+import { tempDir, within } from './helpers';
+
+let tmp: { dir: string; cleanup: () => void };
+let n = 0;
+const sockPath = (): string => path.join(tmp.dir, `s${++n}.sock`);
+let baseline = 0;
+
+test.before(() => {
+  tmp = tempDir('uring-unix-');
+  net.createServer(); // the facade's ring: its fds stay for the thread's life
+  baseline = fdCount();
+});
+test.after(() => tmp.cleanup());
+
+function closeServer(s: { close(cb?: (err?: Error) => void): unknown }): Promise<void> {
+  return new Promise((r) => s.close(() => r()));
+}
+
+function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (d: Buffer) => chunks.push(d));
+  return new Promise((resolve, reject) => {
+    s.once('end', () => resolve(Buffer.concat(chunks)));
+    s.once('error', reject);
+  });
+}
+
+/** The error a connect to `p` ends with. */
+function connectError(p: string): Promise<NodeJS.ErrnoException> {
+  const c = net.connect(p);
+  return within(new Promise((resolve, reject) => {
+    c.once('error', resolve);
+    c.once('connect', () => reject(new Error(`connected to ${p}`)));
+  }), 5000, `connect to ${p}`);
+}
+
+test('listen(path): node:net clients echo 16 MiB intact; address() is the path; close() removes the socket file', async () => {
+  const p = sockPath();
+  const srv = net.createServer((s) => { s.on('error', () => undefined); s.pipe(s); });
+  srv.listen(p);
+  await once(srv, 'listening');
+  assert.is(srv.address(), p);
+  assert.ok(fs.statSync(p).isSocket(), 'the socket file exists');
+  const payload = crypto.randomBytes(16 << 20);
+  const c = nodeNet.connect(p);
+  const got = readAll(c);
+  c.end(payload);
+  const back = await within(got, 20_000, 'the echo');
+  assert.is(crypto.createHash('sha256').update(back).digest('hex'), crypto.createHash('sha256').update(payload).digest('hex'));
+  await closeServer(srv);
+  assert.not.ok(fs.existsSync(p), 'close() removed the socket file');
+  // The path is free again at once.
+  const again = net.createServer();
+  again.listen({ path: p });
+  await once(again, 'listening');
+  await closeServer(again);
+  assert.is(fdCount(), baseline, 'no fd left');
+});
+
+test('connect(path) to a node:net server: data both ways, half-close, no IP address; TCP options are harmless', async () => {
+  const p = sockPath();
+  const srv = nodeNet.createServer({ allowHalfOpen: true }, (s) => {
+    readAll(s).then((b) => s.end(`got ${b.toString()}`), () => undefined);
+  });
+  await new Promise<void>((r) => srv.listen(p, r));
+  const c = net.connect({ path: p, noDelay: true, keepAlive: true });
+  await once(c, 'connect');
+  assert.is(c.remoteAddress, undefined);
+  assert.is(c.remotePort, undefined);
+  c.setNoDelay(false);
+  c.setKeepAlive(true, 1000);
+  const got = readAll(c);
+  c.end('over a unix socket');
+  assert.is((await within(got, 5000, 'the answer')).toString(), 'got over a unix socket');
+  await closeServer(srv);
+  await new Promise((r) => setImmediate(r));
+  assert.is(fdCount(), baseline, 'no fd left');
+});
+
+test('node:http over a socket path: to a facade server, and through a facade client (createConnection)', async () => {
+  if (forcedFallback) return; // the facade is node:net itself then
+  const p = sockPath();
+  const srv = net.createServer((s) => {
+    s.on('error', () => undefined);
+    s.once('data', () => s.end('HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nunix ok\r\n'));
+  });
+  srv.listen(p);
+  await once(srv, 'listening');
+  const get = (opts: http.RequestOptions): Promise<string> => new Promise((resolve, reject) => {
+    http.get({ socketPath: p, path: '/', ...opts }, (res) => readAll(res).then((b) => resolve(b.toString()), reject))
+      .on('error', reject);
+  });
+  assert.is(await within(get({}), 5000, 'node:http client'), 'unix ok\r\n');
+  const viaFacade = get({ createConnection: (o: http.ClientRequestArgs) => net.createConnection(o as net.ConnectOptions) as unknown as nodeNet.Socket });
+  assert.is(await within(viaFacade, 5000, 'facade client'), 'unix ok\r\n');
+  await closeServer(srv);
+});
+
+test('abstract names (leading NUL) reach node:net both ways and leave no file', async () => {
+  const name = `\0uring-unix-test-${process.pid}-${++n}`;
+  const srv = net.createServer((s) => s.end('from the facade'));
+  srv.listen(name);
+  await once(srv, 'listening');
+  const c = nodeNet.connect(name);
+  assert.is((await within(readAll(c), 5000, 'node:net client')).toString(), 'from the facade');
+  await closeServer(srv);
+  const nsrv = nodeNet.createServer((s) => s.end('from node:net'));
+  await new Promise<void>((r) => nsrv.listen(name, r));
+  const c2 = net.connect(name);
+  assert.is((await within(readAll(c2), 5000, 'facade client')).toString(), 'from node:net');
+  await closeServer(nsrv);
+  assert.is(fs.readdirSync(tmp.dir).filter((f) => f.includes('uring-unix-test')).length, 0);
+});
+
+test('readableAll and writableAll add r and w for everyone to the socket file, as node:net', async () => {
+  const p = sockPath();
+  const srv = net.createServer();
+  srv.listen({ path: p, readableAll: true, writableAll: true });
+  await once(srv, 'listening');
+  assert.is(fs.statSync(p).mode & 0o666, 0o666);
+  await closeServer(srv);
+});
+
+test("errors are node:net's: ENOENT, ECONNREFUSED (a stale socket file), EADDRINUSE, ENAMETOOLONG; nothing leaks", async () => {
+  if (forcedFallback) return; // messages differ in detail
+  const missing = path.join(tmp.dir, 'missing.sock');
+  const e1 = await connectError(missing);
+  assert.is(e1.code, 'ENOENT');
+  assert.is(e1.message, `connect ENOENT ${missing}`);
+  assert.is((e1 as NodeJS.ErrnoException & { address?: string }).address, missing);
+  // A socket file whose server is gone (a crashed process leaves it): refused.
+  const stale = sockPath();
+  const dead = nodeNet.createServer();
+  await new Promise<void>((r) => dead.listen(stale, r));
+  fs.linkSync(stale, stale + '.kept'); // a second name: the file outlives close(), as after a crash
+  await closeServer(dead);
+  const e2 = await connectError(stale + '.kept');
+  assert.is(e2.code, 'ECONNREFUSED');
+  // The path is taken.
+  const p = sockPath();
+  const first = net.createServer();
+  first.listen(p);
+  await once(first, 'listening');
+  const second = net.createServer();
+  second.listen(p);
+  const e3 = await once<NodeJS.ErrnoException>(second, 'error');
+  assert.is(e3.code, 'EADDRINUSE');
+  assert.match(e3.message, new RegExp(`^listen EADDRINUSE: address already in use ${p}`));
+  await closeServer(first);
+  // Too long for sun_path (107 bytes).
+  const long = path.join(tmp.dir, 'x'.repeat(120));
+  const e4 = await connectError(long);
+  assert.is(e4.code, 'ENAMETOOLONG');
+  assert.match(e4.message, /at most 107 bytes/);
+  const big = net.createServer();
+  big.listen(long);
+  assert.is((await once<NodeJS.ErrnoException>(big, 'error')).code, 'ENAMETOOLONG');
+  await new Promise((r) => setImmediate(r));
+  assert.is(fdCount(), baseline, 'no fd left by any failure');
+});
+
+test.run();
