@@ -1,5 +1,6 @@
 /**
- * TCP proxy example: `node dist/examples/proxy.js --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080`.
+ * TCP proxy example: `node dist/examples/proxy.js --listen 127.0.0.1:9000 --upstream 127.0.0.1:8080`
+ * (or `--upstream unix:/run/app.sock`).
  * Bytes move with splice through pooled pipes and never enter user space
  * (`--pump relay`, the default: splices in the addon on ring readiness; see
  * examples/proxy/cli.ts for the other pumps).
@@ -12,14 +13,21 @@ import { createProxy } from './proxy/proxy';
 import { parseProxyArgs, PROXY_USAGE, type ProxyCli } from './proxy/cli';
 import { startWorker, supervise } from './workers';
 
+/** The upstream as the log shows it. */
+function upstreamName(cli: ProxyCli): string {
+  return cli.upstreamPath !== undefined ? `unix:${cli.upstreamPath}` : `${cli.upstreamHost!}:${cli.upstreamPort!}`;
+}
+
 async function serve(cli: ProxyCli, reusePort: boolean, tag: string): Promise<void> {
   const log = cli.quiet ? undefined : (m: string): void => console.log(`${tag}${m}`);
   const proxy = await createProxy({ listenHost: cli.listenHost, listenPort: cli.listenPort,
-    upstreamHost: cli.upstreamHost, upstreamPort: cli.upstreamPort, idleTimeoutMs: cli.idleTimeoutMs,
+    ...(cli.upstreamPath !== undefined ? { upstreamPath: cli.upstreamPath }
+      : { upstreamHost: cli.upstreamHost, upstreamPort: cli.upstreamPort }),
+    idleTimeoutMs: cli.idleTimeoutMs,
     maxConnections: cli.maxConnections, pump: cli.pump, reusePort, log });
   const a = proxy.address();
   if (parentPort) parentPort.postMessage({ port: a.port });
-  else console.log(`proxy listening on ${a.address}:${a.port} -> ${cli.upstreamHost}:${cli.upstreamPort}`);
+  else console.log(`proxy listening on ${a.address}:${a.port} -> ${upstreamName(cli)}`);
   const stop = (): void => void proxy.close().then(() => process.exit(0));
   if (!parentPort) {
     process.once('SIGINT', stop);
@@ -52,7 +60,7 @@ async function main(): Promise<void> {
     data.cli.listenPort = port; // a replacement joins the port the first one got
     supervise(worker, { spawn, label, log: (m) => console.error(`proxy: ${m}`) });
   }
-  console.log(`proxy listening on ${cli.listenHost}:${port} -> ${cli.upstreamHost}:${cli.upstreamPort} (${cli.workers} workers)`);
+  console.log(`proxy listening on ${cli.listenHost}:${port} -> ${upstreamName(cli)} (${cli.workers} workers)`);
 }
 
 main().catch((e: Error) => {

@@ -12,6 +12,7 @@ import * as net from 'node:net';
 import * as crypto from 'node:crypto';
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import { once } from 'node:events';
 import { createProxy, type Proxy, type PumpKind } from '../examples/proxy/proxy';
 import { parseProxyArgs } from '../examples/proxy/cli';
@@ -426,6 +427,53 @@ test('bursts of connections all complete, and close() waits for every open one, 
   });
 });
 
+test('a Unix socket upstream: 16 MiB each way intact (sha256), half-close propagates; a missing socket is logged by path', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'proxy-unix-'));
+  const sock = path.join(tmp, 'up.sock');
+  const down = Buffer.concat(Array.from({ length: 256 }, (_, i) => block(1000 + i))); // 16 MiB
+  const up = Buffer.concat(Array.from({ length: 256 }, (_, i) => block(2000 + i)));
+  const upstream = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => undefined);
+    const h = crypto.createHash('sha256');
+    s.on('data', (d: Buffer) => h.update(d));
+    s.on('end', () => s.end(Buffer.concat([down, Buffer.from(h.digest('hex'))])));
+  });
+  await new Promise<void>((r) => upstream.listen(sock, r));
+  const logs: string[] = [];
+  const p = await createProxy({ listenHost: '127.0.0.1', listenPort: 0, upstreamPath: sock, pump: PUMP,
+    log: (m) => logs.push(m) });
+  try {
+    const c = net.connect({ port: p.address().port, host: '127.0.0.1', allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    c.on('data', (d: Buffer) => chunks.push(d));
+    const ended = once(c, 'end');
+    c.end(up); // the upstream answers only after the client's FIN came through
+    await within(ended, 20_000, 'the answer');
+    const back = Buffer.concat(chunks);
+    const sha = (b: Buffer): string => crypto.createHash('sha256').update(b).digest('hex');
+    assert.is(back.subarray(16 << 20).toString(), sha(up), 'the upload arrived intact');
+    assert.is(sha(back.subarray(0, 16 << 20)), sha(down), 'the download arrived intact');
+    c.destroy();
+  } finally {
+    await p.close();
+    await new Promise((r) => upstream.close(r));
+  }
+  // Nothing listens there any more (close() removed the file): the client is closed, the log names the socket.
+  const p2 = await createProxy({ listenHost: '127.0.0.1', listenPort: 0, upstreamPath: sock, log: (m) => logs.push(m) });
+  try {
+    const c = net.connect(p2.address().port, '127.0.0.1');
+    c.on('error', () => undefined);
+    await within(once(c, 'close'), 5000, 'the client closed');
+    assert.ok(logs.some((l) => l.includes(`upstream unix:${sock} failed (ENOENT)`)), logs.join('\n'));
+  } finally {
+    await p2.close();
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+  const both = await createProxy({ listenHost: '127.0.0.1', listenPort: 0, upstreamPath: sock, upstreamPort: 1 })
+    .then(() => 'started', (e: Error) => e.message);
+  assert.match(both, /not both/);
+});
+
 test('command line: required flags and clear errors', () => {
   const c = parseProxyArgs(['--listen', '127.0.0.1:9000', '--upstream', '[::1]:80', '--workers', '1']);
   assert.is(c.listenPort, 9000);
@@ -438,6 +486,9 @@ test('command line: required flags and clear errors', () => {
   assert.is(parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'io-wq']).pump, 'io-wq');
   assert.is(parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'auto']).pump, 'auto');
   assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'x:1', '--pump', 'fast']), /--pump wants 'relay', 'ready', 'io-wq', 'copy', 'auto', got 'fast'/);
+  const u = parseProxyArgs(['--listen', 'a:1', '--upstream', 'unix:/run/app.sock']);
+  assert.equal([u.upstreamPath, u.upstreamHost, u.upstreamPort], ['/run/app.sock', undefined, undefined]);
+  assert.throws(() => parseProxyArgs(['--listen', 'a:1', '--upstream', 'unix:']), /socket path after 'unix:'/);
   const r = runNode(`process.argv.splice(1, 0, 'proxy'); require(${JSON.stringify(path.join(__dirname, '..', 'examples', 'proxy.js'))})`,
     { args: [], timeout: 10_000 });
   assert.is(r.status, 2, r.stderr);

@@ -1,6 +1,6 @@
 /**
  * Command line of the proxy example:
- * `proxy --listen HOST:PORT --upstream HOST:PORT [--workers N]
+ * `proxy --listen HOST:PORT --upstream HOST:PORT|unix:PATH [--workers N]
  *        [--idle-timeout MS] [--max-connections N] [--pump relay|ready|io-wq|copy|auto] [--quiet]`.
  */
 import * as os from 'node:os';
@@ -10,8 +10,11 @@ import { PUMP_KINDS, type PumpKind } from './proxy';
 export interface ProxyCli {
   listenHost: string;
   listenPort: number;
-  upstreamHost: string;
-  upstreamPort: number;
+  /** With upstreamPort; absent when the upstream is a Unix socket. */
+  upstreamHost?: string;
+  upstreamPort?: number;
+  /** The upstream Unix socket (`--upstream unix:PATH`). */
+  upstreamPath?: string;
   workers: number;
   idleTimeoutMs: number;
   maxConnections: number;
@@ -20,7 +23,7 @@ export interface ProxyCli {
 }
 
 /** Usage text. */
-export const PROXY_USAGE = `usage: proxy --listen HOST:PORT --upstream HOST:PORT [options]
+export const PROXY_USAGE = `usage: proxy --listen HOST:PORT --upstream HOST:PORT|unix:PATH [options]
   --workers N            worker threads, each with its own ring, sharing the port (default: one per core)
   --idle-timeout MS      close connections idle this long (default 60000; 0 = never)
   --max-connections N    refuse connections beyond N per worker (default 10000)
@@ -57,7 +60,16 @@ export function parseProxyArgs(argv: readonly string[]): ProxyCli {
     const a = argv[i]!;
     switch (a) {
       case '--listen': [out.listenHost, out.listenPort] = hostPort(argv[++i], a); break;
-      case '--upstream': [out.upstreamHost, out.upstreamPort] = hostPort(argv[++i], a); break;
+      case '--upstream': {
+        const v = argv[++i];
+        if (v?.startsWith('unix:')) {
+          if (v.length === 5) throw new Error("--upstream unix: wants a socket path after 'unix:'");
+          out.upstreamPath = v.slice(5);
+        } else {
+          [out.upstreamHost, out.upstreamPort] = hostPort(v, a);
+        }
+        break;
+      }
       case '--workers': out.workers = int(argv[++i], a, 1); break;
       case '--idle-timeout': out.idleTimeoutMs = int(argv[++i], a, 0); break;
       case '--max-connections': out.maxConnections = int(argv[++i], a, 1); break;
@@ -74,7 +86,7 @@ export function parseProxyArgs(argv: readonly string[]): ProxyCli {
     }
   }
   if (out.listenHost === undefined) throw new Error('--listen HOST:PORT is required');
-  if (out.upstreamHost === undefined) throw new Error('--upstream HOST:PORT is required');
+  if (out.upstreamHost === undefined && out.upstreamPath === undefined) throw new Error('--upstream HOST:PORT (or unix:PATH) is required');
   if (out.upstreamPort === 0) throw new Error('--upstream: port 0 is not a real port');
   return out as ProxyCli;
 }

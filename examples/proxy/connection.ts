@@ -7,7 +7,7 @@ import type { Ring } from '../../lib/ring';
 import '../../lib/ops-net';
 import type { PipePool } from '../../lib/pipes';
 import { native } from '../../lib/native';
-import type { Resolved } from '../../lib/net/address';
+
 import { pump, type PumpResult } from './splice-pump';
 import { readyPump } from './ready-pump';
 import { relayPump, type RelayDirection } from './relay-pump';
@@ -28,6 +28,13 @@ export interface ProxyTotals {
   splicedBytes: number;
 }
 
+/** Where a connection's upstream socket connects: its address family, sockaddr and a name for the log. */
+export interface UpstreamTarget {
+  domain: number;
+  sockaddr: Buffer;
+  label: string;
+}
+
 /** A client connection and its upstream twin. */
 export class ProxyConnection {
   #lastActive = Date.now();
@@ -43,7 +50,7 @@ export class ProxyConnection {
   constructor(
     private readonly ring: Ring,
     readonly clientFd: number,
-    private readonly upstream: Resolved & { port: number },
+    private readonly upstream: UpstreamTarget,
     private readonly pool: PipePool,
     private readonly log: ProxyLog,
     private readonly totals: ProxyTotals,
@@ -81,11 +88,11 @@ export class ProxyConnection {
   async #run(): Promise<void> {
     const { ring, clientFd, upstream } = this;
     try {
-      this.#upFd = adoptFd(await ring.socket(upstream.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!, 0));
+      this.#upFd = adoptFd(await ring.socket(upstream.domain, K.SOCK_STREAM!, 0));
       await ring.connect(this.#upFd, upstream.sockaddr);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      this.log(`upstream ${upstream.address}:${upstream.port} failed (${err.code ?? err.message}): closing client fd ${clientFd}`);
+      this.log(`upstream ${upstream.label} failed (${err.code ?? err.message}): closing client fd ${clientFd}`);
       await this.#closeAll();
       return;
     }

@@ -9,7 +9,8 @@ import { PipePool } from '../../lib/pipes';
 import { native } from '../../lib/native';
 import { resolve, type Resolved } from '../../lib/net/address';
 import type { AcceptStream } from '../../lib/ops-net';
-import { ProxyConnection, type ProxyLog, type ProxyTotals } from './connection';
+import { ProxyConnection, type ProxyLog, type ProxyTotals, type UpstreamTarget } from './connection';
+import { AF_UNIX, unixSockaddr } from '../../lib/net/unix';
 import { adoptFd } from '../../lib/owned-fds';
 import { uringError } from '../../lib/errors';
 
@@ -44,10 +45,12 @@ export interface ProxyOptions {
   listenHost: string;
   /** Port to listen on (0: any free port). */
   listenPort: number;
-  /** Upstream host. */
-  upstreamHost: string;
+  /** Upstream host (with upstreamPort; not with upstreamPath). */
+  upstreamHost?: string;
   /** Upstream port. */
-  upstreamPort: number;
+  upstreamPort?: number;
+  /** Upstream Unix domain socket path, instead of a host and port (a leading '\0': an abstract name). */
+  upstreamPath?: string;
   /** Close connections idle for this long (ms; 0 = never). Default 60000. */
   idleTimeoutMs?: number;
   /** Refuse (close at once) connections beyond this many. Default 10000. */
@@ -79,9 +82,18 @@ export interface Proxy {
 }
 
 function validate(o: ProxyOptions): void {
-  for (const k of ['listenPort', 'upstreamPort'] as const) {
+  if (o.upstreamPath !== undefined) {
+    if (typeof o.upstreamPath !== 'string' || o.upstreamPath === '') throw new TypeError('upstreamPath must be a non-empty string');
+    if (o.upstreamHost !== undefined || o.upstreamPort !== undefined) {
+      throw new TypeError('give upstreamPath or upstreamHost and upstreamPort, not both');
+    }
+  } else if (o.upstreamHost === undefined) {
+    throw new TypeError('upstreamHost and upstreamPort (or upstreamPath) are required');
+  }
+  const ports = o.upstreamPath === undefined ? ['listenPort', 'upstreamPort'] as const : ['listenPort'] as const;
+  for (const k of ports) {
     const v = o[k];
-    if (!Number.isInteger(v) || v < 0 || v > 65535) throw new RangeError(`${k} must be an integer 0..65535, got ${String(v)}`);
+    if (!Number.isInteger(v) || v! < 0 || v! > 65535) throw new RangeError(`${k} must be an integer 0..65535, got ${String(v)}`);
   }
   if (o.upstreamPort === 0) throw new RangeError('upstreamPort must not be 0');
   if (o.idleTimeoutMs !== undefined && (!Number.isFinite(o.idleTimeoutMs) || o.idleTimeoutMs < 0)) {
@@ -93,6 +105,18 @@ function validate(o: ProxyOptions): void {
   if (o.maxConnections !== undefined && (!Number.isInteger(o.maxConnections) || o.maxConnections < 1)) {
     throw new RangeError(`maxConnections must be an integer >= 1, got ${String(o.maxConnections)}`);
   }
+}
+
+/** The upstream to connect each client to: a Unix socket path, or the host (resolved once) and port. */
+async function upstreamTarget(o: ProxyOptions): Promise<UpstreamTarget> {
+  if (o.upstreamPath !== undefined) {
+    const sockaddr = unixSockaddr(o.upstreamPath, 'connect');
+    if (sockaddr instanceof Error) throw sockaddr;
+    return { domain: AF_UNIX, sockaddr, label: `unix:${o.upstreamPath.replace(/\0/g, '@')}` };
+  }
+  const r = await resolve(o.upstreamHost!, o.upstreamPort!);
+  return { domain: r.family === 6 ? K.AF_INET6! : K.AF_INET!, sockaddr: r.sockaddr,
+    label: r.family === 6 ? `[${r.address}]:${o.upstreamPort!}` : `${r.address}:${o.upstreamPort!}` };
 }
 
 /** Binds a listening socket (plain syscalls: bind/listen are not worth a ring round trip). */
@@ -132,7 +156,7 @@ export async function createProxy(options: ProxyOptions): Promise<Proxy> {
   const max = options.maxConnections ?? 10_000;
   const pump = options.pump ?? 'relay';
   const pool = new PipePool({ pipeSize: PIPE_SIZE, maxIdle: 256 });
-  const upstream = { ...(await resolve(options.upstreamHost, options.upstreamPort)), port: options.upstreamPort };
+  const upstream = await upstreamTarget(options);
   const at = await resolve(options.listenHost, options.listenPort);
   const lfd = listenSocket(at, options.listenPort, options.reusePort ?? false);
   const bound = native.getsockname(lfd) as { address: string; port: number; family: string };
