@@ -147,7 +147,7 @@ const GEN_MASK = 0xfffff; // keeps gen * 2^32 + slot an exact double
 const WAITING_OPS = new Set<number>([Op.POLL_ADD, Op.RECV, Op.RECVMSG, Op.SEND, Op.SENDMSG, Op.SEND_ZC,
   Op.SENDMSG_ZC, Op.ACCEPT, Op.CONNECT, Op.TIMEOUT, Op.SPLICE, Op.TEE]);
 /** Opcodes whose result is a new file descriptor. */
-const FD_RESULT_OPS = new Set<number>([Op.OPENAT, Op.OPENAT2, Op.SOCKET, Op.ACCEPT]);
+const FD_RESULT_OPS = new Set<number>([Op.OPENAT, Op.OPENAT2, Op.SOCKET, Op.ACCEPT, Op.FIXED_FD_INSTALL]);
 const ETIME = 62;
 const AT_FDCWD = -100;
 const AT_SYMLINK_NOFOLLOW = 0x100;
@@ -422,7 +422,9 @@ export class Ring {
   /**
    * Closes a file descriptor. On a destroyed ring it closes at once with
    * close(2) (cleanup paths must not leak fds because the ring is gone).
-   * An fd adopted with {@link adoptFd} is released first. A signal that
+   * An fd adopted with {@link adoptFd} is released just before the close
+   * goes to the kernel (a close still waiting for room keeps it adopted, so
+   * a thread that ends meanwhile still closes it). A signal that
    * fires after the kernel ran the close does not turn it into an
    * AbortError: the promise settles with the close's own result (the fd is
    * gone; a retry could close a reused number).

@@ -189,6 +189,82 @@ test('connections a busy worker never saw accepted are closed when it is termina
   }
 });
 
+/** Clients of `port` that have not seen their connection end `ms` after `end()` ran (their server ends leaked). */
+async function clientsLeftOpen(port: number, count: number, end: () => Promise<unknown>, ms = 3000): Promise<number> {
+  const clients = Array.from({ length: count }, () => net.connect(port, '127.0.0.1'));
+  const closed = clients.map((c) => new Promise<boolean>((r) => {
+    c.on('error', () => undefined);
+    c.once('close', () => r(true));
+    c.resume();
+  }));
+  try {
+    await Promise.all(clients.map((c) => new Promise((r) => c.once('connect', r))));
+    await end();
+    const res = await Promise.all(closed.map((p) => Promise.race([p, new Promise<boolean>((r) => setTimeout(() => r(false), ms))])));
+    return res.filter((x) => !x).length;
+  } finally {
+    for (const c of clients) c.destroy();
+  }
+}
+
+test("a worker terminated in the middle of a batch of accepts: the connections its JavaScript never reached are closed", async () => {
+  // The first 'connection' handler never returns: the other accepts of its batch are in the shared
+  // completion array, not taken by JavaScript, when the worker is terminated.
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    const lib = require(${JSON.stringify(LIB)});
+    let n = 0;
+    const server = lib.net.createServer(() => { if (++n === 1) for (;;); });
+    server.listen(0, '127.0.0.1', () => {
+      parentPort.postMessage(server.address().port);
+      parentPort.once('message', () => setImmediate(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300)));
+    });`;
+  for (let run = 0; run < 2; run++) {
+    const w = new Worker(src, { eval: true });
+    const port = await within(new Promise<number>((r) => w.once('message', r)), 10_000, 'listen');
+    w.postMessage('block'); // the loop sleeps 300 ms: the connections below arrive as one batch
+    await new Promise((r) => setTimeout(r, 50));
+    const left = await clientsLeftOpen(port, 8, async () => {
+      await new Promise((r) => setTimeout(r, 400)); // the batch is delivered; its first handler spins
+      await w.terminate();
+    });
+    assert.is(left, 0, `run ${run}: ${left} of 8 clients never saw their connection end`);
+  }
+});
+
+test('completions beyond the CQ (the overflow list) are closed too when a busy worker is terminated', async () => {
+  // A one-entry CQ and six accepts in flight: the kernel keeps the CQEs that find the CQ full in its
+  // overflow list, which the teardown must drain (with and without DEFER_TASKRUN).
+  for (const defer of [true, false]) {
+    const src = `
+      const { parentPort } = require('node:worker_threads');
+      const path = require('node:path');
+      const { Ring } = require(path.join(${JSON.stringify(LIB)}, 'ring'));
+      require(path.join(${JSON.stringify(LIB)}, 'ops-net'));
+      const { native } = require(path.join(${JSON.stringify(LIB)}, 'native'));
+      const { adoptFd } = require(path.join(${JSON.stringify(LIB)}, 'owned-fds'));
+      const K = native.socketConstants;
+      const ring = new Ring({ entries: 1, cqEntries: 1, deferTaskrun: ${defer} });
+      const lfd = adoptFd(native.socketSync(K.AF_INET, K.SOCK_STREAM, 0));
+      native.bind(lfd, native.encodeSockaddr('127.0.0.1', 0));
+      native.listen(lfd, 64);
+      for (let i = 0; i < 6; i++) ring.accept(lfd).then(adoptFd, () => {});
+      setTimeout(() => {
+        parentPort.postMessage(native.getsockname(lfd).port);
+        parentPort.once('message', () => { for (;;); });
+      }, 50);`;
+    const w = new Worker(src, { eval: true });
+    const port = await within(new Promise<number>((r) => w.once('message', r)), 10_000, 'listen');
+    w.postMessage('spin');
+    await new Promise((r) => setTimeout(r, 50));
+    const left = await clientsLeftOpen(port, 10, async () => {
+      await new Promise((r) => setTimeout(r, 200));
+      await w.terminate();
+    });
+    assert.is(left, 0, `deferTaskrun ${defer}: ${left} of 10 clients never saw their connection end`);
+  }
+});
+
 test('Ring.close releases an adopted fd; closeFd too; releaseFd says whether it was adopted', async () => {
   const ring = new Ring({ entries: 8 });
   try {

@@ -50,7 +50,7 @@ import { PollEvent } from '../../lib/ops-poll';
 import { Op, CqeFlag } from '../../lib/opcodes';
 import { trySplice, type Pipe, type PipePool } from '../../lib/pipes';
 import { uringError } from '../../lib/errors';
-import type { PumpResult } from './splice-pump';
+import { failedSocket, type PumpResult } from './splice-pump';
 import { native } from '../../lib/native';
 import { isTcp, takeByteAtMark } from './urgent-mark';
 import { watchReset } from './reset-watch';
@@ -98,7 +98,8 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     const finish = (reason: 'eof' | 'error', error?: NodeJS.ErrnoException, failedEnd?: 'source' | 'destination'): void => {
       if (result) return;
       result = { bytes, splicedBytes: bytes - copied, reason, error };
-      if (failedEnd) result.failedEnd = failedEnd;
+      const end = failedSocket(error, failedEnd);
+      if (end) result.failedEnd = end;
       if (reason === 'eof' && buffered === 0) pool.release(pipe);
       else pool.discard(pipe);
       writeWait = false;

@@ -64,6 +64,15 @@ export interface PumpResult {
   failedEnd?: 'source' | 'destination';
 }
 
+/**
+ * The socket a pump failure was on: `at`, unless the failure was no socket's
+ * doing (a cancel, an abort, the ring destroyed), which names none.
+ */
+export function failedSocket(e: unknown, at: 'source' | 'destination' | undefined): 'source' | 'destination' | undefined {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ECANCELED' || code === 'ABORT_ERR' || code === 'ERR_RING_DESTROYED' ? undefined : at;
+}
+
 /** Splices up to `len` bytes from `fdIn` to `fdOut` (one side a pipe); resolves with the count. */
 export function splice(ring: Ring, fdIn: number, fdOut: number, len: number): Promise<number> {
   // splice: fd = out, off = off_out, addr = off_in (-1: none), fdIn = splice_fd_in.
@@ -126,7 +135,10 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
     }
   } catch (e) {
     pool.discard(pipe);
-    return { bytes, splicedBytes: bytes - copied, reason: 'error', error: e as NodeJS.ErrnoException, failedEnd: at };
+    const r: PumpResult = { bytes, splicedBytes: bytes - copied, reason: 'error', error: e as NodeJS.ErrnoException };
+    const end = failedSocket(e, at);
+    if (end) r.failedEnd = end;
+    return r;
   }
   pool.release(pipe);
   return { bytes, splicedBytes: bytes - copied, reason: 'eof' };

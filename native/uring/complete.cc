@@ -117,14 +117,15 @@ unsigned RingHandle::Drain(bool sync_call) {
     if (n == 0) continue; /* relay work only: nothing for JavaScript */
 
     Delivery d = DeliverBatch(n, base, sync_call);
+    /* Every record JavaScript did not take: none after a normal delivery (a
+     * callback that throws costs the others nothing), the rest of the batch
+     * when a terminating worker's JavaScript stopped in the middle of it. */
+    CloseUndelivered(base, n);
     if (d == Delivery::kThrewSync) {
       draining_ = nested;
       return total; /* the exception propagates to wait()'s caller */
     }
-    if (d == Delivery::kCannotRun) {
-      CloseUndelivered(base, n);
-      break;
-    }
+    if (d == Delivery::kCannotRun) break;
   }
   draining_ = nested;
   if (!alive_ && !draining_ && asyncContext_) {
@@ -150,9 +151,9 @@ unsigned RingHandle::Drain(bool sync_call) {
 /*
  * The fds that completions JavaScript never saw carry (accepted connections,
  * opened files: fd_results.h) are closed here, or nobody ever would: the
- * records of a batch JavaScript could not take (a worker being terminated:
- * the loop still runs its last callbacks, the call fails), and at teardown
- * the CQEs still in the CQ. JavaScript marks each record taken (CQE_SLOT =
+ * records of a batch JavaScript did not take (a worker being terminated: its
+ * last callbacks cannot run, or stop in the middle of a batch), and at
+ * teardown every CQE the kernel still has (see Teardown). JavaScript marks each record taken (CQE_SLOT =
  * CQE_TAKEN) before it acts on it, so a record it took, and whose fd it may
  * have adopted or even closed already, is never closed here: a second close
  * of a number could close another thread's new fd.
@@ -167,12 +168,20 @@ void RingHandle::CloseUndelivered(unsigned base, unsigned n) {
 }
 
 void RingHandle::CloseUndeliveredCqes() {
-  unsigned ready = ur_cq_ready(&ring_);
-  for (unsigned i = 0; i < ready; i++) {
-    const struct io_uring_cqe *c = ur_cq_peek(&ring_, i);
-    if (!(c->user_data & kRelayTag) && fd_results_.IsFd(c->user_data, c->res)) close(c->res);
+  /* Until the kernel has nothing left: CQEs beyond the CQ's room wait in its
+   * overflow list, and with DEFER_TASKRUN one enter runs at most 20 deferred
+   * items; each enter with GETEVENTS posts more. Bounded: a multishot still
+   * armed could otherwise keep posting. */
+  for (int pass = 0; pass < 64; pass++) {
+    unsigned ready = ur_cq_ready(&ring_);
+    for (unsigned i = 0; i < ready; i++) {
+      const struct io_uring_cqe *c = ur_cq_peek(&ring_, i);
+      if (!(c->user_data & kRelayTag) && fd_results_.IsFd(c->user_data, c->res)) close(c->res);
+    }
+    ur_cq_advance(&ring_, ready);
+    if (!WorkLeft()) break;
+    ur_submit(&ring_, 0, true);
   }
-  ur_cq_advance(&ring_, ready);
 }
 
 /*

@@ -5,9 +5,11 @@
  * JavaScript adopts (owned_fds.cc) when it settles the request. If the
  * environment goes away first (a worker terminated or crashed), its CQE is
  * never delivered and the fd would stay open in the process for good.
- * The submit path marks such requests here by slot and generation; the
- * teardown closes the fds of every such CQE that JavaScript never saw.
- * One store per submitted request; nothing on the completion path.
+ * The submit path marks such requests here by slot and generation. The
+ * completion path closes the fds of records JavaScript did not take (a
+ * delivery cut short by the end of the environment), and the teardown those
+ * of every CQE still in the CQ, in the kernel's overflow list or in deferred
+ * work it has yet to run. One store per submitted request.
  */
 #ifndef URING_FD_RESULTS_H
 #define URING_FD_RESULTS_H
@@ -40,8 +42,12 @@ class FdResults {
  private:
   static const uint64_t kMarked = 1ull << 32;
 
+  /* IORING_OP_FIXED_FD_INSTALL (6.8), by value: Debian 12's header predates it. */
+  static const uint8_t kOpFixedFdInstall = 54;
+
   /* accept, openat, openat2, socket: a plain fd unless it goes into the
-   * registered file table (file_index set: the result is then 0 or a slot). */
+   * registered file table (file_index set: the result is then 0 or a slot).
+   * fixed_fd_install: always a plain fd. */
   static bool MakesFd(const struct io_uring_sqe *sqe) {
     switch (sqe->opcode) {
       case IORING_OP_ACCEPT:
@@ -49,6 +55,8 @@ class FdResults {
       case IORING_OP_OPENAT2:
       case IORING_OP_SOCKET:
         return sqe->file_index == 0;
+      case kOpFixedFdInstall:
+        return true;
       default:
         return false;
     }

@@ -19,11 +19,13 @@
  * (RingHandle::Teardown): the kernel holds none of these files any more, and
  * closing a listening socket here frees its port at once.
  *
- * An fd is released before its close is started, never after: once the close
- * has run, the number may belong to another thread's new file, and the hook
- * must never close that. The price: a close the ring had queued but not run
- * when the environment went leaves its fd open (rare: a close runs inline
- * unless the file system defers it).
+ * An fd is released just before its close goes into the SQ, never after:
+ * once the close has run, the number may belong to another thread's new
+ * file, and the hook must never close that. A close still waiting in the
+ * JavaScript backlog keeps its fd adopted (lib/ring.ts close()). The price:
+ * a close in the SQ or in the kernel, not yet run when the environment
+ * went, leaves its fd open (rare: the teardown submits pending SQEs, and a
+ * close runs inline unless the file system defers it).
  */
 #include <errno.h>
 #include <unistd.h>
