@@ -41,7 +41,7 @@ const failure = (f) => { try { f(); return 'no error'; } catch (e) { return { co
   const out = {};
   const openBefore = fdCount();
   // From here on, at most 40 MiB more address space: each allocation below asks for 64 MiB, or 16 MiB once
-  // a ballast holds 32 MiB.
+  // a ballast holds 28 MiB (12 MiB left).
   execFileSync('prlimit', ['--pid', String(process.pid), '--as=' + (vmSize() + 40 * MiB) + ':']);
   out.pool = failure(() => new lib.BufferPool(ring, { count: 256, size: 256 * 1024 }));
   const pool = new lib.BufferPool(ring, { count: 4, size: 4096 }); // the failed pool registered nothing
@@ -53,7 +53,7 @@ const failure = (f) => { try { f(); return 'no error'; } catch (e) { return { co
   const accounts = JSON.stringify(native.recycledTrim(1e12));
   out.recycled = native.recycledBuffer(64 * MiB) === undefined ? 'undefined' : 'a buffer';
   out.recycledAccounts = JSON.stringify(native.recycledTrim(1e12)) === accounts;
-  let ballast = Buffer.allocUnsafeSlow(32 * MiB);
+  let ballast = Buffer.allocUnsafeSlow(28 * MiB);
   ballast.fill(1);
   out.relay = failure(() => ring.relay(fds[0], fds[1], { mode: 'copy' }));
   out.relayStats = ring.relayStats();
