@@ -63,6 +63,8 @@ export interface NativeAddon {
   adoptFd(fd: number): void;
   releaseFd(fd: number): boolean;
   adoptedFds(): number;
+  /** Unlink `path` (a listening Unix socket's file) when this environment is torn down (`own`), or no longer. */
+  ownSocketPath(path: string, own: boolean): void;
   spliceNow(fdIn: number, fdOut: number, len: number, more?: boolean, offIn?: number): number;
   cachedRange(fd: number, offset: number, length: number): number;
   fadvise(fd: number, offset: number, length: number, advice: number): void;

@@ -167,12 +167,17 @@ test('copyFile aborted: AbortError, files closed', async () => {
     assert.ok(err, 'copy finished before abort');
     assert.is(err!.name, 'AbortError');
     assert.not.ok(fs.existsSync(d), 'the destination this copy created is removed');
-    // An existing destination is left in place.
+    // An existing destination is left in place; aborted before any byte moved, it is left as it was.
     fs.writeFileSync(d, 'mine');
     const ac2 = new AbortController();
     const p2 = copyFile(ring, s, d, 0, { pool, signal: ac2.signal });
-    setImmediate(() => ac2.abort());
+    ac2.abort();
     assert.is(await p2.then(() => 'done', (e: Error) => e.name), 'AbortError');
+    assert.is(fs.readFileSync(d, 'utf8'), 'mine', 'an abort before the copy started leaves the destination untouched');
+    const ac3 = new AbortController();
+    const p3 = copyFile(ring, s, d, 0, { pool, signal: ac3.signal });
+    setImmediate(() => ac3.abort());
+    assert.is(await p3.then(() => 'done', (e: Error) => e.name), 'AbortError');
     assert.ok(fs.existsSync(d), 'a destination that existed is not removed');
     fs.unlinkSync(d);
     pool.close();

@@ -15,6 +15,9 @@ import * as crypto from 'node:crypto';
 import * as net from '../lib/net';
 import { fdCount, forcedFallback, once } from './net-helpers';
 import { tempDir, within } from './helpers';
+import { Worker } from 'node:worker_threads';
+import { native } from '../lib/native';
+import { AF_UNIX, unixSockaddr } from '../lib/net/unix';
 
 let tmp: { dir: string; cleanup: () => void };
 let n = 0;
@@ -117,6 +120,9 @@ test('abstract names (leading NUL) reach node:net both ways and leave no file', 
   const srv = net.createServer((s) => s.end('from the facade'));
   srv.listen(name);
   await once(srv, 'listening');
+  // Encoded as node:net encodes it: the kernel lists the same name node:net's own server would get.
+  const listed = fs.readFileSync('/proc/net/unix', 'utf8').split('\n').map((l) => l.split(' ').pop()!);
+  assert.ok(listed.some((x) => x.startsWith('@' + name.slice(1))), 'listed as an abstract name');
   const c = nodeNet.connect(name);
   assert.is((await within(readAll(c), 5000, 'node:net client')).toString(), 'from the facade');
   await closeServer(srv);
@@ -125,7 +131,75 @@ test('abstract names (leading NUL) reach node:net both ways and leave no file', 
   const c2 = net.connect(name);
   assert.is((await within(readAll(c2), 5000, 'facade client')).toString(), 'from node:net');
   await closeServer(nsrv);
-  assert.is(fs.readdirSync(tmp.dir).filter((f) => f.includes('uring-unix-test')).length, 0);
+  assert.throws(() => net.createServer().listen({ path: name, readableAll: true }),
+    (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE' && /abstract name/.test(e.message));
+});
+
+test("argument forms as node:net: numeric strings are ports, a port wins over a path, any backlog is taken", async () => {
+  if (forcedFallback) return;
+  for (const bad of ['', ' ']) {
+    assert.throws(() => net.createServer().listen(bad as unknown as number), (e: NodeJS.ErrnoException) =>
+      e.code === 'ERR_SOCKET_BAD_PORT', `listen(${JSON.stringify(bad)})`);
+  }
+  const p = sockPath();
+  const byPort = net.createServer();
+  byPort.listen({ port: 0, host: '127.0.0.1', path: p });
+  await once(byPort, 'listening');
+  assert.is(typeof byPort.address(), 'object', 'the port won');
+  assert.not.ok(fs.existsSync(p));
+  const port = (byPort.address() as net.AddressInfo).port;
+  const viaString = net.connect(String(port), '127.0.0.1'); // a numeric string: a port, not a path
+  await once(viaString, 'connect');
+  viaString.destroy();
+  await closeServer(byPort);
+  for (const backlog of ['10', {}, -1, 2.5]) {
+    const s = net.createServer();
+    s.listen({ path: p, backlog: backlog as number });
+    await once(s, 'listening');
+    await closeServer(s);
+  }
+  assert.not.ok(fs.existsSync(p));
+});
+
+test('a terminated worker takes its socket file with it: the path can be listened on again', async () => {
+  const p = sockPath();
+  const src = `
+    const { parentPort } = require('node:worker_threads');
+    const lib = require(${JSON.stringify(path.join(__dirname, '..', 'lib'))});
+    lib.net.createServer(() => {}).listen(${JSON.stringify(p)}, () => parentPort.postMessage('listening'));`;
+  const w = new Worker(src, { eval: true });
+  assert.is(await within(new Promise((r) => w.once('message', r)), 10_000, 'the worker listens'), 'listening');
+  assert.ok(fs.existsSync(p));
+  await w.terminate();
+  assert.not.ok(fs.existsSync(p), 'the socket file is gone');
+  const srv = net.createServer();
+  srv.listen(p);
+  await once(srv, 'listening');
+  await closeServer(srv);
+});
+
+test('connect to a listener whose backlog is full fails at once with EAGAIN, as node:net', async () => {
+  if (forcedFallback) return;
+  const p = sockPath();
+  // A listener that never accepts, with the smallest backlog.
+  const lfd = native.socketSync(AF_UNIX, native.socketConstants.SOCK_STREAM!, 0);
+  const clients: net.Socket[] = [];
+  try {
+    native.bind(lfd, unixSockaddr(p, 'bind') as Buffer);
+    native.listen(lfd, 1);
+    const outcomes = await within(Promise.all(Array.from({ length: 5 }, () => new Promise<string>((resolve) => {
+      const c = net.connect(p);
+      clients.push(c);
+      c.once('connect', () => { resolve('connected'); });
+      c.once('error', (e: NodeJS.ErrnoException) => resolve(`${e.code}: ${e.message}`));
+    }))), 3000, 'every connect settles');
+    assert.ok(outcomes.includes('connected'), outcomes.join(' | '));
+    assert.ok(outcomes.includes(`EAGAIN: connect EAGAIN ${p}`), outcomes.join(' | '));
+  } finally {
+    for (const c of clients) c.destroy();
+    native.closeFd(lfd);
+    fs.rmSync(p, { force: true });
+  }
 });
 
 test('readableAll and writableAll add r and w for everyone to the socket file, as node:net', async () => {

@@ -30,8 +30,11 @@ export interface ProxyTotals {
 
 /** Where a connection's upstream socket connects: its address family, sockaddr and a name for the log. */
 export interface UpstreamTarget {
+  /** Address family for socket(2): AF_INET, AF_INET6 or AF_UNIX. */
   domain: number;
+  /** The encoded address to connect to. */
   sockaddr: Buffer;
+  /** How the log names it: `host:port` or `unix:PATH`. */
   label: string;
 }
 

@@ -37,6 +37,9 @@ export async function copyFileRing(ring: Ring, src: string, dest: string, mode: 
     const st = await ring.fstat(srcFd);
     if (st.isDirectory()) throw uringError(EISDIR, 'copyfile');
     const perm = st.mode & 0o7777;
+    const { signal } = options;
+    // Before the destination is touched: an abort must leave an existing one as it was.
+    if (signal?.aborted) throw abortError(signal);
     let dstFd: number;
     try {
       dstFd = adoptFd(await ring.open(dest, O_WRONLY | O_CREAT | O_EXCL, perm));
@@ -53,9 +56,9 @@ export async function copyFileRing(ring: Ring, src: string, dest: string, mode: 
       ok = true;
       return;
     }
+    if (signal?.aborted) throw abortError(signal); // the last moment before an existing file is truncated
     if (!created && dst.size !== 0) await ftruncateFd(ring, dstFd, 0);
     if ((dst.mode & 0o7777) !== perm) await fchmod(dstFd, perm);
-    if (options.signal?.aborted) throw abortError(options.signal);
     await copyRange(ring, srcFd, dstFd, st.size, options);
     ok = true;
   } catch (e) {

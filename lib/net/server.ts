@@ -21,7 +21,7 @@ import { errorWithHostPort, literal, resolve, validatePort, type Resolved } from
 import { Socket, type AddressInfo } from './socket';
 import { adoptFd } from '../owned-fds';
 import * as fs from 'node:fs';
-import { AF_UNIX, isAbstract, unixPathOf, unixSockaddr } from './unix';
+import { AF_UNIX, backlogOf, isAbstract, isPipeName, unixPathOf, unixSockaddr } from './unix';
 
 const K = native.socketConstants;
 
@@ -134,9 +134,17 @@ export class Server extends EventEmitter {
       else if (typeof args[1] === 'number') opts.backlog = args[1];
       if (typeof args[2] === 'number') opts.backlog = args[2];
     }
+    // node:net's order: a port (a number, or a string that is a number) wins over a path.
     const port0: unknown = opts.port;
-    const path = unixPathOf(opts.path) ?? (typeof port0 === 'string' && !/^\s*\d+\s*$/.test(port0) ? port0 : undefined);
+    const path = isPipeName(port0) ? port0
+      : typeof port0 === 'number' || typeof port0 === 'string' ? undefined : unixPathOf(opts.path);
     if (path !== undefined) {
+      if ((opts.readableAll || opts.writableAll) && isAbstract(path)) {
+        const err = new TypeError('readableAll and writableAll set the mode of a socket file; an abstract name ' +
+          `(${JSON.stringify(path)}) has none`) as TypeError & { code: string };
+        err.code = 'ERR_INVALID_ARG_VALUE';
+        throw err;
+      }
       if (cb) this.once('listening', cb);
       ++this.#listenId;
       this.#bindUnix(path, opts);
@@ -168,7 +176,7 @@ export class Server extends EventEmitter {
 
   /** Binds and listens on the first target that works; 'listening' or 'error' follows on the next tick. */
   #bind(targets: Resolved[], port: number, opts: ListenOptions): void {
-    const backlog = opts.backlog ?? 511;
+    const backlog = backlogOf(opts.backlog);
     let lastErr: Error | undefined;
     for (const t of targets) {
       let fd = -1;
@@ -210,13 +218,17 @@ export class Server extends EventEmitter {
     }
     let fd = -1;
     let step = 'socket';
+    let bound = false;
     try {
       fd = adoptFd(native.socketSync(AF_UNIX, K.SOCK_STREAM!, 0));
       step = 'listen'; // node:net names bind failures of a Unix socket 'listen' too
       native.bind(fd, sa);
-      native.listen(fd, opts.backlog ?? 511);
+      bound = true;
+      this.#ownPath(path, true);
+      native.listen(fd, backlogOf(opts.backlog));
     } catch (e) {
       if (fd >= 0) native.closeFd(fd);
+      if (bound) this.#ownPath(path, false, true); // the file bind made: a retry must find the path free
       const err = e as NodeJS.ErrnoException;
       const out = typeof err.errno === 'number' ? errorWithHostPort(-err.errno, step, path, undefined, true) : err;
       if (out.code === 'EADDRINUSE') out.message += ' (remove the socket file if no server uses it any more)';
@@ -229,16 +241,28 @@ export class Server extends EventEmitter {
         fs.chmodSync(path, mode | (opts.readableAll ? 0o444 : 0) | (opts.writableAll ? 0o222 : 0));
       } catch (e) {
         native.closeFd(fd);
-        try { fs.unlinkSync(path); } catch { /* gone */ }
+        this.#ownPath(path, false, true);
         process.nextTick(() => this.emit('error', e));
         return;
       }
     }
     const failed = this.#accepting(fd, path);
     if (failed !== undefined) {
-      if (!isAbstract(path)) try { fs.unlinkSync(path); } catch { /* gone */ }
+      this.#ownPath(path, false, true);
       process.nextTick(() => this.emit('error', failed));
     }
+  }
+
+  /**
+   * The socket file at `path` (none for an abstract name) is this server's
+   * (`own`): it is removed when the thread's environment ends (a terminated
+   * worker runs no close()), as node:net's is. `!own` stops that, and with
+   * `unlink` removes the file now.
+   */
+  #ownPath(path: string, own: boolean, unlink = false): void {
+    if (isAbstract(path)) return;
+    native.ownSocketPath(path, own);
+    if (unlink) try { fs.unlinkSync(path); } catch { /* removed by someone else */ }
   }
 
   /**
@@ -350,7 +374,7 @@ export class Server extends EventEmitter {
     const path = this.#unixPath;
     this.#unixPath = undefined;
     // As node:net: the socket file goes with the server (a new server can bind the path at once).
-    if (path !== undefined && !isAbstract(path)) try { fs.unlinkSync(path); } catch { /* removed by someone else */ }
+    if (path !== undefined) this.#ownPath(path, false, true);
     this.#loopRef.sync(false);
     this.#releasing++;
     accept.cancel();

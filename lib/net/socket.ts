@@ -30,7 +30,7 @@ import { isIP } from 'node:net';
 import { ECANCELED } from '../errors';
 import * as dns from 'node:dns';
 import { adoptFd } from '../owned-fds';
-import { AF_UNIX, unixPathOf, unixSockaddr } from './unix';
+import { AF_UNIX, isPipeName, unixPathOf, unixSockaddr } from './unix';
 
 const K = native.socketConstants;
 
@@ -68,6 +68,7 @@ export interface SocketOptions {
 
 /** Options for {@link Socket.connect}. */
 export interface ConnectOptions {
+  /** Port to connect to (0-65535); required unless `path` names a Unix socket. */
   port?: number;
   /** Host name or IP literal (default 'localhost'). */
   host?: string;
@@ -231,7 +232,7 @@ export class Socket extends Duplex {
     if (typeof port === 'object' && port !== null) {
       opts = port;
       if (typeof host === 'function') cb = host;
-    } else if (typeof port === 'string' && !/^\s*\d+\s*$/.test(port)) {
+    } else if (isPipeName(port)) {
       opts = { path: port }; // node:net: a string that is no port number is a path
       if (typeof host === 'function') cb = host;
     } else {
@@ -344,8 +345,12 @@ export class Socket extends Duplex {
       }
       this.#fd = fd;
       this.#connectAbort = new AbortController();
+      // Non-blocking for the connect only: a listener whose backlog is full then fails it with EAGAIN
+      // at once, as node:net reports, instead of the ring waiting for room for as long as it takes.
+      native.setNonBlocking(fd, true);
       await this.#ring.connect(fd, sa, { signal: this.#connectAbort.signal });
       this.#connectAbort = undefined;
+      native.setNonBlocking(fd, false);
       this.#connected();
     } catch (e) {
       const err = e as NodeJS.ErrnoException;

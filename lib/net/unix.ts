@@ -12,6 +12,11 @@ export const AF_UNIX = 1;
 /** Bytes of sun_path in struct sockaddr_un (Linux). */
 const SUN_PATH = 108;
 const ENAMETOOLONG = 36;
+/** Whether this Node's libuv pads abstract names to the whole sun_path (libuv < 1.48). */
+const PAD_ABSTRACT = ((): boolean => {
+  const [major, minor] = (process.versions.uv ?? '0.0').split('.').map(Number) as [number, number];
+  return major < 1 || (major === 1 && minor < 48);
+})();
 
 /** Whether `path` names an abstract socket (no file: nothing to unlink). */
 export function isAbstract(path: string): boolean {
@@ -31,16 +36,27 @@ export function unixSockaddr(path: string, syscall: string): Buffer | NodeJS.Err
     err.message += ` (a Unix socket path holds at most ${SUN_PATH - 1} bytes: this one has ${name.length})`;
     return err;
   }
-  // The NUL of a path is the zero left at the end. An abstract name is padded with zeros to the whole
-  // sun_path, as node:net (libuv) does: the kernel tells abstract names apart by their full length, and
-  // only the padded form reaches node:net's servers and clients.
-  const sa = Buffer.alloc(2 + (isAbstract(path) ? SUN_PATH : len));
+  // The NUL of a path is the zero left at the end. An abstract name is encoded as this Node's node:net
+  // encodes it (the kernel tells abstract names apart by their full length): libuv before 1.48 (Node 20
+  // and older) pads it with zeros to the whole sun_path, later ones give its exact length.
+  const sa = Buffer.alloc(2 + (isAbstract(path) && PAD_ABSTRACT ? SUN_PATH : len));
   sa.writeUInt16LE(AF_UNIX, 0);
   name.copy(sa, 2);
   return sa;
 }
 
-/** The path argument of listen()/connect() when it names a Unix socket (node:net's rules), else undefined. */
+/** node:net's rule: a string that is not a number >= 0 names a Unix socket ('8080', '0x1f90' and '' are ports). */
+export function isPipeName(s: unknown): s is string {
+  return typeof s === 'string' && !(Number(s) >= 0);
+}
+
+/** `backlog` as node:net takes it: a number > 0 (truncated), else the default 511. */
+export function backlogOf(backlog: unknown): number {
+  const n = Number(backlog);
+  return Number.isFinite(n) && n >= 1 ? Math.min(Math.trunc(n), 0x7fffffff) : 511;
+}
+
+/** The path option of listen()/connect() when it names a Unix socket, else undefined; not a string: TypeError. */
 export function unixPathOf(path: unknown): string | undefined {
   if (path === undefined || path === null || path === '') return undefined; // node:http's agent passes path: null
   if (typeof path !== 'string') {

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include <mutex>
+#include <string>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -40,18 +41,49 @@ namespace {
 
 std::mutex g_lock;
 std::unordered_map<napi_env, std::unordered_set<int>> g_owned;
+/* Unix socket files of listening servers: removed at teardown, as node:net's
+ * (libuv closes the pipe handle and unlinks its name when the environment
+ * goes), or the next listen() on the path fails with EADDRINUSE. */
+std::unordered_map<napi_env, std::unordered_set<std::string>> g_paths;
 
 void CloseOwned(void *arg) {
   napi_env env = static_cast<napi_env>(arg);
   std::unordered_set<int> fds;
+  std::unordered_set<std::string> paths;
   {
     std::lock_guard<std::mutex> g(g_lock);
     auto it = g_owned.find(env);
-    if (it == g_owned.end()) return;
-    fds.swap(it->second);
-    g_owned.erase(it);
+    if (it != g_owned.end()) {
+      fds.swap(it->second);
+      g_owned.erase(it);
+    }
+    auto pt = g_paths.find(env);
+    if (pt != g_paths.end()) {
+      paths.swap(pt->second);
+      g_paths.erase(pt);
+    }
   }
   for (int fd : fds) close(fd); /* EINTR: Linux has released the fd anyway */
+  for (const std::string &p : paths) unlink(p.c_str());
+}
+
+/* ownSocketPath(path, own): unlink path at teardown (own) or no longer (!own). */
+Napi::Value OwnSocketPath(const Napi::CallbackInfo &info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2 || !info[0].IsString()) {
+    Napi::TypeError::New(env, "ownSocketPath(path: string, own: boolean)").ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  bool own = info[1].ToBoolean().Value();
+  std::lock_guard<std::mutex> g(g_lock);
+  if (own) {
+    g_paths[env].insert(path);
+  } else {
+    auto it = g_paths.find(env);
+    if (it != g_paths.end()) it->second.erase(path);
+  }
+  return env.Undefined();
 }
 
 /* adoptFd(fd): close fd when this environment is torn down, unless released first. */
@@ -89,5 +121,6 @@ void InitOwnedFds(Napi::Env env, Napi::Object exports) {
   exports.Set("adoptFd", Napi::Function::New(env, AdoptFd, "adoptFd"));
   exports.Set("releaseFd", Napi::Function::New(env, ReleaseFdJs, "releaseFd"));
   exports.Set("adoptedFds", Napi::Function::New(env, AdoptedFds, "adoptedFds"));
+  exports.Set("ownSocketPath", Napi::Function::New(env, OwnSocketPath, "ownSocketPath"));
   napi_add_env_cleanup_hook(env, CloseOwned, env);
 }
