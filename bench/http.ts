@@ -3,7 +3,10 @@
  * vs nginx (sendfile) vs node:http + fs.createReadStream, a 4 KiB and a 1 MiB
  * file, then both servers with 2 workers each.
  *
- *   npm run bench:http [-- SECONDS [CONNECTIONS]]     (defaults: 5 s, 32 connections)
+ *   npm run bench:http [-- SECONDS [CONNECTIONS [ROUNDS]]]     (defaults: 5 s, 32 connections, 1 round)
+ *     with ROUNDS > 1 the 1-worker contenders run once per round, in turn,
+ *     and a summary gives the median of the per-round ratios: this machine's
+ *     1 MiB figures swing by 2x and more between runs of the same server
  *   flock -x /tmp/bench.lock npm run bench:http
  *
  * Needs wrk and nginx (installed with apt-get when missing). Ports 18100-18199.
@@ -12,10 +15,11 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeNginxConf } from './servers/configs';
-import { ensureTools, formatRow, makeFiles, measure, startServer, type Row, type Server } from './servers/run';
+import { ensureTools, formatRow, makeFiles, measure, printMedians, startServer, type Row, type Server } from './servers/run';
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
+const rounds = Math.max(1, Number(process.argv[4] ?? 1));
 const files: Array<[string, number]> = [
   ['4k', 4096],
   ['1m', 1024 * 1024],
@@ -71,12 +75,20 @@ async function main(): Promise<void> {
     return out;
   };
   try {
-    const one = await run([ours(1), nginx(1), node]);
-    console.log('\n1 worker each:');
-    for (const label of Object.keys(one)) {
-      one[label]!.forEach((r, i) =>
-        console.log(formatRow(r, [['nginx', one[nginx(1).label]![i]], ['node:http', one[node.label]![i]]])),
-      );
+    const perRound: Array<Record<string, Row[]>> = [];
+    for (let round = 0; round < rounds; round++) {
+      const one = await run([ours(1), nginx(1), node]);
+      perRound.push(one);
+      console.log(`\n1 worker each${rounds > 1 ? ` (round ${round + 1} of ${rounds})` : ''}:`);
+      for (const label of Object.keys(one)) {
+        one[label]!.forEach((r, i) =>
+          console.log(formatRow(r, [['nginx', one[nginx(1).label]![i]], ['node:http', one[node.label]![i]]])),
+        );
+      }
+    }
+    if (rounds > 1) {
+      console.log('');
+      printMedians(perRound, files, [['nginx', nginx(1).label], ['node:http', node.label]]);
     }
     const two = await run([ours(2), nginx(2)]);
     console.log('\nAll cores (2 workers each; wrk shares the same 2 cores):');

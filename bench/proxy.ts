@@ -22,8 +22,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeHaproxyConf, writeNginxConf } from './servers/configs';
-import { ensureTools, formatRow, makeFiles, measure, startServer, type Row, type Server } from './servers/run';
-import { median } from './util';
+import { ensureTools, formatRow, makeFiles, measure, printMedians, startServer, type Row, type Server } from './servers/run';
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
@@ -131,23 +130,7 @@ async function main(): Promise<void> {
       }
       console.log('');
     }
-    if (rounds > 1) {
-      console.log(`median of ${rounds} rounds (ratios taken within each round, then the median):`);
-      for (const label of Object.keys(perRound[0]!)) {
-        files.forEach(([name], i) => {
-          const own = perRound.map((r) => r[label]?.[i]).filter((r): r is Row => r !== undefined);
-          const vsHa = perRound.flatMap((r) => {
-            const a = r[label]?.[i];
-            const b = r[haproxy.label]?.[i];
-            return a && b ? [a.rps / b.rps] : [];
-          });
-          if (own.length === 0) return;
-          console.log(`${label.padEnd(34)} ${name.padEnd(6)} ${median(own.map((r) => r.rps)).toFixed(0).padStart(8)} req/s ` +
-            `${median(own.map((r) => r.cpuUsPerReq)).toFixed(1).padStart(7)} us CPU/req  ` +
-            `${vsHa.length ? `${median(vsHa).toFixed(2)}x haproxy (rounds: ${vsHa.map((x) => x.toFixed(2)).join(', ')})` : ''}`);
-        });
-      }
-    }
+    if (rounds > 1) printMedians(perRound, files, [['haproxy', haproxy.label]]);
     // All cores: the first pump with one worker per core against HAProxy with one thread per core,
     // both in front of an nginx with one worker per core (wrk shares the same cores).
     const cores = os.cpus().length;

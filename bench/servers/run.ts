@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { median } from '../util';
 
 const children = new Set<ChildProcess>();
 
@@ -215,4 +216,31 @@ export function formatRow(r: Row, refs: Array<[name: string, row: Row | undefine
     `${r.label.padEnd(34)} ${r.file.padEnd(6)} ${r.rps.toFixed(0).padStart(8)} req/s ${r.gbps.toFixed(2).padStart(6)} GB/s ` +
     `${r.cpuUsPerReq.toFixed(1).padStart(7)} us CPU/req  ${ratios}`
   );
+}
+
+/**
+ * The summary of several rounds: for each contender and file, the median
+ * requests/s and CPU per request, and the median of the ratios to each
+ * reference (`[name, label]`) taken within each round, with every round's
+ * ratio. On a shared, noisy machine the per-round ratio is the robust figure.
+ */
+export function printMedians(perRound: Array<Record<string, Row[]>>, files: Array<[string, number]>,
+  refs: Array<[name: string, label: string]>): void {
+  console.log(`median of ${perRound.length} rounds (ratios taken within each round, then the median):`);
+  for (const label of Object.keys(perRound[0] ?? {})) {
+    files.forEach(([name], i) => {
+      const own = perRound.map((r) => r[label]?.[i]).filter((r): r is Row => r !== undefined);
+      if (own.length === 0) return;
+      const ratios = refs.map(([refName, refLabel]) => {
+        const xs = perRound.flatMap((r) => {
+          const a = r[label]?.[i];
+          const b = r[refLabel]?.[i];
+          return a && b ? [a.rps / b.rps] : [];
+        });
+        return xs.length ? `${median(xs).toFixed(2)}x ${refName} (rounds: ${xs.map((x) => x.toFixed(2)).join(', ')})` : '';
+      });
+      console.log(`${label.padEnd(34)} ${name.padEnd(6)} ${median(own.map((r) => r.rps)).toFixed(0).padStart(8)} req/s ` +
+        `${median(own.map((r) => r.cpuUsPerReq)).toFixed(1).padStart(7)} us CPU/req  ${ratios.filter(Boolean).join('  ')}`);
+    });
+  }
 }
