@@ -3,10 +3,12 @@
  * vs nginx (sendfile) vs node:http + fs.createReadStream, a 4 KiB and a 1 MiB
  * file, then both servers with 2 workers each.
  *
- *   npm run bench:http [-- SECONDS [CONNECTIONS [ROUNDS]]]     (defaults: 5 s, 32 connections, 1 round)
+ *   npm run bench:http [-- SECONDS [CONNECTIONS [ROUNDS [SNDBUF]]]]     (defaults: 5 s, 32 connections, 1 round)
  *     with ROUNDS > 1 the 1-worker contenders run once per round, in turn,
  *     and a summary gives the median of the per-round ratios: this machine's
- *     1 MiB figures swing by 2x and more between runs of the same server
+ *     1 MiB figures swing by 2x and more between runs of the same server;
+ *     SNDBUF (bytes) adds both servers with that SO_SNDBUF on their
+ *     connections (this file server's --sndbuf, nginx's listen sndbuf=)
  *   flock -x /tmp/bench.lock npm run bench:http
  *
  * Needs wrk and nginx (installed with apt-get when missing). Ports 18100-18199.
@@ -20,6 +22,8 @@ import { ensureTools, formatRow, makeFiles, measure, printMedians, startServer, 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
 const rounds = Math.max(1, Number(process.argv[4] ?? 1));
+/** Also run both servers with this SO_SNDBUF (bytes; 0: not). */
+const sndbuf = Number(process.argv[5] ?? 0);
 const files: Array<[string, number]> = [
   ['4k', 4096],
   ['1m', 1024 * 1024],
@@ -39,14 +43,16 @@ async function main(): Promise<void> {
   ]);
   const root = makeFiles('bench-http-root-', files);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-http-conf-'));
-  const ours = (workers: number): Contender => ({
-    label: `uring file-server --workers ${workers}`,
+  // SNDBUF: both servers once more with this SO_SNDBUF on their connections (see RESULTS, session 9).
+  const ours = (workers: number, sndbuf?: number): Contender => ({
+    label: `uring file-server --workers ${workers}${sndbuf ? ` sndbuf` : ''}`,
     start: (p) =>
-      startServer(process.execPath, [fileServer, '--root', root, '--port', String(p), '--workers', String(workers), '--quiet'], p, /\n/),
+      startServer(process.execPath, [fileServer, '--root', root, '--port', String(p), '--workers', String(workers), '--quiet',
+        ...(sndbuf ? ['--sndbuf', String(sndbuf)] : [])], p, /\n/),
   });
-  const nginx = (workers: number): Contender => ({
-    label: `nginx worker_processes ${workers}`,
-    start: (p) => startServer('nginx', ['-c', writeNginxConf(tmp, root, p, workers), '-p', tmp], p),
+  const nginx = (workers: number, sndbuf?: number): Contender => ({
+    label: `nginx worker_processes ${workers}${sndbuf ? ` sndbuf` : ''}`,
+    start: (p) => startServer('nginx', ['-c', writeNginxConf(tmp, root, p, workers, sndbuf), '-p', tmp], p),
   });
   const node: Contender = {
     label: 'node:http + createReadStream',
@@ -77,7 +83,7 @@ async function main(): Promise<void> {
   try {
     const perRound: Array<Record<string, Row[]>> = [];
     for (let round = 0; round < rounds; round++) {
-      const one = await run([ours(1), nginx(1), node]);
+      const one = await run([ours(1), nginx(1), node, ...(sndbuf > 0 ? [ours(1, sndbuf), nginx(1, sndbuf)] : [])]);
       perRound.push(one);
       console.log(`\n1 worker each${rounds > 1 ? ` (round ${round + 1} of ${rounds})` : ''}:`);
       for (const label of Object.keys(one)) {

@@ -12,7 +12,8 @@ import { nodeFileSystem } from '../examples/file-server/file-io';
 import { loadTransport } from '../examples/file-server/transport';
 import { createFileServer } from '../examples/file-server/server';
 import { exchange, get, makeFixture, patternBytes, start, type Fixture } from './http-helpers';
-import { openFds } from './helpers';
+import { openFds, skipTest } from './helpers';
+import { spawnSync } from 'node:child_process';
 import { pipePool } from '../lib/pipes';
 import { until } from './net-helpers';
 
@@ -317,6 +318,40 @@ test('bad options throw errors that name them', () => {
   assert.throws(() => createFileServer({ root: '' }), /"root"/);
   assert.throws(() => createFileServer({ root: path.join(fx.root, 'hello.txt') }), /"root" option must be a directory/);
   assert.throws(() => createFileServer({ root: path.join(fx.root, 'missing') }), (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+  assert.throws(() => createFileServer({ root: fx.root, sndbuf: 100 }), /"sndbuf"/);
+  assert.throws(() => createFileServer({ root: fx.root, sndbuf: 65536, transport: loadTransport('node') }),
+    /node transport cannot set SO_SNDBUF/);
+});
+
+test('sndbuf: each client connection gets that send buffer (the kernel doubles it), and bodies arrive intact', async () => {
+  const srv = await start(fx.root, { sndbuf: 65536 });
+  const c = net.connect(srv.port, '127.0.0.1');
+  try {
+    await new Promise((r) => c.once('connect', r));
+    const got: Buffer[] = [];
+    c.on('data', (d: Buffer) => got.push(d));
+    c.write(get('/big.bin'));
+    const bodyLength = (): number => {
+      const all = Buffer.concat(got);
+      const head = all.indexOf('\r\n\r\n');
+      return head < 0 ? -1 : all.length - head - 4;
+    };
+    await until(() => bodyLength() >= 300_000, 5000, 'the whole body');
+    // The server's end of this connection, as ss(8) reports its socket memory: tb is SO_SNDBUF.
+    const ss = spawnSync('ss', ['-tmnH', 'state', 'established', `( sport = :${srv.port} )`], { encoding: 'utf8' });
+    if (ss.error) {
+      skipTest('sndbuf', 'ss(8) (iproute2) is missing');
+      return;
+    }
+    const tb = /\btb(\d+)/.exec(ss.stdout);
+    assert.ok(tb, ss.stdout);
+    assert.is(Number(tb![1]), 131072);
+    const text = Buffer.concat(got);
+    assert.ok(text.subarray(text.indexOf('\r\n\r\n') + 4).equals(patternBytes(300_000)), 'the body is intact');
+  } finally {
+    c.destroy();
+    await srv.server.close();
+  }
 });
 
 test.run();

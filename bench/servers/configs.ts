@@ -8,11 +8,11 @@ import * as path from 'node:path';
 
 /**
  * nginx serving `root` on 127.0.0.1:`port`: sendfile, tcp_nopush, no access
- * log, in the foreground. `user root` so the workers can read the 0700 temp
+ * log, in the foreground; `sndbuf` sets SO_SNDBUF on its connections (listen's sndbuf=). `user root` so the workers can read the 0700 temp
  * dir. keepalive_requests is raised from nginx's default of 1000 so that, like
  * the other servers, it does not close wrk's keep-alive connections mid-run.
  */
-export function writeNginxConf(dir: string, root: string, port: number, workers: number): string {
+export function writeNginxConf(dir: string, root: string, port: number, workers: number, sndbuf?: number): string {
   const t = (n: string): string => path.join(dir, n);
   const conf = `user root;
 worker_processes ${workers};
@@ -33,7 +33,7 @@ http {
   scgi_temp_path ${t('nginx-scgi')};
   default_type application/octet-stream;
   server {
-    listen 127.0.0.1:${port};
+    listen 127.0.0.1:${port}${sndbuf ? ` sndbuf=${sndbuf}` : ''};
     root ${root};
   }
 }

@@ -22,6 +22,8 @@ export interface CliOptions {
   zeroCopy?: boolean;
   /** Smallest body sent zero-copy (undefined: the server's default). */
   zeroCopyMinBytes?: number;
+  /** SO_SNDBUF for client connections (undefined: the kernel's autotuning). */
+  sndbuf?: number;
 }
 
 /** Usage text. */
@@ -36,6 +38,10 @@ export const USAGE = `usage: file-server [options]
   --zero-copy, --no-zero-copy
                         send bodies with the facade's sendFile (splice), or copy them
   --zero-copy-min N     smallest body sent zero-copy (default 131072)
+  --sndbuf BYTES        fixed send buffer per connection (SO_SNDBUF; default: the kernel's
+                        autotuning). Behind a proxy on the same host, 131072 keeps loopback
+                        transfers of large files fast (bench/RESULTS.md, session 9); over a
+                        WAN it caps each download at about 2 x BYTES per round trip
   --quiet               no access log
 `;
 
@@ -105,6 +111,9 @@ export function parseArgs(argv: readonly string[], defaultRoot: string): CliOpti
         break;
       case '--zero-copy-min':
         o.zeroCopyMinBytes = intArg('--zero-copy-min', value(), 0, Number.MAX_SAFE_INTEGER);
+        break;
+      case '--sndbuf':
+        o.sndbuf = intArg('--sndbuf', value(), 4096, 1 << 30);
         break;
       default:
         throw new TypeError(`unknown option ${JSON.stringify(a)}\n${USAGE}`);

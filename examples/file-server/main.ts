@@ -26,6 +26,7 @@ async function serve(o: CliOptions, reusePort: boolean): Promise<{ url: string; 
     transport,
     zeroCopy: o.zeroCopy,
     zeroCopyMinBytes: o.zeroCopyMinBytes,
+    sndbuf: o.sndbuf,
     fileSystem: loadFileSystem(o.forceNode ? 'node' : 'auto'),
     log: o.quiet
       ? undefined

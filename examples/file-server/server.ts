@@ -51,6 +51,15 @@ export interface FileServerOptions {
    * trips per response). Default 131072 (see bench/RESULTS.md, "File server").
    */
   zeroCopyMinBytes?: number;
+  /**
+   * SO_SNDBUF for each client connection, in bytes (the kernel doubles it).
+   * Default: unset, the kernel's autotuning. On loopback (a proxy on the
+   * same host) a fixed 131072 keeps large-file transfers out of a slow
+   * regime that large buffers fall into (bench/RESULTS.md, session 9); over
+   * a WAN it caps each connection at about twice this per round trip.
+   * Needs a transport whose sockets expose their fd (the runtime's).
+   */
+  sndbuf?: number;
   /** Called once per response. */
   log?: (entry: AccessLogEntry) => void;
 }
@@ -95,6 +104,7 @@ function validateOptions(o: FileServerOptions): void {
   checkInt('maxUriBytes', o.maxUriBytes, 16, 1 << 20);
   if (o.maxConnections !== Infinity) checkInt('maxConnections', o.maxConnections, 1, 2 ** 31 - 1);
   checkInt('zeroCopyMinBytes', o.zeroCopyMinBytes, 0, Number.MAX_SAFE_INTEGER);
+  if (o.sndbuf !== undefined) checkInt('sndbuf', o.sndbuf, 4096, 1 << 30);
   checkInt('cache.maxEntries', o.cache?.maxEntries, 1, 1 << 20);
   checkInt('cache.revalidateMs', o.cache?.revalidateMs, 0, 2 ** 31 - 1);
   checkInt('cache.smallFileBytes', o.cache?.smallFileBytes, 0, 1 << 30);
@@ -111,9 +121,13 @@ export function createFileServer(options: FileServerOptions): FileServer {
   if (!rootStat.isDirectory()) throw new TypeError(`The "root" option must be a directory: ${options.root}`);
   const realRoot = realpathSync(path.resolve(options.root));
   const transport = options.transport ?? loadTransport();
+  if (options.sndbuf !== undefined && !transport.setSendBuffer) {
+    throw new TypeError(`sndbuf: the ${transport.name} transport cannot set SO_SNDBUF (the runtime's transport can)`);
+  }
   const fs = options.fileSystem ?? loadFileSystem();
   const cache = new FileCache(fs, realRoot, options.cache);
   const maxConnections = options.maxConnections ?? Infinity;
+  const sndbuf = options.sndbuf;
   const sendFile = (options.zeroCopy ?? USE_FACADE_SENDFILE) ? transport.net.sendFile : undefined;
   const ctx = { realRoot, cache, fs, dotfiles: options.dotfiles ?? false, listings: options.listings ?? true };
   const connectionContext = {
@@ -139,6 +153,7 @@ export function createFileServer(options: FileServerOptions): FileServer {
       lingerThenDestroy(socket);
       return;
     }
+    if (sndbuf !== undefined) transport.setSendBuffer?.(socket, sndbuf);
     const c = new Connection(socket, connectionContext);
     open.add(c);
     socket.on('close', () => open.delete(c));

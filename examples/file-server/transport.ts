@@ -65,6 +65,8 @@ export interface Transport {
   readonly net: NetModule;
   /** Whether `listen({ reusePort: true })` is honoured (needed for `--workers` > 1). */
   readonly reusePort: boolean;
+  /** Sets SO_SNDBUF on an accepted socket; absent when the transport cannot (node:net). */
+  readonly setSendBuffer?: (socket: SocketLike, bytes: number) => void;
 }
 
 /** node:net as a {@link Transport}. Node 20 has no SO_REUSEPORT. */
@@ -94,7 +96,15 @@ export function loadTransport(prefer: 'auto' | 'node' = 'auto'): Transport {
   if (!isNetModule(m)) return nodeTransport;
   // The facade may itself have fallen back to node:net (io_uring unavailable): no SO_REUSEPORT then.
   const onRing = m.backend === undefined || m.backend === 'io_uring';
-  return { name: onRing ? 'uring' : 'node', net: m, reusePort: onRing };
+  if (!onRing) return { name: 'node', net: m, reusePort: false };
+  const { native } = require('../../lib/native') as typeof import('../../lib/native');
+  const K = native.socketConstants;
+  const setSendBuffer = (socket: SocketLike, bytes: number): void => {
+    const fd = (socket as { fd?: unknown }).fd;
+    if (typeof fd !== 'number' || fd < 0) return;
+    try { native.setsockopt(fd, K.SOL_SOCKET!, K.SO_SNDBUF!, bytes); } catch { /* closed already */ }
+  };
+  return { name: 'uring', net: m, reusePort: true, setSendBuffer };
 }
 
 /**
