@@ -19,6 +19,7 @@ import { parseProxyArgs } from '../examples/proxy/cli';
 import { Ring } from '../lib/ring';
 import '../lib/ops-net';
 import { native } from '../lib/native';
+import { AF_UNIX, unixSockaddr } from '../lib/net/unix';
 import { openFds, runNode, within } from './helpers';
 import { until } from './net-helpers';
 import { sendText, recvText } from './raw-tcp-helpers';
@@ -470,8 +471,36 @@ test('a Unix socket upstream: 16 MiB each way intact (sha256), half-close propag
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const both = await createProxy({ listenHost: '127.0.0.1', listenPort: 0, upstreamPath: sock, upstreamPort: 1 })
-    .then(() => 'started', (e: Error) => e.message);
+    .then((px) => px.close().then(() => 'started'), (e: Error) => e.message);
   assert.match(both, /not both/);
+});
+
+test('a Unix upstream whose backlog is full: clients are closed at once (EAGAIN logged), and close() returns', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'proxy-unix-full-'));
+  const sock = path.join(tmp, 'full.sock');
+  const lfd = native.socketSync(AF_UNIX, native.socketConstants.SOCK_STREAM!, 0); // listens, never accepts
+  native.bind(lfd, unixSockaddr(sock, 'bind') as Buffer);
+  native.listen(lfd, 1);
+  const logs: string[] = [];
+  const p = await createProxy({ listenHost: '127.0.0.1', listenPort: 0, upstreamPath: sock, pump: PUMP,
+    log: (m) => logs.push(m) });
+  const clients: net.Socket[] = [];
+  try {
+    const closed = Array.from({ length: 6 }, () => {
+      const c = net.connect(p.address().port, '127.0.0.1');
+      clients.push(c);
+      c.on('error', () => undefined);
+      return new Promise((r) => c.once('close', r));
+    });
+    // The backlog takes one or two connections (those wait for an accept that never comes); the rest fail.
+    await within(Promise.race(closed), 3000, 'a client closed');
+    assert.ok(logs.some((l) => l.includes(`upstream unix:${sock} failed (EAGAIN)`)), logs.join('\n'));
+  } finally {
+    for (const c of clients) c.destroy();
+    await within(p.close(), 3000, 'close()');
+    native.closeFd(lfd);
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
 });
 
 test('command line: required flags and clear errors', () => {

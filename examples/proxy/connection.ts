@@ -16,6 +16,7 @@ import { adoptFd } from '../../lib/owned-fds';
 import { uringError } from '../../lib/errors';
 import type { StreamOp } from '../../lib/ring';
 import { watchReset } from './reset-watch';
+import { AF_UNIX } from '../../lib/net/unix';
 
 const K = native.socketConstants;
 
@@ -48,6 +49,8 @@ export class ProxyConnection {
   #closing = false;
   /** Set once the fds are being closed: nothing may address them by number after that. */
   #fdsClosed = false;
+  /** Aborts the upstream connect while it waits (abort(): idle timeout, shutdown). */
+  readonly #connecting = new AbortController();
   #done: Promise<void> | undefined;
 
   constructor(
@@ -85,6 +88,7 @@ export class ProxyConnection {
     if (this.#closing) return;
     this.#closing = true;
     this.log(`closing fd ${this.clientFd}: ${reason}`);
+    this.#connecting.abort(); // an upstream connect still waiting (a SYN unanswered) ends now
     this.#shutdownBoth();
   }
 
@@ -92,10 +96,15 @@ export class ProxyConnection {
     const { ring, clientFd, upstream } = this;
     try {
       this.#upFd = adoptFd(await ring.socket(upstream.domain, K.SOCK_STREAM!, 0));
-      await ring.connect(this.#upFd, upstream.sockaddr);
+      // A Unix listener with a full backlog would keep a blocking connect waiting for good: non-blocking,
+      // it fails at once with EAGAIN (logged, the client closed), as node:net reports it.
+      const unix = upstream.domain === AF_UNIX;
+      if (unix) native.setNonBlocking(this.#upFd, true);
+      await ring.connect(this.#upFd, upstream.sockaddr, { signal: this.#connecting.signal });
+      if (unix) native.setNonBlocking(this.#upFd, false);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      this.log(`upstream ${upstream.label} failed (${err.code ?? err.message}): closing client fd ${clientFd}`);
+      if (!this.#closing) this.log(`upstream ${upstream.label} failed (${err.code ?? err.message}): closing client fd ${clientFd}`);
       await this.#closeAll();
       return;
     }

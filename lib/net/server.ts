@@ -21,7 +21,7 @@ import { errorWithHostPort, literal, resolve, validatePort, type Resolved } from
 import { Socket, type AddressInfo } from './socket';
 import { adoptFd } from '../owned-fds';
 import * as fs from 'node:fs';
-import { AF_UNIX, backlogOf, isAbstract, isPipeName, unixPathOf, unixSockaddr } from './unix';
+import { AF_UNIX, backlogOf, fileOf, isAbstract, isPipeName, unixSockaddr } from './unix';
 
 const K = native.socketConstants;
 
@@ -79,6 +79,8 @@ export class Server extends EventEmitter {
   #address: AddressInfo | undefined;
   /** The Unix socket path listened on, while listening on one. */
   #unixPath: string | undefined;
+  /** The socket file this server's bind created (name, device, inode), until it is removed. */
+  #boundFile: { file: string; dev: number; ino: number } | undefined;
   /** Bumped by listen() and close(): a listen() still resolving its host gives up when it changed. */
   #listenId = 0;
   /** Listening sockets close() let go of whose multishot accept the kernel has not dropped yet. */
@@ -128,16 +130,27 @@ export class Server extends EventEmitter {
     let opts: ListenOptions;
     if (typeof args[0] === 'object' && args[0] !== null) {
       opts = args[0] as ListenOptions;
+    } else if (isPipeName(args[0])) {
+      opts = { path: args[0] }; // node:net: a first argument that is no port number is a path
+      if (typeof args[1] === 'number') opts.backlog = args[1];
     } else {
       opts = { port: args[0] as number | undefined };
       if (typeof args[1] === 'string') opts.host = args[1];
       else if (typeof args[1] === 'number') opts.backlog = args[1];
       if (typeof args[2] === 'number') opts.backlog = args[2];
     }
-    // node:net's order: a port (a number, or a string that is a number) wins over a path.
-    const port0: unknown = opts.port;
-    const path = isPipeName(port0) ? port0
-      : typeof port0 === 'number' || typeof port0 === 'string' ? undefined : unixPathOf(opts.path);
+    // node:net's rules for the options: any `port` key means TCP (a string port is validated as a
+    // port, never taken as a path); otherwise `path` must name a Unix socket.
+    let path: string | undefined;
+    if ('path' in opts && !('port' in opts)) {
+      if (!isPipeName(opts.path)) {
+        const err = new TypeError(`The argument 'options' is invalid: options.path must be a socket path, got ` +
+          `${JSON.stringify(opts.path)}`) as TypeError & { code: string };
+        err.code = 'ERR_INVALID_ARG_VALUE';
+        throw err;
+      }
+      path = opts.path;
+    }
     if (path !== undefined) {
       if ((opts.readableAll || opts.writableAll) && isAbstract(path)) {
         const err = new TypeError('readableAll and writableAll set the mode of a socket file; an abstract name ' +
@@ -260,9 +273,23 @@ export class Server extends EventEmitter {
    * `unlink` removes the file now.
    */
   #ownPath(path: string, own: boolean, unlink = false): void {
-    if (isAbstract(path)) return;
-    native.ownSocketPath(path, own);
-    if (unlink) try { fs.unlinkSync(path); } catch { /* removed by someone else */ }
+    const file = fileOf(path);
+    if (file === undefined) return;
+    if (own) {
+      const st = fs.statSync(file); // bind has just made it
+      this.#boundFile = { file, dev: st.dev, ino: st.ino };
+      native.ownSocketPath(file, true);
+      return;
+    }
+    native.ownSocketPath(file, false);
+    const b = this.#boundFile;
+    this.#boundFile = undefined;
+    if (!unlink || b === undefined || b.file !== file) return;
+    try {
+      // Only the file this server bound: once it is gone, another server may have bound the name.
+      const st = fs.lstatSync(file);
+      if (st.dev === b.dev && st.ino === b.ino) fs.unlinkSync(file);
+    } catch { /* removed by someone else */ }
   }
 
   /**

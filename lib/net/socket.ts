@@ -350,6 +350,7 @@ export class Socket extends Duplex {
       native.setNonBlocking(fd, true);
       await this.#ring.connect(fd, sa, { signal: this.#connectAbort.signal });
       this.#connectAbort = undefined;
+      if (this.#fd !== fd) return; // destroyed meanwhile: the number may be another file's now
       native.setNonBlocking(fd, false);
       this.#connected();
     } catch (e) {

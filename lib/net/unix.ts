@@ -12,8 +12,8 @@ export const AF_UNIX = 1;
 /** Bytes of sun_path in struct sockaddr_un (Linux). */
 const SUN_PATH = 108;
 const ENAMETOOLONG = 36;
-/** Whether this Node's libuv pads abstract names to the whole sun_path (libuv < 1.48). */
-const PAD_ABSTRACT = ((): boolean => {
+/** Whether this Node's libuv pads abstract names to the whole sun_path (libuv < 1.48), and so do we. */
+export const PAD_ABSTRACT = ((): boolean => {
   const [major, minor] = (process.versions.uv ?? '0.0').split('.').map(Number) as [number, number];
   return major < 1 || (major === 1 && minor < 48);
 })();
@@ -43,6 +43,13 @@ export function unixSockaddr(path: string, syscall: string): Buffer | NodeJS.Err
   sa.writeUInt16LE(AF_UNIX, 0);
   name.copy(sa, 2);
   return sa;
+}
+
+/** The file system name a socket path binds: up to its first NUL (the kernel stops there), or none when abstract. */
+export function fileOf(path: string): string | undefined {
+  if (isAbstract(path)) return undefined;
+  const nul = path.indexOf('\0');
+  return nul < 0 ? path : path.slice(0, nul);
 }
 
 /** node:net's rule: a string that is not a number >= 0 names a Unix socket ('8080', '0x1f90' and '' are ports). */

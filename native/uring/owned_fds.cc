@@ -28,6 +28,7 @@
  * close runs inline unless the file system defers it).
  */
 #include <errno.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <mutex>
@@ -44,12 +45,16 @@ std::unordered_map<napi_env, std::unordered_set<int>> g_owned;
 /* Unix socket files of listening servers: removed at teardown, as node:net's
  * (libuv closes the pipe handle and unlinks its name when the environment
  * goes), or the next listen() on the path fails with EADDRINUSE. */
-std::unordered_map<napi_env, std::unordered_set<std::string>> g_paths;
+struct BoundFile {
+  dev_t dev;
+  ino_t ino;
+};
+std::unordered_map<napi_env, std::unordered_map<std::string, BoundFile>> g_paths;
 
 void CloseOwned(void *arg) {
   napi_env env = static_cast<napi_env>(arg);
   std::unordered_set<int> fds;
-  std::unordered_set<std::string> paths;
+  std::unordered_map<std::string, BoundFile> paths;
   {
     std::lock_guard<std::mutex> g(g_lock);
     auto it = g_owned.find(env);
@@ -63,11 +68,16 @@ void CloseOwned(void *arg) {
       g_paths.erase(pt);
     }
   }
+  /* The names first, as libuv does: once a listener is closed, another server may bind its path,
+   * and only the file this environment's server made (same inode) is removed. */
+  for (const auto &p : paths) {
+    struct stat st;
+    if (lstat(p.first.c_str(), &st) == 0 && st.st_dev == p.second.dev && st.st_ino == p.second.ino) unlink(p.first.c_str());
+  }
   for (int fd : fds) close(fd); /* EINTR: Linux has released the fd anyway */
-  for (const std::string &p : paths) unlink(p.c_str());
 }
 
-/* ownSocketPath(path, own): unlink path at teardown (own) or no longer (!own). */
+/* ownSocketPath(path, own): unlink path at teardown (own; the file there now, by inode) or no longer (!own). */
 Napi::Value OwnSocketPath(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString()) {
@@ -76,10 +86,13 @@ Napi::Value OwnSocketPath(const Napi::CallbackInfo &info) {
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
   bool own = info[1].ToBoolean().Value();
-  std::lock_guard<std::mutex> g(g_lock);
   if (own) {
-    g_paths[env].insert(path);
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0) return env.Undefined(); /* gone already: nothing to remove */
+    std::lock_guard<std::mutex> g(g_lock);
+    g_paths[env][path] = BoundFile{st.st_dev, st.st_ino};
   } else {
+    std::lock_guard<std::mutex> g(g_lock);
     auto it = g_paths.find(env);
     if (it != g_paths.end()) it->second.erase(path);
   }
