@@ -180,6 +180,17 @@ test('copyFile aborted: AbortError, files closed', async () => {
     assert.is(await p3.then(() => 'done', (e: Error) => e.name), 'AbortError');
     assert.ok(fs.existsSync(d), 'a destination that existed is not removed');
     fs.unlinkSync(d);
+    // A dangling symlink as destination: the copy creates its target; aborted, it removes that file, not the link.
+    const target = path.join(dir, 'ab-target');
+    fs.symlinkSync(target, d);
+    const ac4 = new AbortController();
+    const p4 = copyFile(ring, s, d, 0, { pool, signal: ac4.signal });
+    const abortOnceCreated = (): void => { if (fs.existsSync(target)) ac4.abort(); else setImmediate(abortOnceCreated); };
+    abortOnceCreated();
+    assert.is(await p4.then(() => 'done', (e: Error) => e.name), 'AbortError');
+    assert.not.ok(fs.existsSync(target), 'the target this copy created is removed');
+    assert.ok(fs.lstatSync(d).isSymbolicLink(), 'the link stays');
+    fs.unlinkSync(d);
     pool.close();
     assert.is(fdCount(), before, 'no fd leaked');
   } finally {

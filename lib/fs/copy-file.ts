@@ -6,12 +6,15 @@
  * permission bits, then copy the bytes with {@link copyRange}.
  *
  * Unlike libuv, a failure (an abort too) never removes a destination the
- * caller already had: only a file this call created is unlinked. Every fd
+ * caller already had: only a file this call created is unlinked (and the
+ * file it created at a dangling symlink's target, the link kept). Every fd
  * opened is closed. Both the fs facade and lib/copy.ts `copyFile` (which
  * adds a pipe pool and a signal) copy with this.
  * @internal
  */
 import { constants, fchmod as nodeFchmod } from 'node:fs';
+import { lstat, readlink, stat } from 'node:fs/promises';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
 import type { Ring } from '../ring';
 import { abortError, uringError, type UringError } from '../errors';
@@ -30,6 +33,8 @@ export async function copyFileRing(ring: Ring, src: string, dest: string, mode: 
   options: { pool?: PipePool; signal?: AbortSignal } = {}): Promise<void> {
   const fds: number[] = [];
   let created = false;
+  /** A dangling symlink's target this call created through it: removed on failure too. */
+  let createdTarget: { path: string; ino: number } | undefined;
   let ok = false;
   try {
     const srcFd = adoptFd(await ring.open(src, O_RDONLY));
@@ -48,10 +53,13 @@ export async function copyFileRing(ring: Ring, src: string, dest: string, mode: 
       if ((mode & COPYFILE_EXCL) !== 0 || (e as UringError).errno !== -EEXIST) throw e;
       // O_CREAT again, without O_EXCL, as libuv opens it: a dest that is a
       // dangling symlink failed O_EXCL, and this creates the link's target.
+      const target = await danglingTarget(dest);
       dstFd = adoptFd(await ring.open(dest, O_WRONLY | O_CREAT, perm));
+      if (target !== undefined) createdTarget = { path: target, ino: -1 };
     }
     fds.push(dstFd);
     const dst = await ring.fstat(dstFd);
+    if (createdTarget) createdTarget.ino = dst.ino;
     if (dst.dev === st.dev && dst.ino === st.ino) {
       ok = true;
       return;
@@ -69,5 +77,22 @@ export async function copyFileRing(ring: Ring, src: string, dest: string, mode: 
     const closing = fds.map((fd) => ring.close(fd).catch(() => undefined));
     await Promise.all(closing);
     if (!ok && created) await ring.unlink(dest).catch(() => undefined);
+    if (!ok && createdTarget) {
+      // Only the file this call made: same inode at the link's target.
+      const t = createdTarget;
+      const same = await ring.lstat(t.path).then((s) => s.ino === t.ino, () => false);
+      if (same) await ring.unlink(t.path).catch(() => undefined);
+    }
+  }
+}
+
+/** The path a dangling symlink `p` points to (which an O_CREAT open creates), else undefined. */
+async function danglingTarget(p: string): Promise<string | undefined> {
+  try {
+    if (!(await lstat(p)).isSymbolicLink()) return undefined;
+    if (await stat(p).then(() => true, () => false)) return undefined; // the target exists
+    return path.resolve(path.dirname(p), await readlink(p));
+  } catch {
+    return undefined;
   }
 }
