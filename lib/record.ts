@@ -18,6 +18,8 @@ export const R = {
   BUF_INDEX: 10,
   FD_IN: 11,
   ADDR3: 12,
+  /** 1 when the operation completes with a new fd (the slot's fdResult): see native/uring/fd_results.h. */
+  FD_RESULT: 13,
   FIELDS: 16,
 } as const;
 

@@ -780,6 +780,7 @@ export class Ring {
     r[R.BUF_INDEX] = 0;
     r[R.FD_IN] = 0;
     r[R.ADDR3] = 0;
+    r[R.FD_RESULT] = s.fdResult ? 1 : 0;
   }
 
   #raw(s: Slot, op: RawOp, signal: AbortSignal | undefined, chain = 0): Promise<number> {
@@ -803,6 +804,7 @@ export class Ring {
     r[R.BUF_INDEX] = op.bufIndex ?? 0;
     r[R.FD_IN] = op.fdIn ?? 0;
     r[R.ADDR3] = op.addr3 ?? 0;
+    r[R.FD_RESULT] = s.fdResult ? 1 : 0;
     return this.#go(s, op.buf1, op.buf2, op.buf3, signal, chain) as Promise<number>;
   }
 
@@ -956,6 +958,7 @@ export class Ring {
     r[R.BUF_INDEX] = 0;
     r[R.FD_IN] = 0;
     r[R.ADDR3] = 0;
+    r[R.FD_RESULT] = 0;
     // Cancels bypass the in-flight limit: they are what frees room, and the
     // kernel's NODROP keeps the rare extra CQE if the CQ is momentarily full.
     if (this.#h.prep()) {

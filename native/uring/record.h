@@ -23,6 +23,7 @@ enum RecordField {
   REC_BUF_INDEX = 10,/* buf_index / buf_group */
   REC_FD_IN = 11,    /* splice_fd_in / file_index */
   REC_ADDR3 = 12,    /* addr3, or byte offset into the third buffer */
+  REC_FD_RESULT = 13,/* 1: the result is a new fd that JavaScript will adopt (fd_results.h) */
   REC_FIELDS = 16
 };
 

@@ -82,7 +82,7 @@ napi_value RingHandle::PrepFast(napi_env env, napi_callback_info cbinfo) {
   sqe->buf_index = (uint16_t)r[REC_BUF_INDEX];
   sqe->splice_fd_in = (int32_t)r[REC_FD_IN];
   sqe->addr3 = addr3;
-  self->fd_results_.Note(sqe);
+  self->fd_results_.Note(sqe->user_data, r[REC_FD_RESULT] != 0);
 
   self->inflight_++;
   self->UpdateRef();
