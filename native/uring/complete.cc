@@ -153,12 +153,16 @@ unsigned RingHandle::Drain(bool sync_call) {
  * opened files: fd_results.h) are closed here, or nobody ever would: the
  * records of a batch JavaScript did not take (a worker being terminated: its
  * last callbacks cannot run, or stop in the middle of a batch), and at
- * teardown every CQE the kernel still has (see Teardown). JavaScript marks each record taken (CQE_SLOT =
- * CQE_TAKEN) before it acts on it, so a record it took, and whose fd it may
- * have adopted or even closed already, is never closed here: a second close
- * of a number could close another thread's new fd.
+ * teardown every CQE the kernel still has (see Teardown). JavaScript marks
+ * each record taken (CQE_SLOT = CQE_TAKEN) before it acts on it, so a record
+ * it took, and whose fd it may have adopted or even closed already, is never
+ * closed here: a second close of a number could close another thread's new
+ * fd.
  */
 void RingHandle::CloseUndelivered(unsigned base, unsigned n) {
+  /* JavaScript takes the records in order: the last one taken means all were
+   * (the normal case, one read per batch). */
+  if (n == 0 || cqout_[(size_t)(base + n - 1) * CQE_FIELDS + CQE_SLOT] == CQE_TAKEN) return;
   for (unsigned k = 0; k < n; k++) {
     const int32_t *o = cqout_ + (size_t)(base + k) * CQE_FIELDS;
     if (o[CQE_SLOT] == CQE_TAKEN) continue;
