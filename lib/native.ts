@@ -63,8 +63,13 @@ export interface NativeAddon {
   adoptFd(fd: number): void;
   releaseFd(fd: number): boolean;
   adoptedFds(): number;
-  /** Unlink `path` (a listening Unix socket's file) when this environment is torn down (`own`), or no longer. */
-  ownSocketPath(path: string, own: boolean): void;
+  /**
+   * `own`: the Unix socket file just bound at `path` is removed when this environment is torn down (if
+   * still there); returns its inode, which names it (-1: gone already). `!own`: no longer, for the file
+   * `inode`; with `unlink`, it is removed now if it is still that file.
+   */
+  ownSocketPath(path: string, own: true): number;
+  ownSocketPath(path: string, own: false, inode: number, unlink: boolean): void;
   spliceNow(fdIn: number, fdOut: number, len: number, more?: boolean, offIn?: number): number;
   cachedRange(fd: number, offset: number, length: number): number;
   fadvise(fd: number, offset: number, length: number, advice: number): void;

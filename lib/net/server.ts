@@ -79,8 +79,8 @@ export class Server extends EventEmitter {
   #address: AddressInfo | undefined;
   /** The Unix socket path listened on, while listening on one. */
   #unixPath: string | undefined;
-  /** The socket file this server's bind created (name, device, inode), until it is removed. */
-  #boundFile: { file: string; dev: number; ino: number } | undefined;
+  /** The inode of the socket file this server bound (the addon's name for it), or -1. */
+  #boundInode = -1;
   /** Bumped by listen() and close(): a listen() still resolving its host gives up when it changed. */
   #listenId = 0;
   /** Listening sockets close() let go of whose multishot accept the kernel has not dropped yet. */
@@ -141,17 +141,14 @@ export class Server extends EventEmitter {
     }
     // node:net's rules for the options: any `port` key means TCP (a string port is validated as a
     // port, never taken as a path); otherwise `path` must name a Unix socket.
-    let path: string | undefined;
     if ('path' in opts && !('port' in opts)) {
-      if (!isPipeName(opts.path)) {
+      const path = opts.path;
+      if (!isPipeName(path)) {
         const err = new TypeError(`The argument 'options' is invalid: options.path must be a socket path, got ` +
-          `${JSON.stringify(opts.path)}`) as TypeError & { code: string };
+          `${JSON.stringify(path)}`) as TypeError & { code: string };
         err.code = 'ERR_INVALID_ARG_VALUE';
         throw err;
       }
-      path = opts.path;
-    }
-    if (path !== undefined) {
       if ((opts.readableAll || opts.writableAll) && isAbstract(path)) {
         const err = new TypeError('readableAll and writableAll set the mode of a socket file; an abstract name ' +
           `(${JSON.stringify(path)}) has none`) as TypeError & { code: string };
@@ -231,33 +228,29 @@ export class Server extends EventEmitter {
     }
     let fd = -1;
     let step = 'socket';
-    let bound = false;
+    let owned = false;
     try {
       fd = adoptFd(native.socketSync(AF_UNIX, K.SOCK_STREAM!, 0));
       step = 'listen'; // node:net names bind failures of a Unix socket 'listen' too
       native.bind(fd, sa);
-      bound = true;
       this.#ownPath(path, true);
+      owned = true;
       native.listen(fd, backlogOf(opts.backlog));
+      if (opts.readableAll || opts.writableAll) { // not abstract: listen() refused that
+        step = 'chmod'; // node:fs's own error, as it is
+        const file = fileOf(path)!;
+        const mode = fs.statSync(file).mode & 0o7777;
+        fs.chmodSync(file, mode | (opts.readableAll ? 0o444 : 0) | (opts.writableAll ? 0o222 : 0));
+      }
     } catch (e) {
       if (fd >= 0) native.closeFd(fd);
-      if (bound) this.#ownPath(path, false, true); // the file bind made: a retry must find the path free
+      if (owned) this.#ownPath(path, false, true); // the file bind made: a retry must find the path free
       const err = e as NodeJS.ErrnoException;
-      const out = typeof err.errno === 'number' ? errorWithHostPort(-err.errno, step, path, undefined, true) : err;
+      const out = step !== 'chmod' && typeof err.errno === 'number'
+        ? errorWithHostPort(-err.errno, step, path, undefined, true) : err;
       if (out.code === 'EADDRINUSE') out.message += ' (remove the socket file if no server uses it any more)';
       process.nextTick(() => this.emit('error', out));
       return;
-    }
-    if ((opts.readableAll || opts.writableAll) && !isAbstract(path)) {
-      try {
-        const mode = fs.statSync(path).mode & 0o7777;
-        fs.chmodSync(path, mode | (opts.readableAll ? 0o444 : 0) | (opts.writableAll ? 0o222 : 0));
-      } catch (e) {
-        native.closeFd(fd);
-        this.#ownPath(path, false, true);
-        process.nextTick(() => this.emit('error', e));
-        return;
-      }
     }
     const failed = this.#accepting(fd, path);
     if (failed !== undefined) {
@@ -275,21 +268,13 @@ export class Server extends EventEmitter {
   #ownPath(path: string, own: boolean, unlink = false): void {
     const file = fileOf(path);
     if (file === undefined) return;
+    // The addon notes the file's inode: only that file is ever removed, not one another server bound since.
     if (own) {
-      const st = fs.statSync(file); // bind has just made it
-      this.#boundFile = { file, dev: st.dev, ino: st.ino };
-      native.ownSocketPath(file, true);
-      return;
+      this.#boundInode = native.ownSocketPath(file, true);
+    } else {
+      native.ownSocketPath(file, false, this.#boundInode, unlink);
+      this.#boundInode = -1;
     }
-    native.ownSocketPath(file, false);
-    const b = this.#boundFile;
-    this.#boundFile = undefined;
-    if (!unlink || b === undefined || b.file !== file) return;
-    try {
-      // Only the file this server bound: once it is gone, another server may have bound the name.
-      const st = fs.lstatSync(file);
-      if (st.dev === b.dev && st.ino === b.ino) fs.unlinkSync(file);
-    } catch { /* removed by someone else */ }
   }
 
   /**

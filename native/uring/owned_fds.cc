@@ -35,6 +35,7 @@
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "ring_handle.h"
 
@@ -49,12 +50,22 @@ struct BoundFile {
   dev_t dev;
   ino_t ino;
 };
-std::unordered_map<napi_env, std::unordered_map<std::string, BoundFile>> g_paths;
+/* Per environment, per name: the files its servers bound there (two servers
+ * of one thread may have bound one name in turn, after the first file was
+ * removed by someone else). */
+std::unordered_map<napi_env, std::unordered_map<std::string, std::vector<BoundFile>>> g_paths;
+
+/* Removes `path` if the file there is still `f` (a server's socket file is
+ * removed, never the file of another server that bound the name since). */
+void UnlinkIfSame(const std::string &path, const BoundFile &f) {
+  struct stat st;
+  if (lstat(path.c_str(), &st) == 0 && st.st_dev == f.dev && st.st_ino == f.ino) unlink(path.c_str());
+}
 
 void CloseOwned(void *arg) {
   napi_env env = static_cast<napi_env>(arg);
   std::unordered_set<int> fds;
-  std::unordered_map<std::string, BoundFile> paths;
+  std::unordered_map<std::string, std::vector<BoundFile>> paths;
   {
     std::lock_guard<std::mutex> g(g_lock);
     auto it = g_owned.find(env);
@@ -71,31 +82,56 @@ void CloseOwned(void *arg) {
   /* The names first, as libuv does: once a listener is closed, another server may bind its path,
    * and only the file this environment's server made (same inode) is removed. */
   for (const auto &p : paths) {
-    struct stat st;
-    if (lstat(p.first.c_str(), &st) == 0 && st.st_dev == p.second.dev && st.st_ino == p.second.ino) unlink(p.first.c_str());
+    for (const BoundFile &f : p.second) UnlinkIfSame(p.first, f);
   }
   for (int fd : fds) close(fd); /* EINTR: Linux has released the fd anyway */
 }
 
-/* ownSocketPath(path, own): unlink path at teardown (own; the file there now, by inode) or no longer (!own). */
+/*
+ * ownSocketPath(path, true) -> inode: the socket file just bound at path is
+ * removed at teardown (if still there: same inode); the inode identifies it
+ * (-1: nothing there any more). ownSocketPath(path, false, inode, unlink):
+ * no longer; with unlink, it is removed now if it is still that file.
+ */
 Napi::Value OwnSocketPath(const Napi::CallbackInfo &info) {
   Napi::Env env = info.Env();
   if (info.Length() < 2 || !info[0].IsString()) {
-    Napi::TypeError::New(env, "ownSocketPath(path: string, own: boolean)").ThrowAsJavaScriptException();
+    Napi::TypeError::New(env, "ownSocketPath(path: string, own: boolean, inode?: number, unlink?: boolean)")
+        .ThrowAsJavaScriptException();
     return env.Undefined();
   }
   std::string path = info[0].As<Napi::String>().Utf8Value();
   bool own = info[1].ToBoolean().Value();
   if (own) {
     struct stat st;
-    if (stat(path.c_str(), &st) != 0) return env.Undefined(); /* gone already: nothing to remove */
+    if (stat(path.c_str(), &st) != 0) return Napi::Number::New(env, -1); /* gone already: nothing to remove */
     std::lock_guard<std::mutex> g(g_lock);
-    g_paths[env][path] = BoundFile{st.st_dev, st.st_ino};
-  } else {
+    g_paths[env][path].push_back(BoundFile{st.st_dev, st.st_ino});
+    return Napi::Number::New(env, (double)st.st_ino);
+  }
+  double ino = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().DoubleValue() : -1;
+  bool unlink_now = info.Length() > 3 && info[3].ToBoolean().Value();
+  BoundFile f{};
+  bool found = false;
+  {
     std::lock_guard<std::mutex> g(g_lock);
     auto it = g_paths.find(env);
-    if (it != g_paths.end()) it->second.erase(path);
+    if (it != g_paths.end()) {
+      auto e = it->second.find(path);
+      if (e != it->second.end()) {
+        std::vector<BoundFile> &v = e->second;
+        for (size_t i = 0; i < v.size(); i++) {
+          if ((double)v[i].ino != ino) continue;
+          f = v[i];
+          found = true;
+          v.erase(v.begin() + (long)i);
+          break;
+        }
+        if (v.empty()) it->second.erase(e);
+      }
+    }
   }
+  if (found && unlink_now) UnlinkIfSame(path, f);
   return env.Undefined();
 }
 
