@@ -7,7 +7,6 @@ import type { Ring } from '../../lib/ring';
 import '../../lib/ops-net';
 import type { PipePool } from '../../lib/pipes';
 import { native } from '../../lib/native';
-
 import { pump, type PumpResult } from './splice-pump';
 import { readyPump } from './ready-pump';
 import { relayPump, type RelayDirection } from './relay-pump';
@@ -16,7 +15,7 @@ import { adoptFd } from '../../lib/owned-fds';
 import { uringError } from '../../lib/errors';
 import type { StreamOp } from '../../lib/ring';
 import { watchReset } from './reset-watch';
-import { AF_UNIX } from '../../lib/net/unix';
+import { AF_UNIX, connectUnix } from '../../lib/net/unix';
 
 const K = native.socketConstants;
 
@@ -96,12 +95,10 @@ export class ProxyConnection {
     const { ring, clientFd, upstream } = this;
     try {
       this.#upFd = adoptFd(await ring.socket(upstream.domain, K.SOCK_STREAM!, 0));
-      // A Unix listener with a full backlog would keep a blocking connect waiting for good: non-blocking,
-      // it fails at once with EAGAIN (logged, the client closed), as node:net reports it.
-      const unix = upstream.domain === AF_UNIX;
-      if (unix) native.setNonBlocking(this.#upFd, true);
-      await ring.connect(this.#upFd, upstream.sockaddr, { signal: this.#connecting.signal });
-      if (unix) native.setNonBlocking(this.#upFd, false);
+      // A Unix upstream whose backlog is full fails at once with EAGAIN (logged, the client closed).
+      const signal = this.#connecting.signal;
+      if (upstream.domain === AF_UNIX) await connectUnix(ring, this.#upFd, upstream.sockaddr, signal);
+      else await ring.connect(this.#upFd, upstream.sockaddr, { signal });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (!this.#closing) this.log(`upstream ${upstream.label} failed (${err.code ?? err.message}): closing client fd ${clientFd}`);

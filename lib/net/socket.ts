@@ -30,7 +30,7 @@ import { isIP } from 'node:net';
 import { ECANCELED } from '../errors';
 import * as dns from 'node:dns';
 import { adoptFd } from '../owned-fds';
-import { AF_UNIX, isPipeName, unixPathOf, unixSockaddr } from './unix';
+import { AF_UNIX, connectUnix, isPipeName, unixPathOf, unixSockaddr } from './unix';
 
 const K = native.socketConstants;
 
@@ -285,27 +285,13 @@ export class Socket extends Duplex {
     let lastErr: Error | undefined;
     for (const address of addrs) {
       if (this.destroyed) return;
-      let fd = -1;
       try {
         const r = await resolve(address, port);
-        fd = adoptFd(await this.#ring.socket(r.family === 6 ? K.AF_INET6! : K.AF_INET!, K.SOCK_STREAM!));
-        if (this.destroyed) {
-          native.closeFd(fd);
-          return;
-        }
-        this.#fd = fd;
-        if (local) bindLocal(fd, r.family, local);
-        this.#connectAbort = new AbortController();
-        await this.#ring.connect(fd, r.sockaddr, { signal: this.#connectAbort.signal });
-        this.#connectAbort = undefined;
-        this.#connected();
+        await this.#attempt(r.family === 6 ? K.AF_INET6! : K.AF_INET!, r.sockaddr,
+          local ? (fd) => bindLocal(fd, r.family, local) : undefined);
         return;
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        if (fd >= 0 && this.#fd === fd) {
-          this.#fd = -1;
-          try { native.closeFd(fd); } catch { /* closed */ }
-        }
         lastErr = typeof err.errno === 'number' && err.syscall === 'connect'
           ? errorWithHostPort(-err.errno, 'connect', address, port) : err;
         if (err.errno !== -ECONNREFUSED) break;
@@ -313,6 +299,38 @@ export class Socket extends Duplex {
     }
     this.connecting = false;
     if (!this.destroyed) this.destroy(lastErr);
+  }
+
+  /**
+   * One connect: a new socket of `domain` (`prepare` runs on it first: a
+   * local bind), connected to `sockaddr` (AF_UNIX: with unix.ts
+   * `connectUnix`), then 'connect'. Throws the failure with the socket
+   * closed; returns quietly when the Socket was destroyed meanwhile.
+   */
+  async #attempt(domain: number, sockaddr: Buffer, prepare?: (fd: number) => void): Promise<void> {
+    let fd = -1;
+    try {
+      fd = adoptFd(await this.#ring.socket(domain, K.SOCK_STREAM!));
+      if (this.destroyed) {
+        native.closeFd(fd);
+        return;
+      }
+      this.#fd = fd;
+      prepare?.(fd);
+      this.#connectAbort = new AbortController();
+      const signal = this.#connectAbort.signal;
+      if (domain === AF_UNIX) await connectUnix(this.#ring, fd, sockaddr, signal, () => this.#fd === fd);
+      else await this.#ring.connect(fd, sockaddr, { signal });
+      this.#connectAbort = undefined;
+      if (this.#fd !== fd) return; // destroyed meanwhile
+      this.#connected();
+    } catch (e) {
+      if (fd >= 0 && this.#fd === fd) {
+        this.#fd = -1;
+        try { native.closeFd(fd); } catch { /* closed */ }
+      }
+      throw e;
+    }
   }
 
   /** The connect succeeded (unless destroyed meanwhile): 'connect', 'ready', and reading starts. */
@@ -333,32 +351,13 @@ export class Socket extends Duplex {
     const sa = unixSockaddr(path, 'connect');
     if (sa instanceof Error) {
       this.connecting = false;
-      this.destroy(sa);
+      this.destroy(sa); // already node:net-shaped, with the length limit in its message
       return;
     }
-    let fd = -1;
     try {
-      fd = adoptFd(await this.#ring.socket(AF_UNIX, K.SOCK_STREAM!));
-      if (this.destroyed) {
-        native.closeFd(fd);
-        return;
-      }
-      this.#fd = fd;
-      this.#connectAbort = new AbortController();
-      // Non-blocking for the connect only: a listener whose backlog is full then fails it with EAGAIN
-      // at once, as node:net reports, instead of the ring waiting for room for as long as it takes.
-      native.setNonBlocking(fd, true);
-      await this.#ring.connect(fd, sa, { signal: this.#connectAbort.signal });
-      this.#connectAbort = undefined;
-      if (this.#fd !== fd) return; // destroyed meanwhile: the number may be another file's now
-      native.setNonBlocking(fd, false);
-      this.#connected();
+      await this.#attempt(AF_UNIX, sa);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (fd >= 0 && this.#fd === fd) {
-        this.#fd = -1;
-        try { native.closeFd(fd); } catch { /* closed */ }
-      }
       this.connecting = false;
       if (!this.destroyed) {
         this.destroy(typeof err.errno === 'number' && err.syscall === 'connect'

@@ -6,6 +6,9 @@
  * @internal
  */
 import { errorWithHostPort } from './address';
+import { native } from '../native';
+import type { Ring } from '../ring';
+import '../ops-net';
 
 /** AF_UNIX (Linux). */
 export const AF_UNIX = 1;
@@ -73,4 +76,19 @@ export function unixPathOf(path: unknown): string | undefined {
     throw err;
   }
   return path;
+}
+
+/**
+ * `ring.connect` for an AF_UNIX socket, non-blocking for the connect only: a
+ * listener whose backlog is full fails it at once with EAGAIN, as node:net
+ * reports, where a blocking one would keep the ring waiting for room for as
+ * long as it takes (a Unix connect has no timeout of its own). Blocking is
+ * restored after the connect if `stillOurs()` (the fd was not closed meanwhile:
+ * its number could be another file's).
+ */
+export async function connectUnix(ring: Ring, fd: number, sockaddr: Buffer, signal: AbortSignal | undefined,
+  stillOurs: () => boolean = () => true): Promise<void> {
+  native.setNonBlocking(fd, true);
+  await ring.connect(fd, sockaddr, { signal });
+  if (stillOurs()) native.setNonBlocking(fd, false);
 }
