@@ -44,15 +44,15 @@ async function main(): Promise<void> {
   const root = makeFiles('bench-http-root-', files);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-http-conf-'));
   // SNDBUF: both servers once more with this SO_SNDBUF on their connections (see RESULTS, session 9).
-  const ours = (workers: number, sndbuf?: number): Contender => ({
-    label: `uring file-server --workers ${workers}${sndbuf ? ` sndbuf` : ''}`,
+  const ours = (workers: number, buf?: number): Contender => ({
+    label: `uring file-server --workers ${workers}${buf ? ' sndbuf' : ''}`,
     start: (p) =>
       startServer(process.execPath, [fileServer, '--root', root, '--port', String(p), '--workers', String(workers), '--quiet',
-        ...(sndbuf ? ['--sndbuf', String(sndbuf)] : [])], p, /\n/),
+        ...(buf ? ['--sndbuf', String(buf)] : [])], p, /\n/),
   });
-  const nginx = (workers: number, sndbuf?: number): Contender => ({
-    label: `nginx worker_processes ${workers}${sndbuf ? ` sndbuf` : ''}`,
-    start: (p) => startServer('nginx', ['-c', writeNginxConf(tmp, root, p, workers, sndbuf), '-p', tmp], p),
+  const nginx = (workers: number, buf?: number): Contender => ({
+    label: `nginx worker_processes ${workers}${buf ? ' sndbuf' : ''}`,
+    start: (p) => startServer('nginx', ['-c', writeNginxConf(tmp, root, p, workers, buf), '-p', tmp], p),
   });
   const node: Contender = {
     label: 'node:http + createReadStream',

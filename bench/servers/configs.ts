@@ -8,7 +8,8 @@ import * as path from 'node:path';
 
 /**
  * nginx serving `root` on 127.0.0.1:`port`: sendfile, tcp_nopush, no access
- * log, in the foreground; `sndbuf` sets SO_SNDBUF on its connections (listen's sndbuf=). `user root` so the workers can read the 0700 temp
+ * log, in the foreground; `sndbuf` sets SO_SNDBUF on its connections
+ * (listen's sndbuf=). `user root` so the workers can read the 0700 temp
  * dir. keepalive_requests is raised from nginx's default of 1000 so that, like
  * the other servers, it does not close wrk's keep-alive connections mid-run.
  */

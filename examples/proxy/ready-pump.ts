@@ -54,6 +54,7 @@ import { failedSocket, type PumpResult } from './splice-pump';
 import { native } from '../../lib/native';
 import { isTcp, takeByteAtMark } from './urgent-mark';
 import { watchReset } from './reset-watch';
+import type { RelayEnd } from '../../lib/ops-relay';
 
 /** Full pipe-fuls moved back to back before the pump lets other work run. */
 const ROUNDS_BEFORE_YIELD = 8;
@@ -95,7 +96,7 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     const settleIfIdle = (): void => {
       if (result && !readPoll && !writePoll && !watch) resolve(result);
     };
-    const finish = (reason: 'eof' | 'error', error?: NodeJS.ErrnoException, failedEnd?: 'source' | 'destination'): void => {
+    const finish = (reason: 'eof' | 'error', error?: NodeJS.ErrnoException, failedEnd?: RelayEnd): void => {
       if (result) return;
       result = { bytes, splicedBytes: bytes - copied, reason, error };
       const end = failedSocket(error, failedEnd);
@@ -139,7 +140,7 @@ export function readyPump(ring: Ring, src: number, dst: number, pool: PipePool,
     });
     const step = (): void => {
       if (result || writeWait) return;
-      let at: 'source' | 'destination' | undefined; // the socket of the call in progress (for a failure)
+      let at: RelayEnd | undefined; // the socket of the call in progress (for a failure)
       try {
         for (;;) {
           at = 'destination';

@@ -46,6 +46,7 @@ import { Op } from '../../lib/opcodes';
 import { uringError } from '../../lib/errors';
 import { native } from '../../lib/native';
 import { isTcp, takeByteAtMark, NOT_AT_MARK, NOTHING_AFTER_MARK } from './urgent-mark';
+import type { RelayEnd } from '../../lib/ops-relay';
 
 const SPLICE_F_MOVE = 1;
 const EPIPE = 32;
@@ -61,14 +62,14 @@ export interface PumpResult {
   /** The failure, for 'error'. */
   error?: NodeJS.ErrnoException;
   /** For 'error': the socket the failed call was on (absent when neither: no pipe, the ring gone). */
-  failedEnd?: 'source' | 'destination';
+  failedEnd?: RelayEnd;
 }
 
 /**
  * The socket a pump failure was on: `at`, unless the failure was no socket's
  * doing (a cancel, an abort, the ring destroyed), which names none.
  */
-export function failedSocket(e: unknown, at: 'source' | 'destination' | undefined): 'source' | 'destination' | undefined {
+export function failedSocket(e: unknown, at: RelayEnd | undefined): RelayEnd | undefined {
   const code = (e as NodeJS.ErrnoException | undefined)?.code;
   return code === 'ECANCELED' || code === 'ABORT_ERR' || code === 'ERR_RING_DESTROYED' ? undefined : at;
 }
@@ -101,7 +102,7 @@ export async function pump(ring: Ring, src: number, dst: number, pool: PipePool,
   let bytes = 0;
   let copied = 0; // bytes delivered that came through urgentByte rather than splice
   let markMoved = false; // the last 0 was followed by readable bytes, not at a mark: splicing once more
-  let at: 'source' | 'destination' = 'source'; // the socket of the call in progress (for a failure)
+  let at: RelayEnd = 'source'; // the socket of the call in progress (for a failure)
   try {
     for (;;) {
       at = 'source';
