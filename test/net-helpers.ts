@@ -86,3 +86,13 @@ export async function freePort(host?: string): Promise<number> {
   await new Promise((r) => s.close(r));
   return port;
 }
+
+/** Everything `s` delivers until its end, as one Buffer (rejects on its 'error'). Reading starts now. */
+export function readToEnd(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  s.on('data', (d: Buffer) => chunks.push(d));
+  return new Promise((resolve, reject) => {
+    s.once('end', () => resolve(Buffer.concat(chunks)));
+    s.once('error', reject);
+  });
+}

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import * as net from '../lib/net';
-import { fdCount, forcedFallback, once } from './net-helpers';
+import { fdCount, forcedFallback, once, readToEnd } from './net-helpers';
 import { tempDir, within } from './helpers';
 import { Worker } from 'node:worker_threads';
 import { native } from '../lib/native';
@@ -35,15 +35,6 @@ function closeServer(s: { close(cb?: (err?: Error) => void): unknown }): Promise
   return new Promise((r) => s.close(() => r()));
 }
 
-function readAll(s: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  s.on('data', (d: Buffer) => chunks.push(d));
-  return new Promise((resolve, reject) => {
-    s.once('end', () => resolve(Buffer.concat(chunks)));
-    s.once('error', reject);
-  });
-}
-
 /** The error a connect to `p` ends with. */
 function connectError(p: string): Promise<NodeJS.ErrnoException> {
   const c = net.connect(p);
@@ -62,7 +53,7 @@ test('listen(path): node:net clients echo 16 MiB intact; address() is the path; 
   assert.ok(fs.statSync(p).isSocket(), 'the socket file exists');
   const payload = crypto.randomBytes(16 << 20);
   const c = nodeNet.connect(p);
-  const got = readAll(c);
+  const got = readToEnd(c);
   c.end(payload);
   const back = await within(got, 20_000, 'the echo');
   assert.is(crypto.createHash('sha256').update(back).digest('hex'), crypto.createHash('sha256').update(payload).digest('hex'));
@@ -79,7 +70,7 @@ test('listen(path): node:net clients echo 16 MiB intact; address() is the path; 
 test('connect(path) to a node:net server: data both ways, half-close, no IP address; TCP options are harmless', async () => {
   const p = sockPath();
   const srv = nodeNet.createServer({ allowHalfOpen: true }, (s) => {
-    readAll(s).then((b) => s.end(`got ${b.toString()}`), () => undefined);
+    readToEnd(s).then((b) => s.end(`got ${b.toString()}`), () => undefined);
   });
   await new Promise<void>((r) => srv.listen(p, r));
   const c = net.connect({ path: p, noDelay: true, keepAlive: true });
@@ -88,7 +79,7 @@ test('connect(path) to a node:net server: data both ways, half-close, no IP addr
   assert.is(c.remotePort, undefined);
   c.setNoDelay(false);
   c.setKeepAlive(true, 1000);
-  const got = readAll(c);
+  const got = readToEnd(c);
   c.end('over a unix socket');
   assert.is((await within(got, 5000, 'the answer')).toString(), 'got over a unix socket');
   await closeServer(srv);
@@ -106,7 +97,7 @@ test('node:http over a socket path: to a facade server, and through a facade cli
   srv.listen(p);
   await once(srv, 'listening');
   const get = (opts: http.RequestOptions): Promise<string> => new Promise((resolve, reject) => {
-    http.get({ socketPath: p, path: '/', ...opts }, (res) => readAll(res).then((b) => resolve(b.toString()), reject))
+    http.get({ socketPath: p, path: '/', ...opts }, (res) => readToEnd(res).then((b) => resolve(b.toString()), reject))
       .on('error', reject);
   });
   assert.is(await within(get({}), 5000, 'node:http client'), 'unix ok\r\n');
@@ -126,12 +117,12 @@ test('abstract names (leading NUL) reach node:net both ways and leave no file', 
   const want = PAD_ABSTRACT ? ('@' + name.slice(1)).padEnd(108, '@') : '@' + name.slice(1);
   assert.ok(listed.includes(want), `listed as ${JSON.stringify(want)}`);
   const c = nodeNet.connect(name);
-  assert.is((await within(readAll(c), 5000, 'node:net client')).toString(), 'from the facade');
+  assert.is((await within(readToEnd(c), 5000, 'node:net client')).toString(), 'from the facade');
   await closeServer(srv);
   const nsrv = nodeNet.createServer((s) => s.end('from node:net'));
   await new Promise<void>((r) => nsrv.listen(name, r));
   const c2 = net.connect(name);
-  assert.is((await within(readAll(c2), 5000, 'facade client')).toString(), 'from node:net');
+  assert.is((await within(readToEnd(c2), 5000, 'facade client')).toString(), 'from node:net');
   await closeServer(nsrv);
   assert.throws(() => net.createServer().listen({ path: name, readableAll: true }),
     (e: NodeJS.ErrnoException) => e.code === 'ERR_INVALID_ARG_VALUE' && /abstract name/.test(e.message));

@@ -18,7 +18,7 @@ import type { RelayMode } from '../lib/ops-relay';
 import { native } from '../lib/native';
 import { BufferGroup, RELAY_BGID } from '../lib/net/bufgroup';
 import { openFds } from './helpers';
-import { fdList, until } from './net-helpers';
+import { fdList, readToEnd, until } from './net-helpers';
 import { withRawPairs, recvText, sendText, ringEntersDuring } from './raw-tcp-helpers';
 
 const K = native.socketConstants;
@@ -64,15 +64,6 @@ async function withConnected(n: number,
   }
 }
 
-function collect(s: net.Socket): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  s.on('data', (d: Buffer) => chunks.push(d));
-  return new Promise((resolve, reject) => {
-    s.once('end', () => resolve(Buffer.concat(chunks)));
-    s.once('error', reject);
-  });
-}
-
 async function fdsSettle(before: number, count: () => number = openFds): Promise<number> {
   for (let i = 0; i < 50 && count() > before; i++) await new Promise((r) => setTimeout(r, 20));
   return count();
@@ -89,7 +80,7 @@ for (const mode of ['splice', 'copy', 'auto'] as RelayMode[]) {
     await withConnected(2, async (ring, c) => {
       const payload = crypto.randomBytes(24 << 20);
       const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode });
-      const got = collect(c.peers[1]!);
+      const got = readToEnd(c.peers[1]!);
       c.peers[0]!.end(payload); // one big write: the source stays full, the relay yields and resumes
       const r = await relay.done;
       assert.is(r.eof, true);
@@ -154,7 +145,7 @@ for (const mode of ['splice', 'copy', 'auto'] as RelayMode[]) {
       // Copy mode: the relay stopped receiving at 4 of the 64 shared buffers (unbounded, it takes them all).
       else assert.ok(ring.relayStats().buffersHeld <= 4, `buffers held ${ring.relayStats().buffersHeld}`);
       // Resume: everything arrives, byte-exact.
-      const got = collect(slow);
+      const got = readToEnd(slow);
       slow.resume();
       c.peers[0]!.end();
       const r = await relay.done;
@@ -189,7 +180,7 @@ for (const mode of ['splice', 'copy', 'auto'] as RelayMode[]) {
       assert.is(r.error?.code, 'ECANCELED');
       const ac = new AbortController();
       const second = ring.relay(c.fds[0]!, c.fds[1]!, { mode, signal: ac.signal });
-      const got = collect(c.peers[1]!);
+      const got = readToEnd(c.peers[1]!);
       c.peers[0]!.write('before abort');
       await until(() => second.bytes === 12, 5000, 'first bytes');
       ac.abort();
@@ -280,7 +271,7 @@ test('copy: more relays than buffers with stalled readers; each waits for a buff
     assert.is((await waiting.done).error?.code, 'ECANCELED');
     await extra.close();
     for (let i = 0; i < n; i++) {
-      got.push(collect(c.peers[2 * i + 1]!));
+      got.push(readToEnd(c.peers[2 * i + 1]!));
       c.peers[2 * i + 1]!.resume();
     }
     const rs = await Promise.all(relays.map((r) => r.done));
@@ -350,7 +341,7 @@ test('auto: a burst of small writes of random sizes arrives byte-exact (no messa
       }
       if (i % 100 === 0) await new Promise((r) => setImmediate(r));
     }
-    const got = [collect(c.peers[1]!), collect(c.peers[0]!)];
+    const got = [readToEnd(c.peers[1]!), readToEnd(c.peers[0]!)];
     c.peers[0]!.end();
     c.peers[1]!.end();
     const [r1, r2] = await Promise.all([ab.done, ba.done]);
@@ -370,7 +361,7 @@ test('auto: bytes and the end of stream already queued before the relay starts: 
     const msg = crypto.randomBytes(5000);
     c.peers[0]!.end(msg);
     await new Promise((r) => setTimeout(r, 50)); // both queued on our socket before the poll is armed
-    const got = collect(c.peers[1]!);
+    const got = readToEnd(c.peers[1]!);
     const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode: 'auto' });
     const stuck = new Promise<'stuck'>((resolve) => setTimeout(() => resolve('stuck'), 5000).unref());
     const r = await Promise.race([relay.done, stuck]);
@@ -436,7 +427,7 @@ test('auto: a small message the destination cannot take waits in the relay and a
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(relay.bytes < msg.length, `sent ${relay.bytes} into a full socket`);
     assert.is(ring.relayStats().pipesInUse, 0, 'a copied message waits in the relay, not in a pipe');
-    const got = collect(reader);
+    const got = readToEnd(reader);
     reader.resume();
     c.peers[0]!.end();
     const r = await relay.done;
@@ -462,12 +453,12 @@ for (const pipeSize of [undefined, 4096]) {
       const msgB = Buffer.alloc(4096, 'B');
       c.peers[0]!.write(msgA);
       await new Promise((r) => setTimeout(r, 100));
-      const gotB = collect(c.peers[3]!);
+      const gotB = readToEnd(c.peers[3]!);
       c.peers[2]!.end(msgB);
       assert.is((await b.done).bytes, msgB.length);
       native.shutdownSync(c.fds[3]!, K.SHUT_WR!);
       assert.ok((await gotB).equals(msgB));
-      const gotA = collect(c.peers[1]!);
+      const gotA = readToEnd(c.peers[1]!);
       c.peers[1]!.resume();
       c.peers[0]!.end();
       const ra = await a.done;
@@ -568,7 +559,7 @@ for (const mode of ['auto', 'splice'] as RelayMode[]) {
         c.peers[0]!.write(m);
       }
       await new Promise((r) => setTimeout(r, 100));
-      const got = collect(c.peers[1]!);
+      const got = readToEnd(c.peers[1]!);
       const relay = ring.relay(c.fds[0]!, c.fds[1]!, { mode, pipeSize: 4096 });
       const expected = Buffer.concat(sent);
       await until(() => relay.bytes >= expected.length, 3000, `all ${expected.length} bytes (relay moved ${relay.bytes})`);
@@ -597,7 +588,7 @@ for (const mode of ['splice', 'auto', 'copy'] as RelayMode[]) {
       assert.ok(relay.bytes < data.length, `the stalled destination took all ${relay.bytes} bytes`);
       const enters = await ringEntersDuring(ring, 1000);
       assert.ok(enters < 50, `the waiting relay made the ring enter the kernel ${enters} times in 1 s`);
-      const got = collect(reader);
+      const got = readToEnd(reader);
       reader.resume();
       const r = await relay.done;
       assert.is(r.eof, true, String(r.error));

@@ -208,24 +208,33 @@ async function clientsLeftOpen(port: number, count: number, end: () => Promise<u
 }
 
 test("a worker terminated in the middle of a batch of accepts: the connections its JavaScript never reached are closed", async () => {
-  // The first 'connection' handler never returns: the other accepts of its batch are in the shared
+  // The worker's thread sleeps until all 8 clients are connected, so their accepts reach it as one batch;
+  // the first 'connection' handler never returns: the other 7 records of the batch are in the shared
   // completion array, not taken by JavaScript, when the worker is terminated.
   const src = `
-    const { parentPort } = require('node:worker_threads');
+    const { parentPort, workerData } = require('node:worker_threads');
     const lib = require(${JSON.stringify(LIB)});
     let n = 0;
     const server = lib.net.createServer(() => { if (++n === 1) for (;;); });
     server.listen(0, '127.0.0.1', () => {
       parentPort.postMessage(server.address().port);
-      parentPort.once('message', () => setImmediate(() => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 300)));
+      parentPort.once('message', () => setImmediate(() => {
+        parentPort.postMessage('asleep');
+        Atomics.wait(workerData, 0, 0, 10_000); // until the clients are in
+      }));
     });`;
   for (let run = 0; run < 2; run++) {
-    const w = new Worker(src, { eval: true });
-    const port = await within(new Promise<number>((r) => w.once('message', r)), 10_000, 'listen');
-    w.postMessage('block'); // the loop sleeps 300 ms: the connections below arrive as one batch
-    await new Promise((r) => setTimeout(r, 50));
+    const wake = new Int32Array(new SharedArrayBuffer(4));
+    const w = new Worker(src, { eval: true, workerData: wake });
+    const next = (): Promise<unknown> => new Promise((r) => w.once('message', r));
+    const port = await within(next(), 10_000, 'listen') as number;
+    const asleep = next();
+    w.postMessage('sleep');
+    await within(asleep, 10_000, 'the worker asleep');
     const left = await clientsLeftOpen(port, 8, async () => {
-      await new Promise((r) => setTimeout(r, 400)); // the batch is delivered; its first handler spins
+      Atomics.store(wake, 0, 1);
+      Atomics.notify(wake, 0); // all 8 connected: one batch of accepts; its first handler spins
+      await new Promise((r) => setTimeout(r, 300));
       await w.terminate();
     });
     assert.is(left, 0, `run ${run}: ${left} of 8 clients never saw their connection end`);
