@@ -41,7 +41,7 @@ export const USAGE = `usage: file-server [options]
   --sndbuf BYTES        fixed send buffer per connection (SO_SNDBUF; default: the kernel's
                         autotuning). Behind a proxy on the same host, 131072 keeps loopback
                         transfers of large files fast (bench/RESULTS.md, session 9); over a
-                        WAN it caps each download at about 2 x BYTES per round trip
+                        long round trip it caps each download (2 x BYTES unacknowledged at most)
   --quiet               no access log
 `;
 

@@ -56,7 +56,7 @@ export interface FileServerOptions {
    * Default: unset, the kernel's autotuning. On loopback (a proxy on the
    * same host) a fixed 131072 keeps large-file transfers out of a slow
    * regime that large buffers fall into (bench/RESULTS.md, session 9); over
-   * a WAN it caps each connection at about twice this per round trip.
+   * a long round trip it caps each connection (twice this unacknowledged at most).
    * Needs a transport whose sockets expose their fd (the runtime's).
    */
   sndbuf?: number;
