@@ -10,6 +10,7 @@
  *     SNDBUF (bytes) adds both servers with that SO_SNDBUF on their
  *     connections (this file server's --sndbuf, nginx's listen sndbuf=)
  *   flock -x /tmp/bench.lock npm run bench:http
+ *   BENCH_CC=cubic ... runs it under that congestion control (servers/tcp-env.ts)
  *
  * Needs wrk and nginx (installed with apt-get when missing). Ports 18100-18199.
  */
@@ -18,6 +19,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeNginxConf } from './servers/configs';
 import { ensureTools, formatRow, makeFiles, measure, printMedians, startServer, type Row, type Server } from './servers/run';
+import { describeTcp, rerunUnderCongestionControl } from './servers/tcp-env';
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
@@ -41,6 +43,7 @@ async function main(): Promise<void> {
     ['wrk', 'wrk'],
     ['nginx', 'nginx'],
   ]);
+  rerunUnderCongestionControl(); // BENCH_CC: this bench again in a network namespace, then exit
   const root = makeFiles('bench-http-root-', files);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-http-conf-'));
   // SNDBUF: both servers once more with this SO_SNDBUF on their connections (see RESULTS, session 9).
@@ -60,7 +63,7 @@ async function main(): Promise<void> {
   };
   console.log(
     `bench:http  wrk -t1 -c${connections} -d${seconds}s (1 s warm-up first), keep-alive; ${os.cpus().length} cores, ` +
-      `node ${process.version}, ${os.release()}`,
+      `node ${process.version}, ${os.release()}, ${describeTcp()}`,
   );
   console.log('GB/s = requests/s x file size / 1e9; CPU/req = server process tree user+sys time / requests\n');
   let port = 18100;

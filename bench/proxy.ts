@@ -15,6 +15,7 @@
  *     a summary gives the median of the per-round ratios: on a shared,
  *     noisy machine a ratio taken within one round is the robust figure)
  *   flock -x /tmp/bench.lock npm run bench:proxy
+ *   BENCH_CC=cubic ... runs it under that congestion control (servers/tcp-env.ts)
  *
  * Needs wrk, nginx and haproxy (installed with apt-get when missing). Ports 18200-18299.
  */
@@ -23,6 +24,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { writeHaproxyConf, writeNginxConf } from './servers/configs';
 import { ensureTools, formatRow, makeFiles, measure, printMedians, startServer, type Row, type Server } from './servers/run';
+import { describeTcp, rerunUnderCongestionControl } from './servers/tcp-env';
 
 const seconds = Number(process.argv[2] ?? 5);
 const connections = Number(process.argv[3] ?? 32);
@@ -47,6 +49,7 @@ async function main(): Promise<void> {
     ['nginx', 'nginx'],
     ['haproxy', 'haproxy'],
   ]);
+  rerunUnderCongestionControl(); // BENCH_CC: this bench again in a network namespace, then exit
   const root = makeFiles('bench-proxy-root-', files);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-proxy-conf-'));
   // 'relay@/other/checkout' runs that checkout's build of the proxy: an A/B of two builds in one run.
@@ -77,7 +80,7 @@ async function main(): Promise<void> {
   const contenders: Contender[] = [first, haproxy, second, nodePipe, ...rest].filter((c): c is Contender => c !== undefined);
   console.log(
     `bench:proxy  wrk -t1 -c${connections} -d${seconds}s (1 s warm-up first) -> proxy -> nginx (worker_processes 1, sendfile); ` +
-      `${os.cpus().length} cores, node ${process.version}, ${os.release()}`,
+      `${os.cpus().length} cores, node ${process.version}, ${os.release()}, ${describeTcp()}`,
   );
   console.log('GB/s = requests/s x file size / 1e9; CPU/req = proxy process user+sys time / requests (nginx not counted)\n');
   const upstreamPort = 18200;
