@@ -375,6 +375,38 @@ test('a socket fd keeps its blocking mode after sendFile', async () => {
   await s.close();
 });
 
+test('a facade socket is made non-blocking once for ready sends and blocking again for linked ones', async () => {
+  const file = path.join(dir, 'memo.bin');
+  const data = randomBytes(400_000);
+  fs.writeFileSync(file, data);
+  const s = await sink();
+  const c = await client(s.port);
+  const fd = fs.openSync(file, 'r');
+  const real = native.setNonBlocking;
+  const calls: boolean[] = [];
+  native.setNonBlocking = (f: number, on?: boolean): boolean => {
+    if (f === c.fd) calls.push(on !== false);
+    return real(f, on);
+  };
+  try {
+    for (let i = 0; i < 3; i++) assert.is(await net.sendFile(c, fd, { mode: 'ready' }), data.length);
+    assert.equal(calls, [true], 'one fcntl for three responses on one connection');
+    assert.is(await net.sendFile(c, fd, { mode: 'linked' }), data.length, 'io-wq splices into the socket work again');
+    assert.equal(calls, [true, false]);
+    assert.is(await net.sendFile(c, fd, { mode: 'ready', start: 10, end: 19 }), 10);
+    assert.equal(calls, [true, false, true]);
+    assert.is(real(c.fd, true), true, 'O_NONBLOCK is what the last transfer left');
+  } finally {
+    native.setNonBlocking = real;
+    fs.closeSync(fd);
+  }
+  c.end();
+  const got = await s.received;
+  assert.is(got.length, 4 * data.length + 10);
+  assert.is(sha(got), sha(Buffer.concat([data, data, data, data, data.subarray(10, 20)])), 'no byte lost or reordered');
+  await s.close();
+});
+
 test.after(() => {
   fs.rmSync(dir, { recursive: true, force: true });
 });

@@ -21,13 +21,15 @@ import type { StallWatch } from './sendfile-stall';
  * @internal
  */
 export async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
-  pool: PipePool, watch: StallWatch): Promise<number> {
+  pool: PipePool, watch: StallWatch, setNonBlocking?: (on: boolean) => void): Promise<number> {
   // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK (io_uring's
-  // own socket operations do not care); the previous mode is restored afterwards.
+  // own socket operations do not care). A facade socket's owner (`setNonBlocking`)
+  // sets it once and leaves it; a plain fd gets its previous mode back afterwards.
   const pipe = pool.acquire(); // first: if it throws (EMFILE), the socket's mode is untouched
   let wasNonBlocking: boolean;
   try {
-    wasNonBlocking = native.setNonBlocking(sockFd, true);
+    if (setNonBlocking) setNonBlocking(true);
+    wasNonBlocking = setNonBlocking ? true : native.setNonBlocking(sockFd, true);
   } catch (e) {
     pool.release(pipe);
     throw e;

@@ -36,7 +36,7 @@ import { abortError, invalidArgType, uringError } from '../errors';
 import { pipePool, type PipePool } from '../pipes';
 import { native } from '../native';
 import { validateFd, validateInt, validateSignal } from '../validate';
-import { Socket, kBorrowFd, kReturnFd } from './socket';
+import { Socket, kBorrowFd, kReturnFd, kSetNonBlocking } from './socket';
 import { truncatedError, type FileTruncatedError } from './sendfile-common';
 import { StallWatch, type SendFileTimeoutError } from './sendfile-stall';
 import { transferLinked } from './sendfile-linked';
@@ -140,7 +140,7 @@ export async function sendFile(socket: SendFileTarget, file: number | { fd: numb
     const sockFd = socket[kBorrowFd]();
     if (sockFd < 0) throw uringError(32 /* EPIPE */, 'sendfile');
     try {
-      return await transfer(ring, sockFd, fileFd, start, options, watch);
+      return await transfer(ring, sockFd, fileFd, start, options, watch, (on) => socket[kSetNonBlocking](sockFd, on));
     } finally {
       socket[kReturnFd]();
     }
@@ -164,8 +164,14 @@ function written(socket: NodeJS.WritableStream, bytes: Uint8Array, signal: Abort
   });
 }
 
+/**
+ * The transfer on a socket fd. `setNonBlocking` is the facade socket's memo of
+ * its O_NONBLOCK flag (absent for a plain fd, whose mode is restored after a
+ * 'ready' transfer): it saves two fcntl(2) pairs per response on a keep-alive
+ * connection.
+ */
 async function transfer(ring: Ring, sockFd: number, fileFd: number, start: number, options: SendFileOptions,
-  watch: StallWatch): Promise<number> {
+  watch: StallWatch, setNonBlocking?: (on: boolean) => void): Promise<number> {
   watch.watch(sockFd);
   const signal = watch.signal;
   const endPos = options.end !== undefined ? options.end + 1 : (await ring.fstat(fileFd)).size;
@@ -180,8 +186,12 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
     }
   }
   const pool = options.pipes ?? pipePool();
-  const run = options.mode !== 'linked' && endPos > start ? transferReady : transferLinked;
-  return run(ring, sockFd, fileFd, start, endPos, pool, watch);
+  if (options.mode !== 'linked' && endPos > start) {
+    return transferReady(ring, sockFd, fileFd, start, endPos, pool, watch, setNonBlocking);
+  }
+  // IORING_OP_SPLICE into an O_NONBLOCK socket fails with EAGAIN.
+  if (options.mode === 'linked') setNonBlocking?.(false);
+  return transferLinked(ring, sockFd, fileFd, start, endPos, pool, watch);
 }
 
 /** File operations for the fallback's read stream: reads, and a close that leaves the fd open. */

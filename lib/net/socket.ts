@@ -43,6 +43,15 @@ const K = native.socketConstants;
 export const kBorrowFd = Symbol('borrowFd');
 /** @internal */
 export const kReturnFd = Symbol('returnFd');
+/**
+ * Sets or clears O_NONBLOCK on a borrowed fd, with a system call only when
+ * the flag changes. sendFile's 'ready' mode needs it set (its splice(2) into
+ * the socket must not block) and leaves it set for the next response on the
+ * connection; the 'linked' mode needs it clear (an IORING_OP_SPLICE into a
+ * non-blocking socket fails with EAGAIN). The socket's own ring operations
+ * ignore the flag. @internal
+ */
+export const kSetNonBlocking = Symbol('setNonBlocking');
 const ENOBUFS = 105;
 const ENOTCONN = 107;
 const ECONNREFUSED = 111;
@@ -129,6 +138,8 @@ export class Socket extends Duplex {
   #bytesWritten = 0;
   #promises: SocketPromises | undefined;
   #borrowers = 0;
+  /** Whether this socket set O_NONBLOCK on its fd (it starts blocking). */
+  #nonBlocking = false;
   #deferredClose: (() => void) | undefined;
   /** Cancels the connect in flight (destroy() while connecting, as node:net stops at once). */
   #connectAbort: AbortController | undefined;
@@ -449,6 +460,13 @@ export class Socket extends Duplex {
     if (this.#fd < 0) return -1;
     this.#borrowers++;
     return this.#fd;
+  }
+
+  /** @internal Throws fcntl's error (the flag is then taken as unchanged, so the next call tries again). */
+  [kSetNonBlocking](fd: number, on: boolean): void {
+    if (this.#nonBlocking === on) return;
+    native.setNonBlocking(fd, on);
+    this.#nonBlocking = on;
   }
 
   /** @internal */
