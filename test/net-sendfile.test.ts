@@ -375,6 +375,32 @@ test('a socket fd keeps its blocking mode after sendFile', async () => {
   await s.close();
 });
 
+test('a non-blocking plain socket fd gets the whole file in linked mode too, however slowly the peer reads', async () => {
+  const file = path.join(dir, 'nb-linked.bin');
+  const data = randomBytes(8 << 20);
+  fs.writeFileSync(file, data);
+  let got!: Promise<Buffer>;
+  const { srv, c } = await peer((s) => {
+    s.pause(); // the socket fills up: an O_NONBLOCK splice into it says EAGAIN
+    setTimeout(() => s.resume(), 200);
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    got = new Promise((r) => s.on('end', () => r(Buffer.concat(chunks))));
+  });
+  const fd = fs.openSync(file, 'r');
+  native.setNonBlocking(c.fd, true); // as node:net's own sockets are
+  try {
+    assert.is(await net.sendFile(c.fd, fd, { mode: 'linked' }), data.length);
+    c.end();
+    await until(() => got !== undefined);
+    assert.is(sha(await got), sha(data));
+  } finally {
+    fs.closeSync(fd);
+    c.destroy();
+    srv.close();
+  }
+});
+
 test('a facade socket is made non-blocking once for ready sends and blocking again for linked ones', async () => {
   const file = path.join(dir, 'memo.bin');
   const data = randomBytes(400_000);

@@ -12,6 +12,10 @@ import type { PipePool } from '../pipes';
 import { truncatedError } from './sendfile-common';
 import { SpliceFlag } from '../ops-splice';
 import type { StallWatch } from './sendfile-stall';
+import '../ops-poll';
+import { PollEvent } from '../ops-poll';
+
+const EAGAIN = 11;
 
 /** Sends file bytes [start, endPos) to the socket; resolves with the bytes sent. @internal */
 export async function transferLinked(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
@@ -23,8 +27,16 @@ export async function transferLinked(ring: Ring, sockFd: number, fileFd: number,
   let pos = start;
   const drain = async (more: boolean): Promise<void> => {
     while (inPipe > 0) {
-      const n = await ring.submit({ opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: inPipe, fdIn: pipe.readFd,
-        opFlags: SpliceFlag.MOVE | (more ? SpliceFlag.MORE : 0), syscall: 'sendfile', signal });
+      let n: number;
+      try {
+        n = await ring.submit({ opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: inPipe, fdIn: pipe.readFd,
+          opFlags: SpliceFlag.MOVE | (more ? SpliceFlag.MORE : 0), syscall: 'sendfile', signal });
+      } catch (e) {
+        // A plain fd the caller made O_NONBLOCK (node:net's are) says "full" instead of waiting: wait for room.
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        await ring.poll(sockFd, PollEvent.OUT, { signal });
+        continue;
+      }
       if (n === 0) throw uringError(32 /* EPIPE */, 'sendfile');
       inPipe -= n;
       sent += n;
@@ -50,7 +62,7 @@ export async function transferLinked(ring: Ring, sockFd: number, fileFd: number,
         inPipe -= b;
         sent += b;
         watch.progress(sent);
-      } else if (b < 0 && b !== -ECANCELED) {
+      } else if (b < 0 && b !== -ECANCELED && b !== -EAGAIN) { // both leave the bytes in the pipe for drain()
         throw uringError(-b, 'sendfile');
       }
       await drain(pos < endPos);
