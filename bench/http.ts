@@ -43,7 +43,7 @@ async function main(): Promise<void> {
     ['wrk', 'wrk'],
     ['nginx', 'nginx'],
   ]);
-  rerunUnderCongestionControl(); // BENCH_CC: this bench again in a network namespace, then exit
+  await rerunUnderCongestionControl(); // BENCH_CC: this bench again in a network namespace, then exit
   const root = makeFiles('bench-http-root-', files);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-http-conf-'));
   // SNDBUF: both servers once more with this SO_SNDBUF on their connections (see RESULTS, session 9).

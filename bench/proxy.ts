@@ -49,7 +49,7 @@ async function main(): Promise<void> {
     ['nginx', 'nginx'],
     ['haproxy', 'haproxy'],
   ]);
-  rerunUnderCongestionControl(); // BENCH_CC: this bench again in a network namespace, then exit
+  await rerunUnderCongestionControl(); // BENCH_CC: this bench again in a network namespace, then exit
   const root = makeFiles('bench-proxy-root-', files);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-proxy-conf-'));
   // 'relay@/other/checkout' runs that checkout's build of the proxy: an A/B of two builds in one run.

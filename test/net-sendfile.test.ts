@@ -4,6 +4,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as nodeNet from 'node:net';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from '../lib/net';
 import { pipePool } from '../lib/pipes';
@@ -389,6 +390,7 @@ test('a non-blocking plain socket fd gets the whole file in linked mode too, how
   });
   const fd = fs.openSync(file, 'r');
   native.setNonBlocking(c.fd, true); // as node:net's own sockets are
+  native.setsockopt(c.fd, native.socketConstants.SOL_SOCKET!, native.socketConstants.SO_SNDBUF!, 65536);
   try {
     assert.is(await net.sendFile(c.fd, fd, { mode: 'linked' }), data.length);
     c.end();
@@ -401,36 +403,90 @@ test('a non-blocking plain socket fd gets the whole file in linked mode too, how
   }
 });
 
-test('a facade socket is made non-blocking once for ready sends and blocking again for linked ones', async () => {
-  const file = path.join(dir, 'memo.bin');
-  const data = randomBytes(400_000);
-  fs.writeFileSync(file, data);
-  const s = await sink();
-  const c = await client(s.port);
+/**
+ * A TCP peer in another process that reads nothing for `delayMs`, then drains
+ * everything: a transfer that blocked this process's event loop cannot stall it.
+ */
+async function peerProcess(delayMs: number): Promise<{ port: number; stop(): void }> {
+  const code = `const s = require('node:net').createServer((c) => { c.pause(); c.on('error', () => {});
+    setTimeout(() => c.resume(), ${delayMs}); }).listen(0, '127.0.0.1', () => console.log(s.address().port));`;
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const line = await once<Buffer>(child.stdout!, 'data');
+  return { port: Number(line.toString().trim()), stop: () => child.kill('SIGKILL') };
+}
+
+test('sendFile leaves a facade-made socket O_NONBLOCK and sets it again if something cleared it', async () => {
+  const file = path.join(dir, 'leave-nb.bin');
+  fs.writeFileSync(file, randomBytes(16 << 20));
+  const p = await peerProcess(1500);
+  const c = await client(p.port);
+  c.on('error', () => undefined);
   const fd = fs.openSync(file, 'r');
-  const real = native.setNonBlocking;
-  const calls: boolean[] = [];
-  native.setNonBlocking = (f: number, on?: boolean): boolean => {
-    if (f === c.fd) calls.push(on !== false);
-    return real(f, on);
-  };
+  native.setsockopt(c.fd, native.socketConstants.SOL_SOCKET!, native.socketConstants.SO_SNDBUF!, 65536);
   try {
-    for (let i = 0; i < 3; i++) assert.is(await net.sendFile(c, fd, { mode: 'ready' }), data.length);
-    assert.equal(calls, [true], 'one fcntl for three responses on one connection');
-    assert.is(await net.sendFile(c, fd, { mode: 'linked' }), data.length, 'io-wq splices into the socket work again');
-    assert.equal(calls, [true, false]);
-    assert.is(await net.sendFile(c, fd, { mode: 'ready', start: 10, end: 19 }), 10);
-    assert.equal(calls, [true, false, true]);
-    assert.is(real(c.fd, true), true, 'O_NONBLOCK is what the last transfer left');
+    assert.is(await net.sendFile(c, fd, { mode: 'ready', start: 0, end: 9_999 }), 10_000);
+    assert.is(native.setNonBlocking(c.fd, true), true, 'left O_NONBLOCK for the next response');
+    // Something else clears it (a copy relay does). The next transfer must not run a blocking
+    // splice(2) on the loop thread: the peer reads nothing for 1.5 s, so it times out first.
+    native.setNonBlocking(c.fd, false);
+    const t0 = Date.now();
+    const err = await net.sendFile(c, fd, { mode: 'ready', stallTimeout: 300 }).catch((e: NodeJS.ErrnoException) => e);
+    assert.is((err as NodeJS.ErrnoException).code, 'ETIMEDOUT', `timed out (got ${String(err)} after ${Date.now() - t0} ms)`);
   } finally {
-    native.setNonBlocking = real;
     fs.closeSync(fd);
+    c.destroy();
+    p.stop();
   }
-  c.end();
-  const got = await s.received;
-  assert.is(got.length, 4 * data.length + 10);
-  assert.is(sha(got), sha(Buffer.concat([data, data, data, data, data.subarray(10, 20)])), 'no byte lost or reordered');
-  await s.close();
+});
+
+test('facade writes on a socket sendFile left O_NONBLOCK wait for a slow peer and lose nothing', async () => {
+  const file = path.join(dir, 'nb-writes.bin');
+  fs.writeFileSync(file, Buffer.alloc(200_000, 9));
+  let got!: Promise<Buffer>;
+  const { srv, c } = await peer((s) => {
+    s.pause();
+    setTimeout(() => s.resume(), 300);
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    got = new Promise((r) => s.on('end', () => r(Buffer.concat(chunks))));
+  });
+  const fd = fs.openSync(file, 'r');
+  const pieces = Array.from({ length: 64 }, () => randomBytes(64 * 1024));
+  try {
+    assert.is(await net.sendFile(c, fd, { mode: 'ready' }), 200_000);
+    assert.is(native.setNonBlocking(c.fd, true), true);
+    c.cork(); // one gather send (SENDMSG) of 4 MiB into a full socket
+    for (const p of pieces) c.write(p);
+    c.uncork();
+    await new Promise<void>((r, j) => c.end((e?: Error | null) => (e ? j(e) : r())));
+    await until(() => got !== undefined);
+    assert.is(sha(await got), sha(Buffer.concat([Buffer.alloc(200_000, 9), ...pieces])));
+  } finally {
+    fs.closeSync(fd);
+    c.destroy();
+    srv.close();
+  }
+});
+
+test('a socket adopted from options.fd gets its blocking mode back after sendFile', async () => {
+  const file = path.join(dir, 'adopted.bin');
+  fs.writeFileSync(file, Buffer.alloc(300_000, 3));
+  const s = await sink();
+  const K = native.socketConstants;
+  const raw = native.socketSync(K.AF_INET!, K.SOCK_STREAM!, 0);
+  await netRing().connect(raw, native.encodeSockaddr('127.0.0.1', s.port)!);
+  const c = new net.Socket({ fd: raw });
+  const fd = fs.openSync(file, 'r');
+  try {
+    assert.is(await net.sendFile(c, fd, { mode: 'ready' }), 300_000);
+    assert.is(native.setNonBlocking(c.fd, false), false, 'blocking again, as it was given');
+    c.end();
+    assert.is((await s.received).length, 300_000);
+  } finally {
+    fs.closeSync(fd);
+    c.destroy();
+    await s.close();
+  }
 });
 
 test.after(() => {

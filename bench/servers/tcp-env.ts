@@ -15,7 +15,7 @@
  * loopback uses that congestion control; the machine's setting is left as
  * it is. `unshare` and `ip` come with Debian (util-linux, iproute2).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 
 function readProc(file: string): string {
@@ -35,28 +35,55 @@ export function describeTcp(): string {
 
 /**
  * With `BENCH_CC` set (and not yet inside the namespace), runs this same
- * bench again inside a new network namespace with loopback up and that
- * congestion control, waits for it, and exits with its status; otherwise
- * returns. Throws, before anything runs, when the name is not one the
- * kernel offers or when not running as root.
+ * bench (node flags included) again inside a new network namespace with
+ * loopback up and that congestion control, passes SIGINT, SIGTERM and SIGHUP
+ * on to it, and exits as it did (a signal that killed it kills this process
+ * too); otherwise returns at once. Throws, before anything runs, when the
+ * name is not one the kernel offers to a namespace
+ * (tcp_allowed_congestion_control, or the machine's own default), when not
+ * running as root, or when `unshare` or `ip` is missing.
  */
-export function rerunUnderCongestionControl(): void {
+export async function rerunUnderCongestionControl(): Promise<void> {
   const cc = process.env.BENCH_CC;
   if (cc === undefined || cc === '' || process.env.BENCH_NETNS === '1') return;
-  const available = readProc('/proc/sys/net/ipv4/tcp_available_congestion_control').split(/\s+/);
-  if (!available.includes(cc)) {
-    throw new Error(`BENCH_CC=${cc}: not a congestion control this kernel offers (available: ${available.join(', ')})`);
+  const list = (name: string): string[] => {
+    try {
+      return fs.readFileSync(`/proc/sys/net/ipv4/${name}`, 'utf8').trim().split(/\s+/);
+    } catch (e) {
+      throw new Error(`BENCH_CC=${cc}: cannot read /proc/sys/net/ipv4/${name} (${(e as Error).message})`);
+    }
+  };
+  // A namespace may choose only an allowed algorithm (the kernel refuses others with EPERM).
+  const allowed = [...list('tcp_allowed_congestion_control'), ...list('tcp_congestion_control')];
+  if (!allowed.includes(cc)) {
+    throw new Error(`BENCH_CC=${cc}: a network namespace may use only ${[...new Set(allowed)].join(', ')} ` +
+      '(net.ipv4.tcp_allowed_congestion_control)');
   }
   if (process.getuid?.() !== 0) {
     throw new Error(`BENCH_CC=${cc} needs root (unshare --net); run as root or leave BENCH_CC unset`);
   }
+  for (const tool of ['unshare', 'ip']) {
+    if (spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) {
+      throw new Error(`BENCH_CC needs \`${tool}\` (apt-get install -y ${tool === 'ip' ? 'iproute2' : 'util-linux'})`);
+    }
+  }
   // $1 is the congestion control, the rest the command. The write to /proc
   // inside the new namespace changes only that namespace's setting.
   const script = 'ip link set lo up && echo "$1" > /proc/sys/net/ipv4/tcp_congestion_control && shift && exec "$@"';
-  const r = spawnSync('unshare', ['--net', '--', 'sh', '-c', script, 'sh', cc, process.execPath, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, BENCH_NETNS: '1' },
+  const child = spawn('unshare', ['--net', '--', 'sh', '-c', script, 'sh', cc, process.execPath, ...process.execArgv,
+    ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, BENCH_NETNS: '1' } });
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
+  // Nothing runs here yet but the child: its own handlers (servers/run.ts) clean up inside.
+  for (const sig of signals) {
+    process.removeAllListeners(sig);
+    process.on(sig, forward);
+  }
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
+    child.once('error', (e) => reject(new Error(`BENCH_CC: could not run unshare: ${e.message}`)));
+    child.once('exit', (c, s) => resolve([c, s]));
   });
-  if (r.error) throw new Error(`BENCH_CC: could not run unshare: ${r.error.message}`);
-  process.exit(r.status ?? 1);
+  for (const sig of signals) process.off(sig, forward);
+  if (signal) process.kill(process.pid, signal);
+  process.exit(code ?? 1);
 }

@@ -21,15 +21,15 @@ import type { StallWatch } from './sendfile-stall';
  * @internal
  */
 export async function transferReady(ring: Ring, sockFd: number, fileFd: number, start: number, endPos: number,
-  pool: PipePool, watch: StallWatch, setNonBlocking?: (on: boolean) => void): Promise<number> {
-  // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK (io_uring's
-  // own socket operations do not care). A facade socket's owner (`setNonBlocking`)
-  // sets it once and leaves it; a plain fd gets its previous mode back afterwards.
+  pool: PipePool, watch: StallWatch, leaveNonBlocking = false): Promise<number> {
+  // splice(2) into a socket blocks unless the socket itself is O_NONBLOCK, so the flag is
+  // set (checked on every transfer: anything may have cleared it since; one F_GETFL when
+  // it is already set). With `leaveNonBlocking` (a socket the facade made) it stays set;
+  // otherwise the previous mode is restored afterwards.
   const pipe = pool.acquire(); // first: if it throws (EMFILE), the socket's mode is untouched
   let wasNonBlocking: boolean;
   try {
-    if (setNonBlocking) setNonBlocking(true);
-    wasNonBlocking = setNonBlocking ? true : native.setNonBlocking(sockFd, true);
+    wasNonBlocking = native.setNonBlocking(sockFd, true) || leaveNonBlocking;
   } catch (e) {
     pool.release(pipe);
     throw e;

@@ -7,6 +7,8 @@
  *   IORING_OP_SPLICE (io-wq: a disk read never blocks the event loop); the
  *   pipe -> socket half is a non-blocking splice(2), and when the socket is
  *   full the ring waits for POLLOUT. No io-wq hand-off for cached files.
+ *   The socket must be O_NONBLOCK for that: a socket the facade made is left
+ *   so afterwards, any other fd gets its previous mode back.
  * - `'linked'` (sendfile-linked.ts): described below; every splice runs in an io-wq worker.
  *
  * Linked mode:
@@ -36,7 +38,7 @@ import { abortError, invalidArgType, uringError } from '../errors';
 import { pipePool, type PipePool } from '../pipes';
 import { native } from '../native';
 import { validateFd, validateInt, validateSignal } from '../validate';
-import { Socket, kBorrowFd, kReturnFd, kSetNonBlocking } from './socket';
+import { Socket, kBorrowFd, kLeaveNonBlocking, kReturnFd } from './socket';
 import { truncatedError, type FileTruncatedError } from './sendfile-common';
 import { StallWatch, type SendFileTimeoutError } from './sendfile-stall';
 import { transferLinked } from './sendfile-linked';
@@ -140,7 +142,7 @@ export async function sendFile(socket: SendFileTarget, file: number | { fd: numb
     const sockFd = socket[kBorrowFd]();
     if (sockFd < 0) throw uringError(32 /* EPIPE */, 'sendfile');
     try {
-      return await transfer(ring, sockFd, fileFd, start, options, watch, (on) => socket[kSetNonBlocking](sockFd, on));
+      return await transfer(ring, sockFd, fileFd, start, options, watch, socket[kLeaveNonBlocking]);
     } finally {
       socket[kReturnFd]();
     }
@@ -165,13 +167,12 @@ function written(socket: NodeJS.WritableStream, bytes: Uint8Array, signal: Abort
 }
 
 /**
- * The transfer on a socket fd. `setNonBlocking` is the facade socket's memo of
- * its O_NONBLOCK flag (absent for a plain fd, whose mode is restored after a
- * 'ready' transfer): it saves two fcntl(2) pairs per response on a keep-alive
- * connection.
+ * The transfer on a socket fd. With `leaveNonBlocking` (a socket the facade
+ * made) a 'ready' transfer leaves O_NONBLOCK set for the next response on the
+ * connection, saving an fcntl(2) pair; a plain or adopted fd gets its mode back.
  */
 async function transfer(ring: Ring, sockFd: number, fileFd: number, start: number, options: SendFileOptions,
-  watch: StallWatch, setNonBlocking?: (on: boolean) => void): Promise<number> {
+  watch: StallWatch, leaveNonBlocking = false): Promise<number> {
   watch.watch(sockFd);
   const signal = watch.signal;
   const endPos = options.end !== undefined ? options.end + 1 : (await ring.fstat(fileFd)).size;
@@ -187,10 +188,8 @@ async function transfer(ring: Ring, sockFd: number, fileFd: number, start: numbe
   }
   const pool = options.pipes ?? pipePool();
   if (options.mode !== 'linked' && endPos > start) {
-    return transferReady(ring, sockFd, fileFd, start, endPos, pool, watch, setNonBlocking);
+    return transferReady(ring, sockFd, fileFd, start, endPos, pool, watch, leaveNonBlocking);
   }
-  // IORING_OP_SPLICE into an O_NONBLOCK socket fails with EAGAIN.
-  if (options.mode === 'linked') setNonBlocking?.(false);
   return transferLinked(ring, sockFd, fileFd, start, endPos, pool, watch);
 }
 

@@ -18,7 +18,7 @@ import '../ops-net';
 import type { AcceptStream } from '../ops-net';
 import { native } from '../native';
 import { errorWithHostPort, literal, resolve, validatePort, type Resolved } from './address';
-import { Socket, type AddressInfo } from './socket';
+import { Socket, kLeaveNonBlocking, type AddressInfo } from './socket';
 import { adoptFd } from '../owned-fds';
 import * as fs from 'node:fs';
 import { AF_UNIX, backlogOf, fileOf, isAbstract, isPipeName, unixSockaddr } from './unix';
@@ -317,6 +317,7 @@ export class Server extends EventEmitter {
     }
     const o = this.#options;
     const socket = new Socket({ fd, ring: this.#ring, allowHalfOpen: o.allowHalfOpen });
+    socket[kLeaveNonBlocking] = true; // made here: sendFile may leave it O_NONBLOCK
     socket.server = this;
     if (o.noDelay) socket.setNoDelay(true);
     if (o.keepAlive) socket.setKeepAlive(true, o.keepAliveInitialDelay ?? 0);

@@ -23,6 +23,8 @@ import { Duplex } from 'node:stream';
 import { type Ring, type StreamOp } from '../ring';
 import { LoopRef, netRing } from './ring';
 import '../ops-net';
+import '../ops-poll';
+import { PollEvent } from '../ops-poll';
 import { native, type NativeSockAddr } from '../native';
 import { bufferGroup, type BufferGroup } from './bufgroup';
 import { connError, errorWithHostPort, resolve, validatePort } from './address';
@@ -44,15 +46,16 @@ export const kBorrowFd = Symbol('borrowFd');
 /** @internal */
 export const kReturnFd = Symbol('returnFd');
 /**
- * Sets or clears O_NONBLOCK on a borrowed fd, with a system call only when
- * the flag changes. sendFile's 'ready' mode needs it set (its splice(2) into
- * the socket must not block) and leaves it set for the next response on the
- * connection; the 'linked' mode needs it clear (an IORING_OP_SPLICE into a
- * non-blocking socket fails with EAGAIN). The socket's own ring operations
- * ignore the flag. @internal
+ * Whether sendFile may leave O_NONBLOCK set after a 'ready' transfer, which
+ * saves an fcntl(2) pair per response on a keep-alive connection: true for a
+ * socket the facade made itself (accepted or connected; node:net's are
+ * non-blocking too), false for an fd given in `options.fd`, which gets its
+ * mode back. The socket's own writes wait for room even when the kernel
+ * answers EAGAIN. @internal
  */
-export const kSetNonBlocking = Symbol('setNonBlocking');
+export const kLeaveNonBlocking = Symbol('leaveNonBlocking');
 const ENOBUFS = 105;
+const EAGAIN = 11;
 const ENOTCONN = 107;
 const ECONNREFUSED = 111;
 const ECONNRESET = 104;
@@ -138,8 +141,8 @@ export class Socket extends Duplex {
   #bytesWritten = 0;
   #promises: SocketPromises | undefined;
   #borrowers = 0;
-  /** Whether this socket set O_NONBLOCK on its fd (it starts blocking). */
-  #nonBlocking = false;
+  /** @internal See {@link kLeaveNonBlocking}. */
+  [kLeaveNonBlocking] = false;
   #deferredClose: (() => void) | undefined;
   /** Cancels the connect in flight (destroy() while connecting, as node:net stops at once). */
   #connectAbort: AbortController | undefined;
@@ -164,7 +167,12 @@ export class Socket extends Duplex {
     if (options.fd !== undefined) this.#fd = adoptFd(options.fd);
   }
 
-  /** The file descriptor, or -1 before connecting and after closing. */
+  /**
+   * The file descriptor, or -1 before connecting and after closing. A socket
+   * the facade accepted or connected starts blocking and is left O_NONBLOCK by
+   * its first {@link sendFile} (node:net's sockets are always non-blocking), so
+   * system calls made on it directly should expect EAGAIN.
+   */
   get fd(): number {
     return this.#fd;
   }
@@ -327,6 +335,7 @@ export class Socket extends Duplex {
         return;
       }
       this.#fd = fd;
+      this[kLeaveNonBlocking] = true;
       prepare?.(fd);
       this.#connectAbort = new AbortController();
       const signal = this.#connectAbort.signal;
@@ -460,13 +469,6 @@ export class Socket extends Duplex {
     if (this.#fd < 0) return -1;
     this.#borrowers++;
     return this.#fd;
-  }
-
-  /** @internal Throws fcntl's error (the flag is then taken as unchanged, so the next call tries again). */
-  [kSetNonBlocking](fd: number, on: boolean): void {
-    if (this.#nonBlocking === on) return;
-    native.setNonBlocking(fd, on);
-    this.#nonBlocking = on;
   }
 
   /** @internal */
@@ -642,6 +644,13 @@ export class Socket extends Duplex {
           : await this.#ring.sendmsg(fd, bufs.length > 1024 ? bufs.slice(0, 1024) : bufs);
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
+        // An O_NONBLOCK socket (sendFile leaves it so) can make a SENDMSG that the kernel
+        // runs in io-wq answer EAGAIN instead of waiting (older kernels): wait for room.
+        if (err.errno === -EAGAIN && this.#fd === fd) {
+          await this.#ring.poll(fd, PollEvent.OUT);
+          if (this.#fd !== fd) return; // destroyed while waiting
+          continue;
+        }
         throw typeof err.errno === 'number' ? connError(-err.errno, 'write') : err;
       }
       this.#bytesWritten += n;
