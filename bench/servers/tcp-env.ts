@@ -36,8 +36,8 @@ export function describeTcp(): string {
 /**
  * With `BENCH_CC` set (and not yet inside the namespace), runs this same
  * bench (node flags included) again inside a new network namespace with
- * loopback up and that congestion control, passes SIGINT, SIGTERM and SIGHUP
- * on to it, and exits as it did (a signal that killed it kills this process
+ * loopback up and that congestion control, passes SIGTERM and SIGHUP on to
+ * it (SIGINT from a terminal reaches it directly), and exits as it did (a signal that killed it kills this process
  * too); otherwise returns at once. Throws, before anything runs, when the
  * name is not one the kernel offers to a namespace
  * (tcp_allowed_congestion_control, or the machine's own default), when not
@@ -72,9 +72,13 @@ export async function rerunUnderCongestionControl(): Promise<void> {
   const script = 'ip link set lo up && echo "$1" > /proc/sys/net/ipv4/tcp_congestion_control && shift && exec "$@"';
   const child = spawn('unshare', ['--net', '--', 'sh', '-c', script, 'sh', cc, process.execPath, ...process.execArgv,
     ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, BENCH_NETNS: '1' } });
-  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
-  const forward = (sig: NodeJS.Signals): void => void child.kill(sig);
   // Nothing runs here yet but the child: its own handlers (servers/run.ts) clean up inside.
+  // Ctrl-C reaches the child from the terminal (same process group): here it is only
+  // ignored, since a second SIGINT could kill the child in the middle of its cleanup.
+  const signals = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+  const forward = (sig: NodeJS.Signals): void => {
+    if (sig !== 'SIGINT') child.kill(sig);
+  };
   for (const sig of signals) {
     process.removeAllListeners(sig);
     process.on(sig, forward);

@@ -32,7 +32,8 @@ export async function transferLinked(ring: Ring, sockFd: number, fileFd: number,
         n = await ring.submit({ opcode: Op.SPLICE, fd: sockFd, off: -1, addr: -1, len: inPipe, fdIn: pipe.readFd,
           opFlags: SpliceFlag.MOVE | (more ? SpliceFlag.MORE : 0), syscall: 'sendfile', signal });
       } catch (e) {
-        // A plain fd the caller made O_NONBLOCK (node:net's are) says "full" instead of waiting: wait for room.
+        // An O_NONBLOCK socket (node:net's are; 'ready' transfers leave the facade's so) says
+        // "full" instead of waiting: wait for room.
         if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
         await ring.poll(sockFd, PollEvent.OUT, { signal });
         continue;

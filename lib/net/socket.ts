@@ -644,8 +644,9 @@ export class Socket extends Duplex {
           : await this.#ring.sendmsg(fd, bufs.length > 1024 ? bufs.slice(0, 1024) : bufs);
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
-        // An O_NONBLOCK socket (sendFile leaves it so) can make a SENDMSG that the kernel
-        // runs in io-wq answer EAGAIN instead of waiting (older kernels): wait for room.
+        // On an O_NONBLOCK socket (sendFile leaves it so) a SENDMSG that the kernel hands to
+        // io-wq answers EAGAIN instead of waiting (how often it goes there depends on the
+        // kernel): wait for room.
         if (err.errno === -EAGAIN && this.#fd === fd) {
           await this.#ring.poll(fd, PollEvent.OUT);
           if (this.#fd !== fd) return; // destroyed while waiting
