@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as nodeNet from 'node:net';
+import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as net from '../lib/net';
 import { native } from '../lib/native';
@@ -404,6 +405,51 @@ test('async iteration reads until end', async () => {
   }
   assert.is(n, 300_000);
   await close(srv);
+});
+
+/** The TCP state (hex, as /proc/net/tcp prints it: 01 ESTABLISHED, 04 FIN_WAIT1) of 127.0.0.1:local -> :remote. */
+function tcpState(localPort: number, remotePort: number): string | undefined {
+  const hex = (p: number): string => p.toString(16).toUpperCase().padStart(4, '0');
+  const want = `0100007F:${hex(localPort)} 0100007F:${hex(remotePort)}`;
+  const line = fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').find((l) => l.includes(want));
+  return line?.trim().split(/\s+/)[3];
+}
+
+test('destroy() under a write to a peer that reads nothing closes the socket (the pending send does not hold it open)', async () => {
+  let peerSocket: nodeNet.Socket | undefined;
+  const srv = nodeNet.createServer((s) => {
+    s.on('error', () => undefined);
+    s.pause(); // reads nothing until the facade socket is destroyed
+    peerSocket = s;
+  });
+  srv.listen(0, '127.0.0.1');
+  await once(srv, 'listening');
+  const port = (srv.address() as nodeNet.AddressInfo).port;
+  const c = net.connect(port, '127.0.0.1');
+  try {
+    await once(c, 'connect');
+    c.on('error', () => undefined);
+    const local = c.localPort!;
+    c.write(Buffer.alloc(64 << 20, 1), () => undefined); // far more than both socket buffers hold
+    await new Promise((r) => setTimeout(r, 200)); // the send now waits in the kernel for room
+    assert.is(tcpState(local, port), '01', 'established while the write waits');
+    const closed = once(c, 'close');
+    c.destroy();
+    await closed;
+    // A send still in the kernel would hold the socket open, ESTABLISHED, until the peer reads.
+    assert.is.not(tcpState(local, port), '01', 'closing: its FIN waits behind the queued bytes');
+    await until(() => peerSocket !== undefined);
+    const ended = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), 3000);
+      peerSocket!.once('end', () => { clearTimeout(timer); resolve(true); });
+      peerSocket!.resume();
+    });
+    assert.ok(ended, 'the peer reads the queued bytes, then the end of the stream');
+  } finally {
+    c.destroy();
+    peerSocket?.destroy(); // lets a send left in the kernel fail, so the process can exit
+    srv.close();
+  }
 });
 
 test('a reader that ends and destroys at once (for await) leaves later sockets writable (no stray EPIPE)', async () => {

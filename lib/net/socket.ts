@@ -141,6 +141,8 @@ export class Socket extends Duplex {
   #bytesWritten = 0;
   #promises: SocketPromises | undefined;
   #borrowers = 0;
+  /** Writes (#sendAll) in flight: a destroy shuts the socket down so their sends end. */
+  #sending = 0;
   /** @internal See {@link kLeaveNonBlocking}. */
   [kLeaveNonBlocking] = false;
   #deferredClose: (() => void) | undefined;
@@ -634,6 +636,15 @@ export class Socket extends Duplex {
   }
 
   async #sendAll(bufs: Buffer[]): Promise<void> {
+    this.#sending++;
+    try {
+      await this.#sendEach(bufs);
+    } finally {
+      this.#sending--;
+    }
+  }
+
+  async #sendEach(bufs: Buffer[]): Promise<void> {
     const fd = this.#fd;
     while (bufs.length > 0 && bufs[0]!.length === 0) bufs.shift();
     while (bufs.length > 0) {
@@ -652,6 +663,7 @@ export class Socket extends Duplex {
           if (this.#fd !== fd) return; // destroyed while waiting
           continue;
         }
+        if (this.#fd !== fd) return; // destroyed under the write (its shutdown ended the send): as below
         throw typeof err.errno === 'number' ? connError(-err.errno, 'write') : err;
       }
       this.#bytesWritten += n;
@@ -721,6 +733,12 @@ export class Socket extends Duplex {
       }
       closing.then(emitClose, emitClose);
     };
+    if (this.#sending > 0) {
+      // A send in the kernel holds the socket open past close(2), and goes on as the peer
+      // reads (or forever, if it never does). Shutting down ends it now, as node:net's
+      // close does: bytes already queued still go out, then FIN.
+      try { native.shutdownSync(fd, K.SHUT_RDWR!); } catch { /* not connected */ }
+    }
     if (this.#borrowers > 0) {
       // A transfer uses the fd: stop the connection now (waking it), close when it is returned.
       this.#shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
