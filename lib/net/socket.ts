@@ -632,19 +632,17 @@ export class Socket extends Duplex {
       cb(connError(ENOTCONN, 'write'));
       return;
     }
-    void this.#sendAll(bufs).then(() => cb(), (e: Error) => cb(e));
+    this.#sending++;
+    void this.#sendAll(bufs).then(() => {
+      this.#sending--;
+      cb();
+    }, (e: Error) => {
+      this.#sending--;
+      cb(e);
+    });
   }
 
   async #sendAll(bufs: Buffer[]): Promise<void> {
-    this.#sending++;
-    try {
-      await this.#sendEach(bufs);
-    } finally {
-      this.#sending--;
-    }
-  }
-
-  async #sendEach(bufs: Buffer[]): Promise<void> {
     const fd = this.#fd;
     while (bufs.length > 0 && bufs[0]!.length === 0) bufs.shift();
     while (bufs.length > 0) {
