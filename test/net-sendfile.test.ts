@@ -53,6 +53,19 @@ async function peer(onConnection: (s: nodeNet.Socket) => void): Promise<{ srv: n
   return { srv, c };
 }
 
+/** A {@link peer} that reads nothing for `delayMs`, then everything; `received()` is all of it once it ends. */
+async function latePeer(delayMs: number): Promise<{ srv: nodeNet.Server; c: net.Socket; received(): Promise<Buffer> }> {
+  let got: Promise<Buffer> | undefined;
+  const { srv, c } = await peer((s) => {
+    s.pause();
+    setTimeout(() => s.resume(), delayMs);
+    const chunks: Buffer[] = [];
+    s.on('data', (d: Buffer) => chunks.push(d));
+    got = new Promise((r) => s.on('end', () => r(Buffer.concat(chunks))));
+  });
+  return { srv, c, received: async () => (await until(() => got !== undefined), got!) };
+}
+
 async function client(port: number): Promise<net.Socket> {
   const c = net.connect(port, '127.0.0.1');
   await once(c, 'connect');
@@ -380,22 +393,15 @@ test('a non-blocking plain socket fd gets the whole file in linked mode too, how
   const file = path.join(dir, 'nb-linked.bin');
   const data = randomBytes(8 << 20);
   fs.writeFileSync(file, data);
-  let got!: Promise<Buffer>;
-  const { srv, c } = await peer((s) => {
-    s.pause(); // the socket fills up: an O_NONBLOCK splice into it says EAGAIN
-    setTimeout(() => s.resume(), 200);
-    const chunks: Buffer[] = [];
-    s.on('data', (d: Buffer) => chunks.push(d));
-    got = new Promise((r) => s.on('end', () => r(Buffer.concat(chunks))));
-  });
+  // The socket fills up: an O_NONBLOCK splice into it says EAGAIN.
+  const { srv, c, received } = await latePeer(200);
   const fd = fs.openSync(file, 'r');
   native.setNonBlocking(c.fd, true); // as node:net's own sockets are
   native.setsockopt(c.fd, native.socketConstants.SOL_SOCKET!, native.socketConstants.SO_SNDBUF!, 65536);
   try {
     assert.is(await net.sendFile(c.fd, fd, { mode: 'linked' }), data.length);
     c.end();
-    await until(() => got !== undefined);
-    assert.is(sha(await got), sha(data));
+    assert.is(sha(await received()), sha(data));
   } finally {
     fs.closeSync(fd);
     c.destroy();
@@ -446,14 +452,7 @@ test('on a socket sendFile left O_NONBLOCK, linked transfers and writes the kern
   const file = path.join(dir, 'nb-writes.bin');
   const body = randomBytes(3 << 20);
   fs.writeFileSync(file, body);
-  let got!: Promise<Buffer>;
-  const { srv, c } = await peer((s) => {
-    s.pause();
-    setTimeout(() => s.resume(), 300);
-    const chunks: Buffer[] = [];
-    s.on('data', (d: Buffer) => chunks.push(d));
-    got = new Promise((r) => s.on('end', () => r(Buffer.concat(chunks))));
-  });
+  const { srv, c, received } = await latePeer(300);
   const fd = fs.openSync(file, 'r');
   const pieces = Array.from({ length: 64 }, () => randomBytes(64 * 1024));
   // This kernel's SEND/SENDMSG wait for room even on an O_NONBLOCK socket; one handed to
@@ -482,8 +481,7 @@ test('on a socket sendFile left O_NONBLOCK, linked transfers and writes the kern
     c.uncork();
     await new Promise<void>((r, j) => c.end((e?: Error | null) => (e ? j(e) : r())));
     assert.ok(injected > 0, 'EAGAIN was answered');
-    await until(() => got !== undefined);
-    assert.is(sha(await got), sha(Buffer.concat([body, body, ...pieces])));
+    assert.is(sha(await received()), sha(Buffer.concat([body, body, ...pieces])));
   } finally {
     delete (ring as Partial<typeof ring>).send;
     delete (ring as Partial<typeof ring>).sendmsg;
