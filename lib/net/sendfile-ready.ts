@@ -27,9 +27,9 @@ export async function transferReady(ring: Ring, sockFd: number, fileFd: number, 
   // it is already set). With `leaveNonBlocking` (a socket the facade made) it stays set;
   // otherwise the previous mode is restored afterwards.
   const pipe = pool.acquire(); // first: if it throws (EMFILE), the socket's mode is untouched
-  let wasNonBlocking: boolean;
+  let keepNonBlocking: boolean;
   try {
-    wasNonBlocking = native.setNonBlocking(sockFd, true) || leaveNonBlocking;
+    keepNonBlocking = native.setNonBlocking(sockFd, true) || leaveNonBlocking;
   } catch (e) {
     pool.release(pipe);
     throw e;
@@ -65,17 +65,17 @@ export async function transferReady(ring: Ring, sockFd: number, fileFd: number, 
     }
   } catch (e) {
     pool.release(pipe); // reused only if empty, else closed
-    restoreBlocking(sockFd, wasNonBlocking);
+    restoreBlocking(sockFd, keepNonBlocking);
     const err = e as NodeJS.ErrnoException;
     // Report trySplice's failures like the ring's: as sendfile errors.
     throw err.syscall === 'splice' && typeof err.errno === 'number' ? uringError(-err.errno, 'sendfile') : e;
   }
   pool.release(pipe); // reused only if empty, else closed
-  restoreBlocking(sockFd, wasNonBlocking);
+  restoreBlocking(sockFd, keepNonBlocking);
   return sent;
 }
 
-function restoreBlocking(fd: number, wasNonBlocking: boolean): void {
-  if (wasNonBlocking) return;
+function restoreBlocking(fd: number, keepNonBlocking: boolean): void {
+  if (keepNonBlocking) return;
   try { native.setNonBlocking(fd, false); } catch { /* the socket was closed meanwhile */ }
 }

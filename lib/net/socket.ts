@@ -652,17 +652,15 @@ export class Socket extends Duplex {
           ? await this.#ring.send(fd, bufs[0]!, 0, bufs[0]!.length)
           : await this.#ring.sendmsg(fd, bufs.length > 1024 ? bufs.slice(0, 1024) : bufs);
       } catch (e) {
+        if (this.#fd !== fd) return; // destroyed under the write (its shutdown ended the send): as below
         const err = e as NodeJS.ErrnoException;
+        if (err.errno !== -EAGAIN) throw typeof err.errno === 'number' ? connError(-err.errno, 'write') : err;
         // On an O_NONBLOCK socket (sendFile leaves it so) a SENDMSG that the kernel hands to
         // io-wq answers EAGAIN instead of waiting (how often it goes there depends on the
         // kernel): wait for room.
-        if (err.errno === -EAGAIN && this.#fd === fd) {
-          await this.#ring.poll(fd, PollEvent.OUT);
-          if (this.#fd !== fd) return; // destroyed while waiting
-          continue;
-        }
-        if (this.#fd !== fd) return; // destroyed under the write (its shutdown ended the send): as below
-        throw typeof err.errno === 'number' ? connError(-err.errno, 'write') : err;
+        await this.#ring.poll(fd, PollEvent.OUT);
+        if (this.#fd !== fd) return; // destroyed while waiting
+        continue;
       }
       this.#bytesWritten += n;
       if (this.#timer) this.#timer.refresh();
@@ -731,19 +729,16 @@ export class Socket extends Duplex {
       }
       closing.then(emitClose, emitClose);
     };
-    if (this.#sending > 0) {
-      // A send in the kernel holds the socket open past close(2), and goes on as the peer
-      // reads (or forever, if it never does). Shutting down ends it now, as node:net's
-      // close does: bytes already queued still go out, then FIN.
-      try { native.shutdownSync(fd, K.SHUT_RDWR!); } catch { /* not connected */ }
-    }
-    if (this.#borrowers > 0) {
-      // A transfer uses the fd: stop the connection now (waking it), close when it is returned.
+    if (this.#sending > 0 || this.#borrowers > 0) {
+      // Work in the kernel holds the socket open past close(2): a send waiting for room goes
+      // on as the peer reads (forever, if it never does), a transfer (sendFile) keeps
+      // splicing. Shutting down ends it now, as node:net's close does: bytes already queued
+      // still go out, then FIN.
       this.#shutdown(fd, K.SHUT_RDWR!).catch(() => undefined);
-      this.#deferredClose = closeNow;
-    } else {
-      closeNow();
     }
+    // A transfer still holds the fd number: it is closed when the transfer returns it.
+    if (this.#borrowers > 0) this.#deferredClose = closeNow;
+    else closeNow();
   }
 
   #peerName(fd = this.#fd): NativeSockAddr | undefined {
