@@ -6,7 +6,7 @@
  * and on loopback (qdisc noqueue, not fq) BBR paces in TCP itself with
  * high-resolution timers. Measured there (bench/RESULTS.md, session 10):
  * nginx serves a 1 MiB file at about 2.5k requests/s under BBR and about
- * 8.8k under CUBIC, and every 1 MiB row moves with it. A figure means
+ * 8.8k under CUBIC, and most 1 MiB rows move with it. A figure means
  * little without the congestion control it was taken under, so the benches
  * print it in their header.
  *

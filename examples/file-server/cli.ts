@@ -40,7 +40,8 @@ export const USAGE = `usage: file-server [options]
   --zero-copy-min N     smallest body sent zero-copy (default 131072)
   --sndbuf BYTES        fixed send buffer per connection (SO_SNDBUF; default: the kernel's
                         autotuning). Behind a proxy on the same host, 131072 keeps loopback
-                        transfers of large files fast (bench/RESULTS.md, session 9); over a
+                        transfers of large files fast under BBR (bench/RESULTS.md,
+                        sessions 9-10); over a
                         long round trip it caps each download (2 x BYTES unacknowledged at most)
   --quiet               no access log
 `;

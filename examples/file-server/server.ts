@@ -54,8 +54,9 @@ export interface FileServerOptions {
   /**
    * SO_SNDBUF for each client connection, in bytes (the kernel doubles it).
    * Default: unset, the kernel's autotuning. On loopback (a proxy on the
-   * same host) a fixed 131072 keeps large-file transfers out of a slow
-   * regime that large buffers fall into (bench/RESULTS.md, session 9); over
+   * same host) under BBR a fixed 131072 keeps large-file transfers out of a
+   * slow regime that large buffers fall into (bench/RESULTS.md, sessions
+   * 9-10; under CUBIC none showed in three runs); over
    * a long round trip it caps each connection (twice this unacknowledged at most).
    * Needs a transport whose sockets expose their fd (the runtime's).
    */
